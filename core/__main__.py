@@ -1,0 +1,178 @@
+"""MID Lab's command line: `python -m core sweep | benchmark | fetch-olivetti` (see --help of each)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from core.config import (
+    ATTACKS,
+    DATA_ENV,
+    DATASETS,
+    DEFAULT_LAMBDAS,
+    PREDICT_MODES,
+    RESULTS_ENV,
+    STORE_ENV,
+    AttackConfig,
+    ConfigError,
+    DataConfig,
+    EvaluatorConfig,
+    ModelConfig,
+    SweepConfig,
+    TargetConfig,
+    TrainConfig,
+    check_lambda,
+    data_root,
+    results_root,
+    store_root,
+)
+from core.data import DataError
+from core.files import StoreError
+
+
+def _lambda_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(check_lambda(float(v)) for v in text.split(",") if v.strip())
+    except (ValueError, ConfigError) as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one lambda, e.g. 0,0.01,0.1")
+    return values
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one seed, e.g. 0,1,2")
+    return values
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
+    parser.add_argument("--store", help=f"folder of trained models and attacks (default: ${STORE_ENV}, else ./store)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="MID Lab: model inversion and the MID defense.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sweep = commands.add_parser(
+        "sweep", help="train, attack and score one model per lambda and seed; print and save the results",
+        description="Train a target per lambda and seed (reusing stored ones), invert every identity with the "
+                    "attack, score the reconstructions with an independently trained evaluation classifier, "
+                    "print a table and write one JSON results file.")
+    add_common(sweep)
+    defaults_train, defaults_model = TrainConfig(), ModelConfig()
+    sweep.add_argument("--dataset", choices=DATASETS, default="orl", help="private dataset (default: orl)")
+    sweep.add_argument("--folder", default="", help="for --dataset folder: a folder of <identity>/<image> files")
+    sweep.add_argument("--lambdas", type=_lambda_list, default=DEFAULT_LAMBDAS,
+                       help="comma-separated MID weights, each in [0, 1000] (default: "
+                            f"{','.join(f'{v:g}' for v in DEFAULT_LAMBDAS)})")
+    sweep.add_argument("--seeds", type=_int_list, default=(0,), help="comma-separated training seeds (default: 0)")
+    sweep.add_argument("--attack", choices=ATTACKS, default="miface", help="inversion attack (default: miface)")
+    sweep.add_argument("--view", choices=PREDICT_MODES, default="mu",
+                       help="the attacker's view of a MID model: a fresh sample of z per query, the mean of "
+                            "K samples, or mu (white-box) (default: mu)")
+    sweep.add_argument("--predict-mode", choices=PREDICT_MODES, default=defaults_model.predict_mode,
+                       help="how the deployed model answers test queries (default: sample, as the official code)")
+    sweep.add_argument("--bottleneck", type=_positive_int, default=defaults_model.bottleneck_dim,
+                       help=f"size k of the MID code z (default: {defaults_model.bottleneck_dim})")
+    sweep.add_argument("--epochs", type=_positive_int, default=defaults_train.epochs,
+                       help=f"target training epochs (default: {defaults_train.epochs})")
+    sweep.add_argument("--out", help=f"folder for the results JSON (default: ${RESULTS_ENV}, else ./results)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    bench = commands.add_parser("benchmark", help="time the default ORL sweep from an empty store, then stored",
+                                description="Runs the default ORL sweep into a fresh temporary store, prints wall "
+                                            "time per stage, peak memory and the figures, then times the same "
+                                            "sweep again with everything stored, in a new process.")
+    bench.add_argument("--data", help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
+
+    fetch = commands.add_parser("fetch-olivetti", help="download the ORL people at 64x64 (needs internet, sklearn)")
+    fetch.add_argument("--data", help=f"folder to write olivetti/ into (default: ${DATA_ENV}, else ./data)")
+    return parser
+
+
+def sweep_config(args: argparse.Namespace) -> SweepConfig:
+    data = DataConfig(dataset=args.dataset, folder=args.folder)
+    target = TargetConfig(
+        data=data,
+        model=dataclasses.replace(ModelConfig(), predict_mode=args.predict_mode, bottleneck_dim=args.bottleneck),
+        train=dataclasses.replace(TrainConfig(), epochs=args.epochs),
+    )
+    return SweepConfig(target=target, lambdas=args.lambdas, seeds=args.seeds,
+                       attack=AttackConfig(attack=args.attack, view=args.view), evaluator=EvaluatorConfig(data=data))
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from core.engine import Engine
+    from core.results import results_path
+    from core.runtime import ProgressLine, pick_device
+    from core.store import Store
+    from core.sweep import format_table, run_sweep
+
+    config = sweep_config(args)
+    engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(),
+                    progress=(lambda *a: None) if args.quiet else ProgressLine())
+    out = results_root(args.out)
+    results = run_sweep(config, engine, out)
+    print(format_table(results))
+    reused = sum(r["reused"]["target"] for r in results["runs"])
+    print(f"{len(results['runs'])} runs ({reused} models reused) in {sum(results['timings'].values()):.1f}s; "
+          f"results: {results_path(out, results['config_hash'])}")
+    return 0
+
+
+def command_benchmark(args: argparse.Namespace) -> int:
+    from core.benchmark import run_benchmark
+
+    return run_benchmark(data_root(args.data))
+
+
+def command_fetch(args: argparse.Namespace) -> int:
+    from core.data import fetch_olivetti
+
+    print(f"wrote {fetch_olivetti(data_root(args.data))}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "sweep": command_sweep, "benchmark": command_benchmark, "fetch-olivetti": command_fetch,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    from core.train import TrainingDiverged
+
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as error:
+        parser.exit(2, f"error: {error}\n")
+    except (DataError, StoreError, TrainingDiverged) as error:
+        parser.exit(1, f"error: {error}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "interrupted: everything finished so far is stored and will be reused\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+"""Model inversion attacks. Each attack sees the target only through a query function (its view)."""
+
+from core.attacks.base import Reconstruction, attacker_query
+from core.attacks.miface import run_miface
+
+__all__ = ["Reconstruction", "attacker_query", "run_miface"]

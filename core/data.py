@@ -1,0 +1,249 @@
+"""Face (and digit) datasets read in place, preprocessed to square grayscale in [0, 1], split per identity.
+
+Layouts under the data root (set by --data or $MIDLAB_DATA):
+  att_faces/sN/M.pgm             AT&T/ORL, 40 people x 10 images, 92x112
+  olivetti/sN/M.pgm              the same people at 64x64 (written by `python -m core fetch-olivetti`)
+  lfw_gray/private_min20/<Name>/ LFW people with >= 20 images (labelled, private)
+  lfw_gray/public_rest/*.jpg     other LFW people (the attacker's public faces)
+  mnist/*-ubyte.gz               the four MNIST IDX files
+and any folder of <identity>/<image> files for your own faces.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from core.config import DataConfig
+
+IMAGE_SUFFIXES = {".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+# LFW's funnelled 250x250 images: a square around the face (PROVENANCE.md of lfw_gray).
+LFW_FACE_BOX = (62, 62, 188, 188)
+HOW_TO_GET = {
+    "orl": "The AT&T/ORL faces are the folder att_faces/ with s1..s40; "
+    "or run `python -m core fetch-olivetti` (needs internet and scikit-learn) for the same people at 64x64.",
+    "olivetti": "Run `python -m core fetch-olivetti` on a machine with internet (needs scikit-learn).",
+    "lfw": "LFW in grayscale is the folder lfw_gray/ with private_min20/ and public_rest/ (see its PROVENANCE.md).",
+    "mnist": "MNIST is the folder mnist/ with the four standard *-ubyte.gz IDX files.",
+    "folder": "Give a folder with one sub-folder of images per identity.",
+}
+
+
+class DataError(Exception):
+    """A dataset is missing or malformed. The message names the path looked at and how to get the data."""
+
+
+@dataclass
+class ImageSet:
+    """Preprocessed images as uint8 (N, H, W), integer labels, and the identity name of each label."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    names: list[str]
+    source: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+    def tensors(self, index: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float images (N, 1, H, W) in [0, 1] and int64 labels, optionally for a subset."""
+        images = self.images if index is None else self.images[index]
+        labels = self.labels if index is None else self.labels[index]
+        x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).unsqueeze(1)
+        return x, torch.from_numpy(np.asarray(labels, dtype=np.int64))
+
+
+def _missing(kind: str, path: Path) -> DataError:
+    return DataError(
+        f"{kind} data not found at {path.resolve()}. Point MID Lab at the folder that holds it with "
+        f"--data DIR or MIDLAB_DATA=DIR. {HOW_TO_GET[kind]}"
+    )
+
+
+def _square_crop(image: Image.Image) -> Image.Image:
+    """Center crop to a square, keeping the aspect ratio (ORL's 92x112 becomes 92x92)."""
+    w, h = image.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return image.crop((left, top, left + side, top + side))
+
+
+def read_face(path: Path, size: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """One image file to a size x size uint8 grayscale array; a broken file raises DataError naming it."""
+    try:
+        with Image.open(path) as opened:
+            image = opened.convert("L")
+            image.load()
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
+        raise DataError(f"cannot read image {path}: {error}. Remove or replace the file.") from error
+    image = image.crop(box) if box and image.size == (250, 250) else _square_crop(image)
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _natural_key(name: str) -> list[object]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def load_identity_folders(root: Path, size: int, kind: str = "folder", box: tuple | None = None) -> ImageSet:
+    """One sub-folder of images per identity, labels in natural order of the folder names (s1, s2, ..., s10)."""
+    if not root.is_dir():
+        raise _missing(kind, root)
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: _natural_key(p.name))
+    images, labels, names = [], [], []
+    for folder in folders:
+        files = _image_files(folder)
+        if not files:
+            continue
+        for file in files:
+            images.append(read_face(file, size, box))
+            labels.append(len(names))
+        names.append(folder.name)
+    if len(names) < 2:
+        raise DataError(
+            f"{root.resolve()} has {len(names)} identity folder(s) with images; a classifier needs at least 2. "
+            f"{HOW_TO_GET[kind]}"
+        )
+    return ImageSet(np.stack(images), np.asarray(labels, dtype=np.int64), names, str(root))
+
+
+def load_orl(root: Path, size: int = 64) -> ImageSet:
+    return load_identity_folders(root / "att_faces", size, kind="orl")
+
+
+def load_olivetti(root: Path, size: int = 64) -> ImageSet:
+    return load_identity_folders(root / "olivetti", size, kind="olivetti")
+
+
+def load_lfw_private(root: Path, size: int = 64) -> ImageSet:
+    """LFW's 62 people with >= 20 images; labels follow the alphabetical order of images.tsv."""
+    return load_identity_folders(root / "lfw_gray" / "private_min20", size, kind="lfw", box=LFW_FACE_BOX)
+
+
+def load_lfw_public(root: Path, size: int = 64, limit: int = 0, seed: int = 0) -> np.ndarray:
+    """The attacker's public faces (no identity shared with the private set), optionally a seeded subset."""
+    folder = root / "lfw_gray" / "public_rest"
+    if not folder.is_dir():
+        raise _missing("lfw", folder)
+    files = _image_files(folder)
+    if not files:
+        raise DataError(f"{folder.resolve()} holds no images. {HOW_TO_GET['lfw']}")
+    if limit and limit < len(files):
+        order = np.random.default_rng(seed).permutation(len(files))[:limit]
+        files = [files[i] for i in sorted(order)]
+    return np.stack([read_face(f, size, LFW_FACE_BOX) for f in files])
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """An IDX file (MNIST's format), gzipped or not: magic 0x000008NN, then NN big-endian dimensions."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as error:
+        raise DataError(f"cannot read {path}: {error}") from error
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path} is not an unsigned-byte IDX file")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise DataError(f"{path} is truncated: expected {int(np.prod(dims))} values, found {data.size}")
+    return data.reshape(dims)
+
+
+def load_mnist(root: Path, size: int = 64, split: str = "train", limit_per_class: int = 0) -> ImageSet:
+    """MNIST digits as ten identities, resized to size x size."""
+    folder = root / "mnist"
+    prefix = "train" if split == "train" else "t10k"
+    paths = [folder / f"{prefix}-{part}-idx{n}-ubyte" for part, n in (("images", 3), ("labels", 1))]
+    paths = [p if p.exists() else p.with_name(p.name + ".gz") for p in paths]
+    for path in paths:
+        if not path.exists():
+            raise _missing("mnist", path)
+    digits, labels = _read_idx(paths[0]), _read_idx(paths[1]).astype(np.int64)
+    if len(digits) != len(labels):
+        raise DataError(f"{folder}: {len(digits)} images but {len(labels)} labels")
+    keep = np.arange(len(labels))
+    if limit_per_class:
+        keep = np.concatenate([np.flatnonzero(labels == c)[:limit_per_class] for c in range(10)])
+        keep.sort()
+    resized = np.stack([
+        np.asarray(Image.fromarray(digits[i]).resize((size, size), Image.Resampling.BILINEAR)) for i in keep
+    ])
+    return ImageSet(resized, labels[keep], [str(d) for d in range(10)], str(folder))
+
+
+def cap_per_identity(data: ImageSet, cap: int, seed: int) -> ImageSet:
+    """Keep at most `cap` images of each identity (a seeded choice), to tame class imbalance."""
+    rng = np.random.default_rng(seed)
+    keep = []
+    for label in range(data.num_classes):
+        index = np.flatnonzero(data.labels == label)
+        keep.append(np.sort(rng.permutation(index)[:cap]) if len(index) > cap else index)
+    index = np.sort(np.concatenate(keep))
+    return ImageSet(data.images[index], data.labels[index], data.names, data.source)
+
+
+def load_dataset(config: DataConfig, root: Path) -> ImageSet:
+    """The private, labelled set a DataConfig names."""
+    size = config.image_size
+    if config.dataset == "orl":
+        data = load_orl(root, size)
+    elif config.dataset == "olivetti":
+        data = load_olivetti(root, size)
+    elif config.dataset == "lfw":
+        data = load_lfw_private(root, size)
+    elif config.dataset == "mnist":
+        data = load_mnist(root, size, limit_per_class=config.max_per_identity or 1000)
+    else:
+        folder = Path(config.folder).expanduser()
+        data = load_identity_folders(folder if folder.is_absolute() else root / folder, size)
+    if config.max_per_identity:
+        data = cap_per_identity(data, config.max_per_identity, config.split_seed)
+    return data
+
+
+def split_per_identity(labels: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/test indices with the same fraction of every identity on each side."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for label in np.unique(labels):
+        index = rng.permutation(np.flatnonzero(labels == label))
+        if len(index) < 2:
+            raise DataError(f"identity {label} has {len(index)} image(s); a train/test split needs at least 2")
+        n_train = min(max(1, round(len(index) * train_fraction)), len(index) - 1)
+        train.append(index[:n_train])
+        test.append(index[n_train:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def fetch_olivetti(root: Path) -> Path:
+    """Download scikit-learn's Olivetti faces (the ORL people at 64x64) into root/olivetti as sN/M.pgm."""
+    try:
+        from sklearn.datasets import fetch_olivetti_faces
+    except ImportError as error:
+        raise DataError("fetch-olivetti needs scikit-learn: pip install scikit-learn") from error
+    try:
+        bunch = fetch_olivetti_faces(data_home=str(root / ".sklearn"), shuffle=False)
+    except OSError as error:
+        raise DataError(f"could not download the Olivetti faces ({error}); this needs internet") from error
+    target = root / "olivetti"
+    counts: dict[int, int] = {}
+    for image, label in zip(bunch.images, bunch.target, strict=True):
+        counts[label] = counts.get(label, 0) + 1
+        path = target / f"s{label + 1}" / f"{counts[label]}.pgm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.uint8(np.clip(image * 255 + 0.5, 0, 255))).save(path)
+    return target

@@ -1,0 +1,236 @@
+"""Train-or-load for targets and evaluators, attack-or-load for reconstructions: each keyed by config hash.
+
+Asking for something already in the store trains nothing; everything computed is stored with its config,
+hash, metrics, library versions, device and timings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.attacks import Reconstruction, attacker_query, run_miface
+from core.config import AttackConfig, DataConfig, EvaluatorConfig, TargetConfig, config_hash, to_dict
+from core.data import ImageSet, load_dataset, load_lfw_public, split_per_identity
+from core.metrics import attack_scores, log_probs, prediction_metrics, real_image_distance, wilson_interval
+from core.models import EvaluatorNet, TargetNet
+from core.runtime import Timings, environment, seed_everything
+from core.store import Store, write_atomic
+from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective, mid_objective
+
+# (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
+Progress = Callable[[str, int, int], None]
+PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
+
+
+def _quiet(message: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class PreparedData:
+    """A private dataset loaded once, with its seeded per-identity train/test split."""
+
+    config: DataConfig
+    images: ImageSet
+    train_index: np.ndarray
+    test_index: np.ndarray
+
+    @classmethod
+    def load(cls, config: DataConfig, root: Path) -> PreparedData:
+        images = load_dataset(config, root)
+        train, test = split_per_identity(images.labels, config.train_fraction, config.split_seed)
+        return cls(config, images, train, test)
+
+    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images.tensors(self.train_index)
+
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images.tensors(self.test_index)
+
+    def summary(self) -> dict[str, Any]:
+        return {"dataset": self.config.dataset, "source": self.images.source, "identities": self.images.num_classes,
+                "train_images": len(self.train_index), "test_images": len(self.test_index)}
+
+
+@dataclass
+class Engine:
+    store: Store
+    data_root: Path
+    device: torch.device
+    progress: Progress = _quiet
+    epoch_callbacks: list[Callback] = field(default_factory=list)  # e.g. the dashboard's live curves
+
+    # ---- targets -------------------------------------------------------------------------------------
+    def target(self, config: TargetConfig, data: PreparedData) -> tuple[TargetNet, dict[str, Any], bool]:
+        """The trained target for `config`: loaded when stored (third value True), else trained and stored."""
+        key = config_hash(config)
+        model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
+        record = self.store.load_model("targets", key, model)
+        if record is not None:
+            return model.to(self.device).eval(), record, True
+        seed_everything(config.train.seed)
+        model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
+        timings = Timings()
+        train_x, train_y = data.train()
+        label = f"train lambda={config.train.mid_lambda:g} seed={config.train.seed}"
+        trainer = Trainer(model, mid_objective(config.train.mid_lambda), TrainerConfig(
+            epochs=config.train.epochs, batch_size=config.train.batch_size, lr=config.train.lr,
+            weight_decay=config.train.weight_decay, augment_shift=config.train.augment_shift,
+            photometric=config.train.photometric, seed=config.train.seed,
+        ), on_epoch_end=[lambda r: self.progress(label, int(r["epoch"]), config.train.epochs),
+                         *self.epoch_callbacks])
+        with timings.stage("train_s"):
+            history = trainer.run(train_x, train_y, self.device)
+        with timings.stage("evaluate_s"):
+            test = self.target_metrics(model, config, data)
+        record = {
+            "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
+            "data": data.summary(), "history": history, "test": test, "environment": environment(self.device),
+            "timings": dict(timings), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        self.store.save_model("targets", key, model, record)
+        return model.eval(), record, False
+
+    def target_metrics(self, model: TargetNet, config: TargetConfig, data: PreparedData) -> dict[str, Any]:
+        """Test accuracy and prediction spread in every prediction mode; 'deployed' is the configured one."""
+        test_x, test_y = data.test()
+        modes = ("sample", "mean", "mu") if config.model.head == "mid" else ("mu",)
+        by_mode = {}
+        for mode in modes:
+            seed_everything(config.train.seed)  # the 'sample' and 'mean' answers are random: make them repeatable
+            by_mode[mode] = prediction_metrics(log_probs(model, test_x, self.device, mode=mode), test_y)
+        deployed = config.model.predict_mode if config.model.head == "mid" else "mu"
+        return {"deployed_mode": deployed, "deployed": by_mode[deployed], "by_mode": by_mode}
+
+    # ---- evaluators ----------------------------------------------------------------------------------
+    def evaluator(self, config: EvaluatorConfig, data: PreparedData) -> tuple[EvaluatorNet, dict[str, Any], bool]:
+        """The judge for `config`, loaded or trained. Its record holds its held-out accuracy (measured before
+        it saw the held-out images) and the feature distance between real photos of the same person."""
+        key = config_hash(config)
+        model = EvaluatorNet(data.images.num_classes, config)
+        record = self.store.load_model("evaluators", key, model)
+        if record is not None:
+            return model.to(self.device).eval(), record, True
+        split_config = dataclasses.replace(config, finetune_epochs=0)
+        timings = Timings()
+        if config.finetune_epochs:
+            model, record, _ = self.evaluator(split_config, data)
+            x, y = data.images.tensors()
+            with timings.stage("finetune_s"):
+                history = self._fit(model, x, y, config, config.finetune_epochs, config.lr / 4, "all images",
+                                    seed=config.seed + 1)
+            record = {**record, "history_finetune": history, "split_key": record["config_hash"],
+                      "timings": {**record["timings"], **timings}}
+        else:
+            seed_everything(config.seed)
+            model = EvaluatorNet(data.images.num_classes, config)
+            x, y = data.train()
+            with timings.stage("train_s"):
+                history = self._fit(model, x, y, config, config.epochs, config.lr, "training split",
+                                    seed=config.seed)
+            test_x, test_y = data.test()
+            correct = int((log_probs(model, test_x, self.device).argmax(1) == test_y).sum())
+            record = {"kind": "evaluator", "data": data.summary(), "history": history,
+                      "heldout_accuracy": wilson_interval(correct, len(test_y)), "timings": dict(timings)}
+        train_x, train_y = data.train()
+        test_x, test_y = data.test()
+        record.update(config=to_dict(config), config_hash=key, environment=environment(self.device),
+                      created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                      real_image_distance=real_image_distance(model, train_x, train_y, test_x, test_y, self.device))
+        self.store.save_model("evaluators", key, model, record)
+        return model.eval(), record, False
+
+    def _fit(self, model: EvaluatorNet, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int,
+             lr: float, label: str, seed: int) -> list[dict[str, float]]:
+        trainer = Trainer(model, cross_entropy_objective, TrainerConfig(
+            epochs=epochs, batch_size=config.batch_size, lr=lr, weight_decay=1e-4,
+            augment_shift=config.augment_shift, photometric=True, seed=seed,
+        ), on_epoch_end=[lambda r: self.progress(f"train evaluator ({label})", int(r["epoch"]), epochs)])
+        return trainer.run(x, y, self.device)
+
+    # ---- attacks -------------------------------------------------------------------------------------
+    def start_image(self, attack: AttackConfig, image_size: int) -> torch.Tensor:
+        """MI-Face's start (1, H, W): flat gray, or the mean of the attacker's public faces (computed once)."""
+        if attack.miface.start == "gray":
+            return torch.full((1, image_size, image_size), 0.5)
+        key = config_hash(PublicMean(attack.public, image_size, PUBLIC_MEAN_IMAGES))
+        loaded = self.store.load("public_mean", key)
+        if loaded is not None:
+            return loaded[0]["image"]
+        faces = load_lfw_public(self.data_root, image_size, limit=PUBLIC_MEAN_IMAGES)
+        image = torch.from_numpy(faces.astype(np.float32).mean(0) / 255.0).unsqueeze(0)
+        self.store.save("public_mean", key, {"image": image}, {"kind": "public_mean", "images": len(faces)})
+        return image
+
+    def attack(self, target: TargetNet, target_key: str, attack: AttackConfig, evaluator: EvaluatorNet,
+               evaluator_key: str, data: PreparedData) -> tuple[Reconstruction, dict[str, Any], bool]:
+        """Invert every identity of `target` as `attack` says, score with `evaluator`; stored by hash."""
+        key = config_hash(AttackRun(target_key, evaluator_key, attack))
+        loaded = self.store.load("attacks", key)
+        if loaded is not None:
+            return Reconstruction.from_tensors(loaded[0]), loaded[1], True
+        timings = Timings()
+        labels = torch.arange(data.images.num_classes)
+        with timings.stage("start_s"):
+            start = self.start_image(attack, data.config.image_size)
+        seed_everything(attack.miface.seed)
+        query = attacker_query(target, attack.view, attack.view_samples)
+        with timings.stage("attack_s"):
+            result = run_miface(query, labels.to(self.device), start.to(self.device), attack.miface,
+                                on_step=lambda done, total: self.progress(f"attack ({attack.view} view)",
+                                                                          done, total))
+        result = Reconstruction(result.images.cpu(), result.trajectory.cpu(), result.steps,
+                                result.target_confidence.cpu())
+        with timings.stage("score_s"):
+            private_x, private_y = data.train()
+            scores = attack_scores(evaluator, result.images, labels, private_x, private_y, self.device)
+        record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
+                  "evaluator_key": evaluator_key, "scores": scores,
+                  "target_confidence": float(result.target_confidence[-1].mean()),
+                  "environment": environment(self.device), "timings": dict(timings),
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        folder = self.store.save("attacks", key, result.tensors(), record)
+        write_atomic(folder / "reconstructions.png", png_grid(result.images))
+        return result, record, False
+
+
+@dataclass(frozen=True)
+class PublicMean:
+    """Names the cached mean public face."""
+
+    public: str
+    image_size: int
+    images: int
+
+
+@dataclass(frozen=True)
+class AttackRun:
+    """Names one attack result: which target, which judge, which attack settings."""
+
+    target_key: str
+    evaluator_key: str
+    attack: AttackConfig
+
+
+def png_grid(images: torch.Tensor, columns: int = 10) -> bytes:
+    """Images (N, 1, H, W) in [0, 1] tiled into one grayscale PNG, row by row."""
+    n, _, h, w = images.shape
+    rows = -(-n // columns)
+    canvas = np.zeros((rows * h, min(n, columns) * w), dtype=np.uint8)
+    pixels = (images.clamp(0, 1).squeeze(1).numpy() * 255 + 0.5).astype(np.uint8)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = pixels[i]
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, format="PNG")
+    return buffer.getvalue()

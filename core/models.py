@@ -1,0 +1,137 @@
+"""The target classifier with its pluggable head (plain linear or the MID bottleneck) and the evaluation net.
+
+MID head, in the official form (Wang, Zhang, Jia, AAAI 2021; Jiachen-T-Wang/mi-defense):
+    raw = Linear(feat, 2k)(h);  mu, s = split(raw);  std = softplus(s - 5)
+    z = mu + std * eps;         logits = Linear(k, classes)(z)
+and the training loss is CE + lambda * KL(N(mu, std^2) || N(0, I)), the KL summed over z's k dimensions and
+averaged over the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.config import EvaluatorConfig, ModelConfig
+
+
+def kl_to_standard_normal(mu: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, std^2) || N(0, I)) summed over the code's dimensions, averaged over the batch."""
+    per_dim = 0.5 * (mu.pow(2) + std.pow(2) - 1.0) - torch.log(std)
+    return per_dim.sum(dim=1).mean()
+
+
+@dataclass
+class HeadOutput:
+    """Log-probabilities over classes (up to a constant: softmax of them gives the prediction),
+    and the code's mean and std (None for the plain linear head)."""
+
+    logits: torch.Tensor
+    mu: torch.Tensor | None = None
+    std: torch.Tensor | None = None
+
+
+class LinearHead(nn.Module):
+    def __init__(self, in_features: int, num_classes: int) -> None:
+        super().__init__()
+        self.classify = nn.Linear(in_features, num_classes)
+
+    def forward(self, features: torch.Tensor, mode: str = "mu", samples: int = 1) -> HeadOutput:
+        return HeadOutput(self.classify(features))
+
+
+class MIDHead(nn.Module):
+    """The variational information bottleneck; `mode` says how z becomes an answer."""
+
+    def __init__(self, in_features: int, bottleneck_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.k = bottleneck_dim
+        self.encode = nn.Linear(in_features, 2 * bottleneck_dim)
+        self.classify = nn.Linear(bottleneck_dim, num_classes)
+
+    def forward(self, features: torch.Tensor, mode: str = "sample", samples: int = 1) -> HeadOutput:
+        raw = self.encode(features)
+        mu, std = raw[:, : self.k], F.softplus(raw[:, self.k:] - 5.0)
+        if mode == "mu":
+            logits = self.classify(mu)
+        elif mode == "sample":
+            logits = self.classify(mu + std * torch.randn_like(std))
+        elif mode == "mean":
+            # Average the K samples' probabilities, returned as log-probabilities so softmax gives the average.
+            z = mu.unsqueeze(0) + std.unsqueeze(0) * torch.randn((samples, *std.shape), device=std.device)
+            log_probs = F.log_softmax(self.classify(z), dim=-1)
+            logits = torch.logsumexp(log_probs, dim=0) - math.log(samples)
+        else:
+            raise ValueError(f"unknown prediction mode {mode!r}")
+        return HeadOutput(logits, mu, std)
+
+
+def conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    # Out-of-place ReLU: Opacus' per-sample gradients break on in-place activations.
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)
+    )
+
+
+def stem(c_out: int, kernel: int) -> nn.Sequential:
+    """A stride-2 first convolution: full-resolution feature maps dominate the cost on a CPU."""
+    return nn.Sequential(
+        nn.Conv2d(1, c_out, kernel, stride=2, padding=kernel // 2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()
+    )
+
+
+class TargetNet(nn.Module):
+    """A stride-2 stem (width w), three conv blocks (2w, 4w, 8w) to a 4x4 map, flattened, then the head."""
+
+    def __init__(self, num_classes: int, config: ModelConfig, image_size: int = 64) -> None:
+        super().__init__()
+        self.config = config
+        w = config.width
+        self.features = nn.Sequential(
+            stem(w, 5), conv_block(w, 2 * w), conv_block(2 * w, 4 * w), conv_block(4 * w, 8 * w), nn.Flatten()
+        )
+        feat = 8 * w * (image_size // 16) ** 2
+        if config.head == "mid":
+            self.head: nn.Module = MIDHead(feat, config.bottleneck_dim, num_classes)
+        else:
+            self.head = LinearHead(feat, num_classes)
+
+    def forward_head(self, x: torch.Tensor, mode: str | None = None, samples: int | None = None) -> HeadOutput:
+        """Training uses mode 'sample' (the reparameterisation); the default is the deployed predict mode."""
+        mode = mode or self.config.predict_mode
+        return self.head(self.features(x), mode, samples or self.config.predict_samples)
+
+    def forward(self, x: torch.Tensor, mode: str | None = None, samples: int | None = None) -> torch.Tensor:
+        return self.forward_head(x, mode, samples).logits
+
+
+class EvaluatorNet(nn.Module):
+    """The judge, built unlike the target: a 3x3 stem, VGG-style double convolutions, global average pooling
+    and dropout. Its penultimate embedding is the feature space for nearest-neighbour distances."""
+
+    def __init__(self, num_classes: int, config: EvaluatorConfig) -> None:
+        super().__init__()
+        w = config.width
+
+        def stage(c_in: int, c_out: int) -> list[nn.Module]:
+            return [
+                nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
+                nn.Conv2d(c_out, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2),
+            ]
+
+        self.body = nn.Sequential(
+            stem(w, 3), *stage(w, w), *stage(w, 2 * w), *stage(2 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
+            nn.Linear(4 * w, config.embedding_dim), nn.ReLU(),
+        )
+        self.classify = nn.Linear(config.embedding_dim, num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.embed(x))

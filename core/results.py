@@ -1,0 +1,49 @@
+"""Reading sweep results files: light (no torch), so the dashboard's first screen stays fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.files import read_json
+
+FIGURE_LABELS = {
+    "test_accuracy": "test accuracy",
+    "attack_top1": "attack top-1",
+    "attack_top5": "attack top-5",
+    "feature_distance": "feature distance",
+    "confidence": "top-1 confidence",
+    "entropy": "entropy (nats)",
+}
+
+
+def results_path(out_dir: Path, sweep_hash: str) -> Path:
+    return Path(out_dir) / f"sweep_{sweep_hash}.json"
+
+
+def list_sweeps(out_dir: Path) -> list[Path]:
+    """Results files in a folder, newest first."""
+    folder = Path(out_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("sweep_*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def load_results(path: Path) -> dict[str, Any] | None:
+    """A sweep results file, or None when missing, unreadable or not a sweep (a warning says which)."""
+    results = read_json(Path(path))
+    return results if isinstance(results, dict) and results.get("kind") == "sweep" else None
+
+
+def summary_table(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per lambda: each figure's value and 95% interval bounds, for tables and CSV."""
+    rows = []
+    for row in results["summary"]:
+        flat: dict[str, Any] = {"lambda": row["lambda"], "seeds": row["seeds"]}
+        for name, label in FIGURE_LABELS.items():
+            figure = row[name]
+            flat[label] = figure["value"]
+            flat[f"{label} low"] = figure.get("low")
+            flat[f"{label} high"] = figure.get("high")
+        rows.append(flat)
+    return rows

@@ -1,0 +1,90 @@
+"""Seeding, device choice, the facts every stored record carries (versions, hardware, timings), and a
+terminal progress line."""
+
+from __future__ import annotations
+
+import platform
+import random
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from typing import TextIO
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """The one seeding function: Python, NumPy and torch, plus a generator for code that wants its own."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment(device: torch.device) -> dict[str, object]:
+    """What a result depends on beyond its config: library versions, device and thread count."""
+    info: dict[str, object] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "safetensors": _version("safetensors"),
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Timings(dict):
+    """Wall-clock seconds per named stage, accumulated: `with timings.stage("train"): ...`."""
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = round(self.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
+class ProgressLine:
+    """A one-line progress bar on a terminal; on a log (CI), one line per finished stage."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - self.start
+        if self.live:
+            filled = int(24 * done / max(total, 1))
+            self.stream.write(f"\r  {message:<34} [{'#' * filled}{'.' * (24 - filled)}] {done}/{total}"
+                              f"  {elapsed:6.1f}s")
+            if done >= total:
+                self.stream.write("\n")
+        elif done >= total:
+            self.stream.write(f"  {message} done ({elapsed:.1f}s)\n")
+        self.stream.flush()

@@ -1,0 +1,89 @@
+"""Trained models and attack results on disk, keyed by config hash, written atomically, loaded without code.
+
+An entry is a folder `<root>/<kind>/<hash>/` holding `tensors.safetensors` and `record.json`. The tensors are
+written first, the record last, and the record carries the tensors' SHA-256: an entry whose record is missing,
+unreadable or names other bytes (a crash mid-write, a truncated copy) is reported and treated as absent, so
+the caller recomputes it and no half-written file is ever used. Nothing here unpickles: safetensors and JSON
+cannot carry code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from core.files import read_json, write_atomic, write_json_atomic
+
+log = logging.getLogger("midlab")
+
+TENSORS = "tensors.safetensors"
+RECORD = "record.json"
+
+
+class Store:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key
+
+    def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any]) -> Path:
+        """Write an entry: tensors first, then the record that vouches for them."""
+        folder = self.path(kind, key)
+        data = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+        write_atomic(folder / TENSORS, data)
+        write_json_atomic(folder / RECORD, {**record, "key": key, "tensors_sha256": hashlib.sha256(data).hexdigest()})
+        return folder
+
+    def record(self, kind: str, key: str) -> dict[str, Any] | None:
+        """The entry's record if it exists and is whole, else None."""
+        record = read_json(self.path(kind, key) / RECORD)
+        if record is not None and (not isinstance(record, dict) or "tensors_sha256" not in record):
+            log.warning("ignoring malformed record in %s; it will be recomputed", self.path(kind, key))
+            return None
+        return record
+
+    def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """An entry's tensors and record, or None when absent, incomplete or corrupt (reported)."""
+        record = self.record(kind, key)
+        if record is None:
+            return None
+        path = self.path(kind, key) / TENSORS
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            log.warning("ignoring %s (%s); it will be recomputed", path, error)
+            return None
+        if hashlib.sha256(data).hexdigest() != record["tensors_sha256"]:
+            log.warning("ignoring %s: its bytes do not match its record (interrupted write?)", path)
+            return None
+        try:
+            return load_safetensors(data), record
+        except (SafetensorError, ValueError, RuntimeError) as error:
+            log.warning("ignoring corrupt %s (%s); it will be recomputed", path, error)
+            return None
+
+    def load_model(self, kind: str, key: str, model: nn.Module) -> dict[str, Any] | None:
+        """Fill `model` with stored weights; None when absent, corrupt or of the wrong shapes (reported)."""
+        loaded = self.load(kind, key)
+        if loaded is None:
+            return None
+        tensors, record = loaded
+        try:
+            model.load_state_dict(tensors, strict=True)
+        except RuntimeError as error:
+            log.warning("ignoring %s: its weights do not fit the model (%s)", self.path(kind, key),
+                        str(error).splitlines()[0])
+            return None
+        return record
+
+    def save_model(self, kind: str, key: str, model: nn.Module, record: dict[str, Any]) -> Path:
+        return self.save(kind, key, model.state_dict(), record)

@@ -1,0 +1,119 @@
+"""A lambda sweep: per lambda and seed, train (or load) the target, attack it, score it; then summarise.
+
+The results file holds every figure with its interval, the timings, and the store paths of each model and
+reconstruction, so the dashboard and reports read one JSON file and never re-run anything.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from core.config import SweepConfig, config_hash, to_dict
+from core.engine import Engine, PreparedData
+from core.files import write_json_atomic
+from core.metrics import mean_interval
+from core.results import results_path
+from core.runtime import Timings, environment, peak_memory_mb
+
+# The figures summarised per lambda: a name and where it sits in a run's record.
+FIGURES = {
+    "test_accuracy": ("test", "accuracy"),
+    "confidence": ("test", "confidence"),
+    "entropy": ("test", "entropy"),
+    "attack_top1": ("attack", "top1"),
+    "attack_top5": ("attack", "top5"),
+    "feature_distance": ("attack", "feature_distance"),
+}
+
+
+def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path) -> dict[str, Any]:
+    """Run (or reuse) everything the sweep needs and write its results file atomically."""
+    timings = Timings()
+    with timings.stage("load_data_s"):
+        data = PreparedData.load(config.target.data, engine.data_root)
+    with timings.stage("evaluator_s"):
+        judge, judge_record, _ = engine.evaluator(config.evaluator, data)
+    runs = []
+    for mid_lambda in config.lambdas:
+        for seed in config.seeds:
+            target_config = config.target_for(mid_lambda, seed)
+            target_key = config_hash(target_config)
+            with timings.stage("train_s"):
+                model, target_record, target_reused = engine.target(target_config, data)
+            with timings.stage("attack_s"):
+                _, attack_record, attack_reused = engine.attack(
+                    model, target_key, config.attack, judge, judge_record["config_hash"], data)
+            attack_dir = engine.store.path("attacks", attack_record["config_hash"])
+            runs.append({
+                "lambda": mid_lambda, "seed": seed,
+                "target_key": target_key, "model_path": str(engine.store.path("targets", target_key)),
+                "attack_key": attack_record["config_hash"], "reconstructions_path": str(attack_dir),
+                "grid_path": str(attack_dir / "reconstructions.png"),
+                "test": target_record["test"]["deployed"], "test_by_mode": target_record["test"]["by_mode"],
+                "final_kl": target_record["history"][-1].get("kl"),
+                "attack": attack_record["scores"], "attack_target_confidence": attack_record["target_confidence"],
+                "timings": {**target_record["timings"], **attack_record["timings"]},
+                "reused": {"target": target_reused, "attack": attack_reused},
+            })
+            del model
+    results = {
+        "kind": "sweep", "config": to_dict(config), "config_hash": config_hash(config),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "data": data.summary(),
+        "class_names": data.images.names,
+        "evaluator": {"key": judge_record["config_hash"], "heldout_accuracy": judge_record["heldout_accuracy"],
+                      "real_image_distance": judge_record["real_image_distance"]},
+        "runs": runs, "summary": summarise(runs, config.lambdas),
+        "environment": environment(engine.device), "timings": dict(timings), "peak_memory_mb": peak_memory_mb(),
+    }
+    write_json_atomic(results_path(out_dir, results["config_hash"]), results)
+    return results
+
+
+def _figure(run: dict[str, Any], path: tuple[str, str]) -> dict[str, Any]:
+    return run[path[0]][path[1]]
+
+
+def summarise(runs: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[dict[str, Any]]:
+    """Per lambda: with one seed, each figure with its own interval; with several, the mean over seeds with
+    its t-interval and spread (the seeds' values listed too)."""
+    rows = []
+    for mid_lambda in lambdas:
+        group = [r for r in runs if r["lambda"] == mid_lambda]
+        row: dict[str, Any] = {"lambda": mid_lambda, "seeds": len(group)}
+        for name, path in FIGURES.items():
+            if len(group) == 1:
+                row[name] = _figure(group[0], path)
+            else:
+                values = [_figure(r, path)["value"] for r in group]
+                row[name] = {**mean_interval(values), "per_seed": values}
+        rows.append(row)
+    return rows
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The summary as a plain-text table: each figure as value [95% interval]."""
+
+    def cell(figure: dict[str, Any], digits: int = 2) -> str:
+        low, high = figure.get("low"), figure.get("high")
+        if low is None or high is None or math.isnan(low):
+            return f"{figure['value']:.{digits}f}"
+        return f"{figure['value']:.{digits}f} [{low:.{digits}f},{high:.{digits}f}]"
+
+    header = ["lambda", "test acc", "attack top-1", "attack top-5", "feat. dist", "confidence", "entropy"]
+    lines = []
+    for row in results["summary"]:
+        lines.append([f"{row['lambda']:g}", cell(row["test_accuracy"]), cell(row["attack_top1"]),
+                      cell(row["attack_top5"]), cell(row["feature_distance"], 1), cell(row["confidence"]),
+                      cell(row["entropy"])])
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    render = [" | ".join(v.rjust(w) for v, w in zip(line, widths, strict=True)) for line in [header, *lines]]
+    render.insert(1, "-+-".join("-" * w for w in widths))
+    evaluator = results["evaluator"]
+    render.append(
+        f"judge held-out accuracy {cell(evaluator['heldout_accuracy'])}; a real held-out photo lies at feature "
+        f"distance {cell(evaluator['real_image_distance'], 1)} from its person's nearest training photo"
+    )
+    return "\n".join(render)

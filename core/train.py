@@ -1,0 +1,161 @@
+"""A model-agnostic training loop with callbacks, and the objectives it is run with.
+
+The trainer knows nothing about MID: it minimises whatever an objective returns and hands every batch's and
+epoch's figures to callbacks, so the CLI's progress bar and the dashboard's live curves come from one loop.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.models import kl_to_standard_normal
+
+# An objective maps (model, images, labels) to the loss and the scalars worth reporting (all tensors).
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+Callback = Callable[[dict[str, float]], None]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message says when and suggests what to change."""
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+    augment_shift: int = 0
+    flip: bool = True
+    # Random blur, contrast and noise: a judge that must recognise smooth reconstructions cannot rely on
+    # pixel-level texture.
+    photometric: bool = False
+    seed: int = 0
+
+
+def mid_objective(mid_lambda: float) -> Objective:
+    """CE + lambda * KL for a MID head; with a linear head the KL is absent and this is plain CE.
+    This is the one place lambda enters the loss."""
+
+    def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        out = model.forward_head(x, mode="sample")
+        ce = F.cross_entropy(out.logits, y)
+        kl = kl_to_standard_normal(out.mu, out.std) if out.mu is not None else torch.zeros((), device=x.device)
+        loss = ce + mid_lambda * kl
+        return loss, {"ce": ce, "kl": kl, "accuracy": (out.logits.argmax(1) == y).float().mean()}
+
+    return objective
+
+
+def cross_entropy_objective(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    logits = model(x)
+    return F.cross_entropy(logits, y), {"accuracy": (logits.argmax(1) == y).float().mean()}
+
+
+def degrade(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """For a random half of the images: blur (down- then up-sampling by 1 to 4), contrast, brightness and
+    pixel noise. The other half stays clean, so the model still learns the fine detail."""
+    n, _, h, w = x.shape
+    clean = (torch.rand(n, generator=generator) < 0.5).to(x.device).view(n, 1, 1, 1)
+    out = torch.empty_like(x)
+    factors = torch.randint(1, 5, (n,), generator=generator)
+    for factor in factors.unique().tolist():
+        chosen = (factors == factor).to(x.device)
+        part = x[chosen]
+        if factor > 1:
+            part = F.interpolate(F.avg_pool2d(part, factor, ceil_mode=True), size=(h, w), mode="bilinear",
+                                 align_corners=False)
+        out[chosen] = part
+    contrast = (0.6 + 0.8 * torch.rand(n, 1, 1, 1, generator=generator)).to(x.device)
+    brightness = (0.2 * torch.rand(n, 1, 1, 1, generator=generator) - 0.1).to(x.device)
+    noise = (0.05 * torch.rand(n, 1, 1, 1, generator=generator)).to(x.device)
+    mean = out.mean(dim=(1, 2, 3), keepdim=True)
+    out = (out - mean) * contrast + mean + brightness
+    out = out + noise * torch.randn(out.shape, generator=generator).to(x.device)
+    return torch.where(clean, x, out.clamp(0, 1))
+
+
+def augment(x: torch.Tensor, shift: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Per-image random translation (edge padding, then a random crop back to size) and left-right flips."""
+    if shift > 0:
+        n, _, h, w = x.shape
+        padded = F.pad(x, (shift, shift, shift, shift), mode="replicate")
+        dy = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+        dx = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+        rows = (dy.view(n, 1) + torch.arange(h)).to(x.device)
+        cols = (dx.view(n, 1) + torch.arange(w)).to(x.device)
+        batch = torch.arange(n, device=x.device).view(n, 1, 1)
+        x = padded[batch, 0, rows.view(n, h, 1), cols.view(n, 1, w)].unsqueeze(1)
+    if flip:
+        mask = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
+        x = torch.where(mask.view(-1, 1, 1, 1), x.flip(-1), x)
+    return x
+
+
+@dataclass
+class Trainer:
+    """Adam on mini-batches; callbacks get {'epoch', 'batch', 'loss', <objective scalars>, 'elapsed'}."""
+
+    model: nn.Module
+    objective: Objective
+    config: TrainerConfig
+    on_batch_end: list[Callback] = field(default_factory=list)
+    on_epoch_end: list[Callback] = field(default_factory=list)
+
+    def run(self, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> list[dict[str, float]]:
+        """Train on (x, y); returns one record of mean figures per epoch. Raises TrainingDiverged on NaN/inf."""
+        cfg = self.config
+        generator = torch.Generator().manual_seed(cfg.seed)
+        model = self.model.to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        steps_per_epoch = -(-len(x) // cfg.batch_size)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, epochs=cfg.epochs,
+                                                       steps_per_epoch=steps_per_epoch)
+        history: list[dict[str, float]] = []
+        start = time.perf_counter()
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            order = torch.randperm(len(x), generator=generator)
+            sums: dict[str, float] = {}
+            batches = 0
+            for batch, begin in enumerate(range(0, len(x), cfg.batch_size), start=1):
+                index = order[begin: begin + cfg.batch_size]
+                xb = augment(x[index].to(device), cfg.augment_shift, cfg.flip, generator)
+                if cfg.photometric:
+                    xb = degrade(xb, generator)
+                loss, scalars = self.objective(model, xb, y[index].to(device))
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"the loss became {loss.item()} at epoch {epoch}, batch {batch}; nothing was saved. "
+                        "Lower lambda or the learning rate."
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                stats = {"epoch": epoch, "batch": batch, "loss": loss.item(),
+                         **{k: v.item() for k, v in scalars.items()}, "elapsed": time.perf_counter() - start}
+                for name, value in stats.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                batches += 1
+                for callback in self.on_batch_end:
+                    callback(stats)
+            record = {name: total / batches for name, total in sums.items()}
+            record.update(epoch=epoch, elapsed=time.perf_counter() - start)
+            record.pop("batch", None)
+            if not all(math.isfinite(v) for v in record.values()):
+                raise TrainingDiverged(f"non-finite training figures at epoch {epoch}: {record}")
+            history.append(record)
+            for callback in self.on_epoch_end:
+                callback(record)
+        model.eval()
+        return history

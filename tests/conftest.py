@@ -1,0 +1,67 @@
+"""Shared fixtures. Real-data tests need the datasets: in CI a missing dataset fails loudly, locally it skips."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.config import AttackConfig, EvaluatorConfig, MIFaceConfig, SweepConfig, TargetConfig, TrainConfig, data_root
+
+
+def require(path: Path, what: str) -> Path:
+    if path.exists():
+        return path
+    message = (f"{what} not found at {path.resolve()}; set MIDLAB_DATA to the folder holding the datasets "
+               "(CI uses ../shared/data)")
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real data root; the ORL faces must be there."""
+    root = data_root()
+    require(root / "att_faces", "the AT&T/ORL faces")
+    return root
+
+
+@pytest.fixture(scope="session")
+def lfw_dir(data_dir: Path) -> Path:
+    return require(data_dir / "lfw_gray", "LFW (lfw_gray)")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(data_dir: Path) -> Path:
+    return require(data_dir / "mnist", "MNIST")
+
+
+SHORT = SweepConfig(
+    target=TargetConfig(train=TrainConfig(epochs=10)),
+    lambdas=(0.0, 1.0),
+    attack=AttackConfig(miface=MIFaceConfig(steps=60)),
+    evaluator=EvaluatorConfig(width=12, epochs=25),
+)
+
+
+@pytest.fixture(scope="session")
+def short_config() -> SweepConfig:
+    return SHORT
+
+
+@pytest.fixture(scope="session")
+def sweep(data_dir, tmp_path_factory):
+    """A short real sweep on ORL (lambda 0 and 1), run once per test session: (engine, results, folder)."""
+    from core.engine import Engine
+    from core.store import Store
+    from core.sweep import format_table, run_sweep
+
+    root = tmp_path_factory.mktemp("sweep")
+    engine = Engine(Store(root / "store"), data_dir, torch.device("cpu"))
+    results = run_sweep(SHORT, engine, root / "results")
+    print("\n" + format_table(results))
+    return engine, results, root

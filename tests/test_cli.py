@@ -1,0 +1,45 @@
+import pytest
+
+from core.__main__ import main
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--lambdas", "0,nan"], "lambda must be a finite number"),
+    (["--lambdas", "-1"], "lambda must be a finite number"),
+    (["--lambdas", "1e9"], "lambda must be a finite number"),
+    (["--lambdas", "0,abc"], "--lambdas"),
+    (["--epochs", "0"], "must be at least 1"),
+    (["--bottleneck", "0"], "must be at least 1"),
+    (["--view", "everything"], "invalid choice"),
+    (["--dataset", "celeba"], "invalid choice"),
+    (["--seeds", "x"], "not a comma-separated list"),
+])
+def test_bad_values_get_a_clear_error_not_a_traceback(capsys, argv, expected):
+    code, _, err = run_cli(capsys, "sweep", *argv)
+    assert code == 2 and expected in err and "Traceback" not in err
+
+
+def test_repeated_lambdas_are_refused(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "sweep", "--lambdas", "0,0", "--data", str(tmp_path))
+    assert code == 2 and "lambdas must not repeat" in err
+
+
+def test_missing_data_is_reported_with_its_path(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "sweep", "--data", str(tmp_path / "nowhere"), "--store", str(tmp_path / "s"),
+                           "--out", str(tmp_path / "r"), "--quiet")
+    assert code == 1 and "nowhere" in err and "MIDLAB_DATA" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_help_explains_every_option(capsys):
+    code, out, _ = run_cli(capsys, "sweep", "--help")
+    assert code == 0
+    for option in ("--dataset", "--lambdas", "--seeds", "--attack", "--view", "--out", "--data", "--store"):
+        assert option in out

@@ -1,0 +1,36 @@
+import math
+
+import pytest
+import torch
+
+from core.metrics import mean_interval, nearest_distances, prediction_metrics, wilson_interval
+
+
+def test_wilson_interval_known_values():
+    rate = wilson_interval(20, 40)
+    assert rate["value"] == 0.5 and rate["n"] == 40
+    assert rate["low"] == pytest.approx(0.3520, abs=1e-3) and rate["high"] == pytest.approx(0.6480, abs=1e-3)
+    assert wilson_interval(0, 40)["low"] == 0.0 and wilson_interval(0, 40)["high"] == pytest.approx(0.0876, abs=1e-3)
+    assert math.isnan(wilson_interval(0, 0)["value"])
+
+
+def test_mean_interval_uses_student_t():
+    summary = mean_interval([1.0, 2.0, 3.0])
+    assert summary["value"] == 2.0 and summary["std"] == 1.0
+    assert summary["high"] - summary["value"] == pytest.approx(4.303 / math.sqrt(3), rel=1e-4)
+    assert math.isnan(mean_interval([5.0])["low"])
+
+
+def test_prediction_metrics_confidence_and_entropy():
+    log_p = torch.log(torch.tensor([[0.5, 0.5], [1.0, 1e-12]]))
+    metrics = prediction_metrics(log_p, torch.tensor([1, 0]))
+    assert metrics["accuracy"]["value"] == pytest.approx(0.5 if log_p[0].argmax() != 1 else 1.0)
+    assert metrics["confidence"]["value"] == pytest.approx(0.75)
+    assert metrics["entropy"]["value"] == pytest.approx(math.log(2) / 2, abs=1e-6)
+
+
+def test_nearest_distances_only_within_identity():
+    queries = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
+    references = torch.tensor([[0.0, 1.0], [10.0, 3.0], [0.0, 0.5]])
+    distances = nearest_distances(queries, torch.tensor([0, 1]), references, torch.tensor([0, 1, 1]))
+    assert distances.tolist() == pytest.approx([1.0, 3.0])
