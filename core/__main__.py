@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from core.config import (
     ATTACKS,
@@ -14,6 +15,7 @@ from core.config import (
     DATASETS,
     DEFAULT_LAMBDAS,
     PREDICT_MODES,
+    PUBLIC_SETS,
     RESULTS_ENV,
     STORE_ENV,
     AttackConfig,
@@ -53,14 +55,20 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
+        return value
+
+    return parse
+
+
+_positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--lambdas", type=_lambda_list, default=DEFAULT_LAMBDAS,
                        help="comma-separated MID weights, each in [0, 1000] (default: "
                             f"{','.join(f'{v:g}' for v in DEFAULT_LAMBDAS)})")
+    sweep.add_argument("--public", choices=PUBLIC_SETS, default="lfw_public",
+                       help="the attacker's auxiliary faces (MI-Face starts from their mean): LFW's public_rest "
+                            "people, or identities of the dataset held out of the target (default: lfw_public)")
+    sweep.add_argument("--public-identities", type=_non_negative_int, default=0,
+                       help="identities of the dataset kept out of the target, as the attacker's public set "
+                            "(a seeded choice; default: 0)")
     sweep.add_argument("--seeds", type=_int_list, default=(0,), help="comma-separated training seeds (default: 0)")
     sweep.add_argument("--attack", choices=ATTACKS, default="miface", help="inversion attack (default: miface)")
     sweep.add_argument("--view", choices=PREDICT_MODES, default="mu",
@@ -103,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "time per stage, peak memory and the figures, then times the same "
                                             "sweep again with everything stored, in a new process.")
     bench.add_argument("--data", help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
+    bench.add_argument("--keep", help="an empty (or new) folder to keep the benchmark's store and results in; "
+                                      "by default they go to a temporary folder that is deleted")
 
     fetch = commands.add_parser("fetch-olivetti", help="download the ORL people at 64x64 (needs internet, sklearn)")
     fetch.add_argument("--data", help=f"folder to write olivetti/ into (default: ${DATA_ENV}, else ./data)")
@@ -110,14 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def sweep_config(args: argparse.Namespace) -> SweepConfig:
-    data = DataConfig(dataset=args.dataset, folder=args.folder)
+    data = DataConfig(dataset=args.dataset, folder=args.folder, public_identities=args.public_identities)
     target = TargetConfig(
         data=data,
         model=dataclasses.replace(ModelConfig(), predict_mode=args.predict_mode, bottleneck_dim=args.bottleneck),
         train=dataclasses.replace(TrainConfig(), epochs=args.epochs),
     )
     return SweepConfig(target=target, lambdas=args.lambdas, seeds=args.seeds,
-                       attack=AttackConfig(attack=args.attack, view=args.view), evaluator=EvaluatorConfig(data=data))
+                       attack=AttackConfig(attack=args.attack, view=args.view, public=args.public),
+                       evaluator=EvaluatorConfig(data=data))
 
 
 def command_sweep(args: argparse.Namespace) -> int:
@@ -142,7 +159,7 @@ def command_sweep(args: argparse.Namespace) -> int:
 def command_benchmark(args: argparse.Namespace) -> int:
     from core.benchmark import run_benchmark
 
-    return run_benchmark(data_root(args.data))
+    return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None)
 
 
 def command_fetch(args: argparse.Namespace) -> int:

@@ -17,6 +17,8 @@ import torch
 
 from core.config import SweepConfig
 from core.engine import Engine
+from core.files import StoreError
+from core.results import load_results, results_path
 from core.runtime import ProgressLine, peak_memory_mb, pick_device
 from core.store import Store
 from core.sweep import format_table, run_sweep
@@ -29,10 +31,14 @@ def machine() -> str:
             f"{torch.get_num_threads()} threads, device {pick_device()}")
 
 
-def run_benchmark(data_root: Path) -> int:
+def run_benchmark(data_root: Path, keep: Path | None = None) -> int:
+    """Time the default sweep from an empty store; with `keep`, the store and results stay in that folder."""
     config = SweepConfig()
+    if keep is not None and keep.exists() and any(keep.iterdir()):
+        raise StoreError(f"{keep} is not empty: the benchmark starts from an empty store")
     with tempfile.TemporaryDirectory(prefix="midlab-bench-") as tmp:
-        store, out = Path(tmp) / "store", Path(tmp) / "results"
+        base = keep or Path(tmp)
+        store, out = base / "store", base / "results"
         engine = Engine(Store(store), data_root, pick_device(), progress=ProgressLine())
         start = time.perf_counter()
         results = run_sweep(config, engine, out)
@@ -42,6 +48,9 @@ def run_benchmark(data_root: Path) -> int:
         subprocess.run([sys.executable, "-m", "core", "sweep", "--quiet", "--data", str(data_root),
                         "--store", str(store), "--out", str(out)], check=True, capture_output=True)
         warm = time.perf_counter() - start
+        rerun = load_results(results_path(out, results["config_hash"]))
+        if rerun is None or not all(all(run["reused"].values()) for run in rerun["runs"]):
+            raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
 
     runs = results["runs"]
     print(f"\nMID Lab benchmark: default ORL sweep ({len(config.lambdas)} lambdas x {len(config.seeds)} seed, "

@@ -25,7 +25,9 @@ HEADS = ("mid", "linear")
 PREDICT_MODES = ("sample", "mean", "mu")
 ATTACKS = ("miface",)
 MIFACE_STARTS = ("public_mean", "gray")
-PUBLIC_SETS = ("lfw_public",)
+# The attacker's auxiliary faces: LFW's public_rest people, or identities of the private dataset itself that
+# are held out of the target entirely (DataConfig.public_identities).
+PUBLIC_SETS = ("lfw_public", "heldout_identities")
 MAX_LAMBDA = 1000.0
 
 DATA_ENV = "MIDLAB_DATA"
@@ -62,6 +64,7 @@ class DataConfig:
     image_size: int = 64
     train_fraction: float = 0.7  # per identity: ORL's 10 images become 7 train / 3 test
     max_per_identity: int = 0  # 0 keeps every image; a cap tames LFW's imbalance
+    public_identities: int = 0  # identities (a seeded choice) kept out of the target, as the attacker's public set
     split_seed: int = 0
 
     def __post_init__(self) -> None:
@@ -70,6 +73,7 @@ class DataConfig:
         _require(16 <= self.image_size <= 256, f"image_size must be in 16..256; got {self.image_size}")
         _require(0.0 < self.train_fraction < 1.0, f"train_fraction must be in (0, 1); got {self.train_fraction}")
         _require(self.max_per_identity >= 0, "max_per_identity must be 0 (no cap) or positive")
+        _require(self.public_identities >= 0, "public_identities must be 0 (none) or positive")
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,8 @@ class SweepConfig:
         _require(len(set(self.lambdas)) == len(self.lambdas), "lambdas must not repeat")
         _require(len(set(self.seeds)) == len(self.seeds), "seeds must not repeat")
         _require(self.evaluator.data == self.target.data, "the evaluator must be trained on the target's data")
+        _require(self.attack.public != "heldout_identities" or self.target.data.public_identities > 0,
+                 "the public set 'heldout_identities' needs public identities held out of the target (> 0)")
 
     def target_for(self, mid_lambda: float, seed: int) -> TargetConfig:
         train = dataclasses.replace(self.target.train, mid_lambda=mid_lambda, seed=seed)
@@ -213,24 +219,6 @@ def config_hash(config: Any) -> str:
     payload = {"schema": SCHEMA_VERSION, "kind": type(config).__name__, "config": to_dict(config)}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-_CONFIG_TYPES = {
-    cls.__name__: cls
-    for cls in (DataConfig, ModelConfig, TrainConfig, TargetConfig, EvaluatorConfig, MIFaceConfig, AttackConfig)
-}
-
-
-def from_dict(cls: type, values: dict[str, Any]) -> Any:
-    """Rebuild a (nested) config from its dict form, as read back from a JSON record."""
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in values:
-            continue
-        value = values[f.name]
-        nested = _CONFIG_TYPES.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
-        kwargs[f.name] = from_dict(nested, value) if nested and isinstance(value, dict) else value
-    return cls(**kwargs)
 
 
 def data_root(flag: str | None = None) -> Path:

@@ -52,6 +52,13 @@ class ImageSet:
     def num_classes(self) -> int:
         return len(self.names)
 
+    def select_identities(self, labels: np.ndarray) -> ImageSet:
+        """The images of some identities, relabelled 0..len(labels)-1 in the given order."""
+        relabel = np.full(self.num_classes, -1, dtype=np.int64)
+        relabel[labels] = np.arange(len(labels))
+        keep = relabel[self.labels] >= 0
+        return ImageSet(self.images[keep], relabel[self.labels[keep]], [self.names[i] for i in labels], self.source)
+
     def tensors(self, index: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Float images (N, 1, H, W) in [0, 1] and int64 labels, optionally for a subset."""
         images = self.images if index is None else self.images[index]
@@ -227,6 +234,14 @@ def split_per_identity(labels: np.ndarray, train_fraction: float, seed: int) -> 
         train.append(index[:n_train])
         test.append(index[n_train:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def split_identities(num_identities: int, public: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded private/public split of identities: the public ones never reach the target."""
+    if not 0 <= public <= num_identities - 2:
+        raise DataError(f"cannot hold out {public} of {num_identities} identities: the target needs at least 2")
+    order = np.random.default_rng(seed).permutation(num_identities)
+    return np.sort(order[public:]), np.sort(order[:public])
 
 
 def fetch_olivetti(root: Path) -> Path:

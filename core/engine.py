@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 
 from core.attacks import Reconstruction, attacker_query, run_miface
-from core.config import AttackConfig, DataConfig, EvaluatorConfig, TargetConfig, config_hash, to_dict
-from core.data import ImageSet, load_dataset, load_lfw_public, split_per_identity
+from core.config import AttackConfig, ConfigError, DataConfig, EvaluatorConfig, TargetConfig, config_hash, to_dict
+from core.data import ImageSet, load_dataset, load_lfw_public, split_identities, split_per_identity
 from core.metrics import attack_scores, log_probs, prediction_metrics, real_image_distance, wilson_interval
 from core.models import EvaluatorNet, TargetNet
 from core.runtime import Timings, environment, seed_everything
@@ -38,18 +38,25 @@ def _quiet(message: str, done: int, total: int) -> None:
 
 @dataclass
 class PreparedData:
-    """A private dataset loaded once, with its seeded per-identity train/test split."""
+    """A private dataset loaded once, with its seeded per-identity train/test split, and the images of the
+    identities held out as the attacker's public set (None when none are)."""
 
     config: DataConfig
     images: ImageSet
     train_index: np.ndarray
     test_index: np.ndarray
+    public_images: np.ndarray | None = None
 
     @classmethod
     def load(cls, config: DataConfig, root: Path) -> PreparedData:
         images = load_dataset(config, root)
+        public = None
+        if config.public_identities:
+            private_ids, public_ids = split_identities(images.num_classes, config.public_identities, config.split_seed)
+            public = images.select_identities(public_ids).images
+            images = images.select_identities(private_ids)
         train, test = split_per_identity(images.labels, config.train_fraction, config.split_seed)
-        return cls(config, images, train, test)
+        return cls(config, images, train, test, public)
 
     def train(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.images.tensors(self.train_index)
@@ -59,7 +66,8 @@ class PreparedData:
 
     def summary(self) -> dict[str, Any]:
         return {"dataset": self.config.dataset, "source": self.images.source, "identities": self.images.num_classes,
-                "train_images": len(self.train_index), "test_images": len(self.test_index)}
+                "train_images": len(self.train_index), "test_images": len(self.test_index),
+                "public_images": 0 if self.public_images is None else len(self.public_images)}
 
 
 @dataclass
@@ -159,10 +167,15 @@ class Engine:
         return trainer.run(x, y, self.device)
 
     # ---- attacks -------------------------------------------------------------------------------------
-    def start_image(self, attack: AttackConfig, image_size: int) -> torch.Tensor:
-        """MI-Face's start (1, H, W): flat gray, or the mean of the attacker's public faces (computed once)."""
+    def start_image(self, attack: AttackConfig, data: PreparedData) -> torch.Tensor:
+        """MI-Face's start (1, H, W): flat gray, or the mean of the attacker's public faces (LFW's computed once)."""
+        image_size = data.config.image_size
         if attack.miface.start == "gray":
             return torch.full((1, image_size, image_size), 0.5)
+        if attack.public == "heldout_identities":
+            if data.public_images is None:
+                raise ConfigError("the public set 'heldout_identities' needs public identities held out (> 0)")
+            return torch.from_numpy(data.public_images.astype(np.float32).mean(0) / 255.0).unsqueeze(0)
         key = config_hash(PublicMean(attack.public, image_size, PUBLIC_MEAN_IMAGES))
         loaded = self.store.load("public_mean", key)
         if loaded is not None:
@@ -182,7 +195,7 @@ class Engine:
         timings = Timings()
         labels = torch.arange(data.images.num_classes)
         with timings.stage("start_s"):
-            start = self.start_image(attack, data.config.image_size)
+            start = self.start_image(attack, data)
         seed_everything(attack.miface.seed)
         query = attacker_query(target, attack.view, attack.view_samples)
         with timings.stage("attack_s"):

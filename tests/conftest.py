@@ -54,7 +54,7 @@ def short_config() -> SweepConfig:
 
 
 @pytest.fixture(scope="session")
-def sweep(data_dir, tmp_path_factory):
+def sweep(data_dir, tmp_path_factory, pytestconfig):
     """A short real sweep on ORL (lambda 0 and 1), run once per test session: (engine, results, folder)."""
     from core.engine import Engine
     from core.store import Store
@@ -63,5 +63,6 @@ def sweep(data_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     engine = Engine(Store(root / "store"), data_dir, torch.device("cpu"))
     results = run_sweep(SHORT, engine, root / "results")
-    print("\n" + format_table(results))
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    reporter.write_line("\nShort real sweep on ORL (tests/conftest.py SHORT):\n" + format_table(results))
     return engine, results, root

@@ -26,6 +26,11 @@ def test_bad_values_get_a_clear_error_not_a_traceback(capsys, argv, expected):
     assert code == 2 and expected in err and "Traceback" not in err
 
 
+def test_heldout_public_set_needs_heldout_identities(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "sweep", "--public", "heldout_identities", "--data", str(tmp_path))
+    assert code == 2 and "public identities" in err
+
+
 def test_repeated_lambdas_are_refused(capsys, tmp_path):
     code, _, err = run_cli(capsys, "sweep", "--lambdas", "0,0", "--data", str(tmp_path))
     assert code == 2 and "lambdas must not repeat" in err

@@ -1,3 +1,4 @@
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from core.data import (
     load_lfw_public,
     load_mnist,
     load_orl,
+    split_identities,
     split_per_identity,
 )
 
@@ -65,6 +67,68 @@ def test_dataset_config_for_a_folder_and_cap(tmp_path):
     make_faces(tmp_path / "mine", per_identity=6)
     data = load_dataset(DataConfig(dataset="folder", folder="mine", max_per_identity=4), tmp_path)
     assert np.bincount(data.labels).tolist() == [4, 4, 4]
+
+
+def test_orl_layout_in_natural_order(tmp_path):
+    for person in (1, 2, 10):
+        folder = tmp_path / "att_faces" / f"s{person}"
+        folder.mkdir(parents=True)
+        for n in (1, 2):
+            Image.fromarray(np.full((112, 92), person * 10 + n, dtype=np.uint8)).save(folder / f"{n}.pgm")
+    faces = load_orl(tmp_path, size=8)
+    assert faces.names == ["s1", "s2", "s10"] and faces.labels.tolist() == [0, 0, 1, 1, 2, 2]
+    assert faces.images[4, 0, 0] == 101
+
+
+def test_lfw_layout_uses_the_face_box(tmp_path):
+    pixels = np.zeros((250, 250), dtype=np.uint8)
+    pixels[62:188, 62:188] = 200  # only the face box is bright: a correct crop is bright everywhere
+    for name in ("Ann_A", "Bob_B"):
+        folder = tmp_path / "lfw_gray" / "private_min20" / name
+        folder.mkdir(parents=True)
+        Image.fromarray(pixels).save(folder / f"{name}_0001.jpg", quality=95)
+    public = tmp_path / "lfw_gray" / "public_rest"
+    public.mkdir()
+    Image.fromarray(pixels).save(public / "Cy_C_0001.jpg", quality=95)
+    private = load_lfw_private(tmp_path, size=16)
+    assert private.names == ["Ann_A", "Bob_B"] and private.images.min() > 150
+    assert load_lfw_public(tmp_path, size=16).shape == (1, 16, 16)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_layout_from_tiny_idx_files(tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    digits = np.arange(20 * 28 * 28).reshape(20, 28, 28) % 256
+    write_idx(folder / "train-images-idx3-ubyte.gz", digits)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.arange(20) % 10)
+    data = load_mnist(tmp_path, size=28, limit_per_class=1)
+    assert data.images.shape == (10, 28, 28) and data.labels.tolist() == list(range(10))
+    assert np.array_equal(data.images[3], digits[3])
+
+
+def test_public_identities_never_reach_the_target():
+    private, public = split_identities(40, 10, seed=0)
+    assert len(private) == 30 and len(public) == 10 and not set(private) & set(public)
+    assert np.array_equal(split_identities(40, 10, seed=0)[1], public)
+    with pytest.raises(DataError, match="at least 2"):
+        split_identities(5, 4, seed=0)
+
+
+def test_prepared_data_holds_out_public_identities(data_dir):
+    from core.engine import PreparedData
+
+    data = PreparedData.load(DataConfig(public_identities=10), data_dir)
+    assert data.images.num_classes == 30 and data.public_images.shape == (100, 64, 64)
+    assert len(data.train_index) == 210 and data.summary()["public_images"] == 100
+    everyone = load_orl(data_dir)
+    public_names = set(everyone.names) - set(data.images.names)
+    assert len(public_names) == 10
 
 
 def test_split_is_per_identity_seeded_and_disjoint():
