@@ -1,4 +1,4 @@
-"""MID Lab's command line: `python -m core sweep | benchmark | fetch-olivetti` (see --help of each)."""
+"""MID Lab's command line: `python -m core sweep | benchmark | zoo | fetch-olivetti` (see --help of each)."""
 
 from __future__ import annotations
 
@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--keep", help="an empty (or new) folder to keep the benchmark's store and results in; "
                                       "by default they go to a temporary folder that is deleted")
 
+    zoo = commands.add_parser("zoo", help="rebuild the default model zoo in assets/zoo from the default ORL sweep",
+                              description="Runs (or reuses from the store) the default ORL sweep and exports its "
+                                          "models and reconstructions, compactly, to assets/zoo for the dashboard.")
+    add_common(zoo)
+    zoo.add_argument("--out", help=f"folder for the sweep's results JSON (default: ${RESULTS_ENV}, else ./results)")
+
     fetch = commands.add_parser("fetch-olivetti", help="download the ORL people at 64x64 (needs internet, sklearn)")
     fetch.add_argument("--data", help=f"folder to write olivetti/ into (default: ${DATA_ENV}, else ./data)")
     return parser
@@ -162,6 +168,23 @@ def command_benchmark(args: argparse.Namespace) -> int:
     return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None)
 
 
+def command_zoo(args: argparse.Namespace) -> int:
+    from core.engine import Engine
+    from core.gallery import ZOO_DIR
+    from core.runtime import ProgressLine, pick_device
+    from core.store import Store
+    from core.zoo import build_zoo
+
+    engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(), progress=ProgressLine())
+    manifest = build_zoo(engine, results_root(args.out))
+    size = sum((ZOO_DIR / name).stat().st_size for name in manifest["zoo"]["files"])
+    agreement = min(run["half_precision_agreement"] for run in manifest["runs"])
+    print(f"wrote {ZOO_DIR}: {len(manifest['runs'])} models, {len(manifest['zoo']['files'])} files, "
+          f"{size / 2**20:.1f} MiB; half-precision weights agree with full precision on >= {agreement:.1%} of "
+          "test predictions")
+    return 0
+
+
 def command_fetch(args: argparse.Namespace) -> int:
     from core.data import fetch_olivetti
 
@@ -170,7 +193,7 @@ def command_fetch(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "sweep": command_sweep, "benchmark": command_benchmark, "fetch-olivetti": command_fetch,
+    "sweep": command_sweep, "benchmark": command_benchmark, "zoo": command_zoo, "fetch-olivetti": command_fetch,
 }
 
 

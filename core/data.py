@@ -6,7 +6,8 @@ Layouts under the data root (set by --data or $MIDLAB_DATA):
   lfw_gray/private_min20/<Name>/ LFW people with >= 20 images (labelled, private)
   lfw_gray/public_rest/*.jpg     other LFW people (the attacker's public faces)
   mnist/*-ubyte.gz               the four MNIST IDX files
-and any folder of <identity>/<image> files for your own faces.
+and any folder of <identity>/<image> files for your own faces. This module does not import torch at load
+time, so the dashboard can show faces before torch is needed.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
 from core.config import DataConfig
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_SUFFIXES = {".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 # LFW's funnelled 250x250 images: a square around the face (PROVENANCE.md of lfw_gray).
@@ -61,6 +65,8 @@ class ImageSet:
 
     def tensors(self, index: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Float images (N, 1, H, W) in [0, 1] and int64 labels, optionally for a subset."""
+        import torch  # here, not at the top: the dashboard reads faces without paying torch's import
+
         images = self.images if index is None else self.images[index]
         labels = self.labels if index is None else self.labels[index]
         x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).unsqueeze(1)
@@ -242,6 +248,40 @@ def split_identities(num_identities: int, public: int, seed: int) -> tuple[np.nd
         raise DataError(f"cannot hold out {public} of {num_identities} identities: the target needs at least 2")
     order = np.random.default_rng(seed).permutation(num_identities)
     return np.sort(order[public:]), np.sort(order[:public])
+
+
+@dataclass
+class PreparedData:
+    """A private dataset loaded once, with its seeded per-identity train/test split, and the images of the
+    identities held out as the attacker's public set (None when none are)."""
+
+    config: DataConfig
+    images: ImageSet
+    train_index: np.ndarray
+    test_index: np.ndarray
+    public_images: np.ndarray | None = None
+
+    @classmethod
+    def load(cls, config: DataConfig, root: Path) -> PreparedData:
+        images = load_dataset(config, root)
+        public = None
+        if config.public_identities:
+            private_ids, public_ids = split_identities(images.num_classes, config.public_identities, config.split_seed)
+            public = images.select_identities(public_ids).images
+            images = images.select_identities(private_ids)
+        train, test = split_per_identity(images.labels, config.train_fraction, config.split_seed)
+        return cls(config, images, train, test, public)
+
+    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images.tensors(self.train_index)
+
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images.tensors(self.test_index)
+
+    def summary(self) -> dict[str, Any]:
+        return {"dataset": self.config.dataset, "source": self.images.source, "identities": self.images.num_classes,
+                "train_images": len(self.train_index), "test_images": len(self.test_index),
+                "public_images": 0 if self.public_images is None else len(self.public_images)}
 
 
 def fetch_olivetti(root: Path) -> Path:

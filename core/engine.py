@@ -19,8 +19,10 @@ import torch
 from PIL import Image
 
 from core.attacks import Reconstruction, attacker_query, run_miface
-from core.config import AttackConfig, ConfigError, DataConfig, EvaluatorConfig, TargetConfig, config_hash, to_dict
-from core.data import ImageSet, load_dataset, load_lfw_public, split_identities, split_per_identity
+from core.attacks.base import to_uint8
+from core.config import AttackConfig, ConfigError, EvaluatorConfig, TargetConfig, config_hash, to_dict
+from core.data import PreparedData, load_lfw_public
+from core.gallery import tile
 from core.metrics import attack_scores, log_probs, prediction_metrics, real_image_distance, wilson_interval
 from core.models import EvaluatorNet, TargetNet
 from core.runtime import Timings, environment, seed_everything
@@ -34,40 +36,6 @@ PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more cha
 
 def _quiet(message: str, done: int, total: int) -> None:
     return None
-
-
-@dataclass
-class PreparedData:
-    """A private dataset loaded once, with its seeded per-identity train/test split, and the images of the
-    identities held out as the attacker's public set (None when none are)."""
-
-    config: DataConfig
-    images: ImageSet
-    train_index: np.ndarray
-    test_index: np.ndarray
-    public_images: np.ndarray | None = None
-
-    @classmethod
-    def load(cls, config: DataConfig, root: Path) -> PreparedData:
-        images = load_dataset(config, root)
-        public = None
-        if config.public_identities:
-            private_ids, public_ids = split_identities(images.num_classes, config.public_identities, config.split_seed)
-            public = images.select_identities(public_ids).images
-            images = images.select_identities(private_ids)
-        train, test = split_per_identity(images.labels, config.train_fraction, config.split_seed)
-        return cls(config, images, train, test, public)
-
-    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.images.tensors(self.train_index)
-
-    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.images.tensors(self.test_index)
-
-    def summary(self) -> dict[str, Any]:
-        return {"dataset": self.config.dataset, "source": self.images.source, "identities": self.images.num_classes,
-                "train_images": len(self.train_index), "test_images": len(self.test_index),
-                "public_images": 0 if self.public_images is None else len(self.public_images)}
 
 
 @dataclass
@@ -237,13 +205,6 @@ class AttackRun:
 
 def png_grid(images: torch.Tensor, columns: int = 10) -> bytes:
     """Images (N, 1, H, W) in [0, 1] tiled into one grayscale PNG, row by row."""
-    n, _, h, w = images.shape
-    rows = -(-n // columns)
-    canvas = np.zeros((rows * h, min(n, columns) * w), dtype=np.uint8)
-    pixels = (images.clamp(0, 1).squeeze(1).numpy() * 255 + 0.5).astype(np.uint8)
-    for i in range(n):
-        r, c = divmod(i, columns)
-        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = pixels[i]
     buffer = io.BytesIO()
-    Image.fromarray(canvas).save(buffer, format="PNG")
+    Image.fromarray(tile(to_uint8(images).squeeze(1).numpy(), columns)).save(buffer, format="PNG")
     return buffer.getvalue()

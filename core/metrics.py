@@ -50,7 +50,8 @@ def log_probs(model: nn.Module, x: torch.Tensor, device: torch.device, batch_siz
 
 
 def prediction_metrics(log_p: torch.Tensor, labels: torch.Tensor) -> dict[str, object]:
-    """Test accuracy (with interval) and the spread of predictions: mean top-1 confidence and entropy (nats)."""
+    """Test accuracy (with interval) and the spread of predictions: mean top-1 confidence, entropy (nats), and
+    the paper's picture of it, `rank_mass`: the mean probability at each rank, most likely label first."""
     probs = log_p.exp()
     correct = int((log_p.argmax(1) == labels).sum())
     entropy = -(probs * log_p).sum(1)
@@ -58,6 +59,7 @@ def prediction_metrics(log_p: torch.Tensor, labels: torch.Tensor) -> dict[str, o
         "accuracy": wilson_interval(correct, len(labels)),
         "confidence": mean_interval(probs.max(1).values.numpy()),
         "entropy": mean_interval(entropy.numpy()),
+        "rank_mass": probs.sort(dim=1, descending=True).values.mean(0).tolist(),
     }
 
 

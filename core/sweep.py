@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from core.config import SweepConfig, config_hash, to_dict
-from core.engine import Engine, PreparedData
+from core.data import PreparedData
+from core.engine import Engine
 from core.files import write_json_atomic
 from core.metrics import mean_interval
 from core.results import results_path

@@ -10,6 +10,24 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-st.set_page_config(page_title="MID Lab", page_icon=":material/visibility:", layout="wide")
-pages = [st.Page("app_pages/results.py", title="Sweep results", icon=":material/table_chart:", default=True)]
-st.navigation(pages).run()
+# Presenter mode (?presenter=1): larger type, no sidebar, no developer menu, for a projector.
+PRESENTER_CSS = """
+<style>
+html, body, [class*="st-"] { font-size: 1.25rem; }
+h1 { font-size: 3rem !important; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stToolbar"],
+[data-testid="stMainMenu"], #MainMenu { display: none !important; }
+</style>
+"""
+
+presenter = st.query_params.get("presenter") == "1"
+st.set_page_config(page_title="MID Lab", page_icon=":material/visibility:", layout="wide",
+                   initial_sidebar_state="collapsed" if presenter else "auto")
+if presenter:
+    st.html(PRESENTER_CSS)
+pages = [
+    st.Page("app_pages/explore.py", title="Explore", icon=":material/face:", default=True),
+    st.Page("app_pages/results.py", title="Results table", icon=":material/table_chart:"),
+    st.Page("app_pages/learn.py", title="Learn", icon=":material/school:"),
+]
+st.navigation(pages, position="hidden" if presenter else "sidebar").run()

@@ -121,7 +121,7 @@ def test_public_identities_never_reach_the_target():
 
 
 def test_prepared_data_holds_out_public_identities(data_dir):
-    from core.engine import PreparedData
+    from core.data import PreparedData
 
     data = PreparedData.load(DataConfig(public_identities=10), data_dir)
     assert data.images.num_classes == 30 and data.public_images.shape == (100, 64, 64)

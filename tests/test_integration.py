@@ -10,7 +10,7 @@ from core.config import (
     DataConfig,
     config_hash,
 )
-from core.engine import PreparedData
+from core.data import PreparedData
 from core.results import load_results, results_path
 from core.sweep import run_sweep
 from core.train import Trainer, TrainingDiverged

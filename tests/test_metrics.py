@@ -27,6 +27,7 @@ def test_prediction_metrics_confidence_and_entropy():
     assert metrics["accuracy"]["value"] == pytest.approx(0.5 if log_p[0].argmax() != 1 else 1.0)
     assert metrics["confidence"]["value"] == pytest.approx(0.75)
     assert metrics["entropy"]["value"] == pytest.approx(math.log(2) / 2, abs=1e-6)
+    assert metrics["rank_mass"] == pytest.approx([0.75, 0.25])
 
 
 def test_nearest_distances_only_within_identity():

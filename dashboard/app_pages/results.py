@@ -1,49 +1,37 @@
-"""Sweep results: the figures per lambda with their intervals, and the reconstructions behind them."""
+"""Results table: every lambda's figures with their intervals, a CSV download, and the reconstructions."""
 
-from pathlib import Path
+import csv
+import io
 
 import streamlit as st
+from PIL import Image
 
 from core.config import RESULTS_ENV, results_root
-from core.results import FIGURE_LABELS, list_sweeps, load_results, summary_table
+from core.gallery import GalleryError, tile
+from core.results import FIGURE_LABELS, summary_table
+from dashboard import loaders
 
-st.title("MID Lab: sweep results")
+st.title("Results table")
 st.caption(
-    "Each row is one MID model strength lambda: the target's test accuracy, and how well the model inversion "
-    "attack recovers each person, judged by an independently trained evaluation classifier. "
-    "Brackets are 95% intervals. Look at the faces too: a judge's verdict can be wrong."
+    "Each row is one MID strength lambda: the target's test accuracy, and how well the model inversion attack "
+    "recovers each person, judged by an independently trained evaluation classifier. Brackets are 95% "
+    "intervals. Look at the faces too: a judge's verdict can be wrong."
 )
 
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def cached_results(path: str, modified: float) -> dict | None:
-    return load_results(Path(path))
-
-
-folder = results_root()
-sweeps = list_sweeps(folder)
+sweeps = loaders.sweeps()
 if not sweeps:
-    st.info(
-        f"No sweep results in `{folder.resolve()}` yet. Run `python -m core sweep` (about five minutes on two "
-        f"CPU cores), or point the dashboard at a results folder with `{RESULTS_ENV}=DIR`."
-    )
+    st.info(f"No results in `{results_root().resolve()}` and no shipped zoo. Run `python -m core sweep` (about "
+            f"five minutes on two CPU cores), or point the dashboard at a results folder with `{RESULTS_ENV}=DIR`.")
     st.stop()
 
-chosen = st.selectbox("Sweep", sweeps, format_func=lambda p: p.name,
-                      help="Results files in the results folder, newest first.")
-results = cached_results(str(chosen), chosen.stat().st_mtime)
-if results is None:
-    st.error(f"`{chosen}` is unreadable or not a sweep results file; run the sweep again to rewrite it.")
-    st.stop()
-
-config = results["config"]
-evaluator = results["evaluator"]
+by_key = {s.key: s for s in sweeps}
+sweep = by_key[st.selectbox("Sweep", list(by_key), format_func=lambda k: by_key[k].label,
+                            help="The shipped zoo first, then your own results, newest first.")]
+results = sweep.results
 st.markdown(
     f"**{results['data']['dataset']}**: {results['data']['identities']} identities, "
-    f"{results['data']['train_images']} training / {results['data']['test_images']} test images. "
-    f"Attack **{config['attack']['attack']}** with the **{config['attack']['view']}** view. "
-    f"The judge's own held-out accuracy: **{evaluator['heldout_accuracy']['value']:.2f}**. "
-    f"Sweep `{results['config_hash']}`."
+    f"{results['data']['train_images']} training / {results['data']['test_images']} test images. The judge's own "
+    f"held-out accuracy: **{results['evaluator']['heldout_accuracy']['value']:.2f}**. Sweep `{sweep.key}`."
 )
 
 rows = summary_table(results)
@@ -61,16 +49,25 @@ st.dataframe(
                                          for label in FIGURE_LABELS.values()}} for row in rows],
     hide_index=True, width="stretch",
 )
+buffer = io.StringIO()
+writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+writer.writeheader()
+writer.writerows(rows)
+st.download_button("Download the table (CSV)", buffer.getvalue(), file_name=f"sweep_{sweep.key}.csv",
+                   mime="text/csv", help="Every figure with its 95% interval bounds, one row per lambda.")
 
 st.subheader("Reconstructions")
-lambdas = [row["lambda"] for row in rows]
-picked = st.select_slider("lambda", options=lambdas, value=lambdas[0], format_func=lambda v: f"{v:g}",
+picked = st.select_slider("lambda", options=sweep.lambdas, format_func=lambda v: f"{v:g}",
                           help="The MID weight: larger squeezes more information out of the model's code z.")
-for run in (r for r in results["runs"] if r["lambda"] == picked):
-    grid = Path(run["grid_path"])
-    caption = (f"seed {run['seed']}: one reconstruction per identity; attack top-1 "
-               f"{run['attack']['top1']['value']:.2f}, model {run['target_key']}")
-    if grid.exists():
-        st.image(str(grid), caption=caption, width="stretch")
-    else:
-        st.warning(f"The reconstructions for seed {run['seed']} are not in the store any more ({grid}).")
+run = sweep.run(picked)
+try:
+    grid = tile(loaders.reconstructions(sweep, picked))
+except GalleryError as error:
+    st.error(str(error))
+    st.stop()
+st.image(grid, caption=f"One reconstruction per identity, in label order; attack top-1 "
+                       f"{run['attack']['top1']['value']:.2f}; model {run['target_key']}", width="stretch")
+png = io.BytesIO()
+Image.fromarray(grid).save(png, format="PNG")
+st.download_button("Download the reconstructions (PNG)", png.getvalue(),
+                   file_name=f"reconstructions_{sweep.key}_lambda{picked:g}.png", mime="image/png")

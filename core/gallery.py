@@ -1,0 +1,149 @@
+"""What the dashboard shows, read without torch: sweeps (the shipped zoo and the user's own results),
+their reconstructions as 8-bit images, and original faces from the dataset.
+
+Tensors are read with safetensors' NumPy loader and checked against the SHA-256 their manifest or store
+record names, so a damaged file is reported, never shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as load_safetensors
+
+from core.config import DataConfig
+from core.data import PreparedData
+from core.files import read_json
+from core.results import list_sweeps, load_results
+
+ZOO_DIR = Path(__file__).resolve().parent.parent / "assets" / "zoo"
+MANIFEST = "manifest.json"
+
+
+class GalleryError(Exception):
+    """A file the dashboard needs is missing or damaged; the message names it and how to rebuild it."""
+
+
+@dataclass
+class Sweep:
+    """One sweep's results and where its tensors live: the zoo (`precomputed`) or the store (`trained here`)."""
+
+    results: dict[str, Any]
+    origin: str
+    base: Path | None = None  # the zoo folder, for the zoo's relative file names
+
+    @property
+    def key(self) -> str:
+        return self.results["config_hash"]
+
+    @property
+    def label(self) -> str:
+        data, attack = self.results["data"], self.results["config"]["attack"]
+        return (f"{data['dataset'].upper()} · {attack['attack']} · {attack['view']} view · "
+                f"{len(self.lambdas)} lambdas ({self.origin}, {self.key})")
+
+    @property
+    def lambdas(self) -> list[float]:
+        return [row["lambda"] for row in self.results["summary"]]
+
+    @property
+    def names(self) -> list[str]:
+        return self.results["class_names"]
+
+    def row(self, mid_lambda: float) -> dict[str, Any]:
+        return next(r for r in self.results["summary"] if r["lambda"] == mid_lambda)
+
+    def run(self, mid_lambda: float) -> dict[str, Any]:
+        """The first seed's run at a lambda (images come from one trained model)."""
+        return next(r for r in self.results["runs"] if r["lambda"] == mid_lambda)
+
+    def _tensors(self, run: dict[str, Any]) -> dict[str, np.ndarray]:
+        if "reconstructions_file" in run:
+            path = self.base / run["reconstructions_file"]
+            expected = self.results["zoo"]["files"].get(run["reconstructions_file"])
+            fix = "the shipped zoo is damaged: `git checkout assets/zoo` or `python -m core zoo` rebuilds it"
+        else:
+            path = Path(run["reconstructions_path"]) / "tensors.safetensors"
+            record = read_json(path.with_name("record.json")) or {}
+            expected = record.get("tensors_sha256")
+            fix = "run the sweep again to recompute it"
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise GalleryError(f"cannot read {path} ({error.strerror or error}); {fix}") from error
+        if expected != hashlib.sha256(data).hexdigest():
+            raise GalleryError(f"{path} does not match its checksum; {fix}")
+        try:
+            return load_safetensors(data)
+        except SafetensorError as error:
+            raise GalleryError(f"{path} is not a valid safetensors file ({error}); {fix}") from error
+
+    def reconstructions(self, mid_lambda: float) -> np.ndarray:
+        """The reconstruction of every identity at a lambda, uint8 (C, H, W)."""
+        images = self._tensors(self.run(mid_lambda))["images"]
+        if images.dtype != np.uint8:
+            images = (np.clip(images, 0, 1) * 255 + 0.5).astype(np.uint8)
+        return images.reshape(images.shape[0], images.shape[-2], images.shape[-1])
+
+    def trajectory(self, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
+        """Recorded frames uint8 (T, C, H, W), their step numbers, and the target's confidence (T, C)."""
+        tensors = self._tensors(self.run(mid_lambda))
+        frames = tensors["trajectory"]
+        frames = frames.reshape(frames.shape[0], frames.shape[1], frames.shape[-2], frames.shape[-1])
+        return frames, tensors["steps"].tolist(), tensors["target_confidence"]
+
+
+def tile(images: np.ndarray, columns: int = 10) -> np.ndarray:
+    """uint8 images (N, H, W) tiled row by row into one (rows * H, columns * W) image."""
+    n, h, w = images.shape
+    rows = -(-n // columns)
+    canvas = np.zeros((rows * h, min(n, columns) * w), dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = images[i]
+    return canvas
+
+
+def load_zoo(folder: Path = ZOO_DIR) -> Sweep | None:
+    manifest = read_json(folder / MANIFEST)
+    if not isinstance(manifest, dict) or "zoo" not in manifest:
+        return None
+    return Sweep(manifest, "precomputed", folder)
+
+
+def available_sweeps(results_dir: Path, zoo_dir: Path | None = None) -> tuple[list[Sweep], list[str]]:
+    """The shipped zoo first, then every readable sweep results file in `results_dir`, newest first; and a
+    message for each results file that could not be read."""
+    sweeps = [zoo] if (zoo := load_zoo(zoo_dir or ZOO_DIR)) is not None else []
+    problems = []
+    for path in list_sweeps(results_dir):
+        results = load_results(path)
+        if results is None:
+            problems.append(f"{path} is unreadable or not a sweep results file; run its sweep again to rewrite it.")
+        elif all(s.key != results["config_hash"] for s in sweeps):
+            sweeps.append(Sweep(results, "trained here"))
+    return sweeps, problems
+
+
+def original_faces(data_config: dict[str, Any], root: Path) -> tuple[np.ndarray, list[str]]:
+    """One private training image per identity, uint8 (C, H, W), in label order, and the names.
+    Raises core.data.DataError (with how to get the data) when the dataset is missing."""
+    data = PreparedData.load(DataConfig(**data_config), root)
+    first = {}
+    for index in data.train_index:
+        first.setdefault(int(data.images.labels[index]), index)
+    return data.images.images[[first[label] for label in range(data.images.num_classes)]], data.images.names
+
+
+def metric_delta(figure: dict[str, Any], baseline: dict[str, Any]) -> float | None:
+    """figure - baseline, or None when either is missing."""
+    value, base = figure.get("value"), baseline.get("value")
+    if value is None or base is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value - base

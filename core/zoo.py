@@ -1,0 +1,86 @@
+"""The default model zoo in assets/zoo: the default ORL sweep, compact enough to ship (<= 20 MB).
+
+`python -m core zoo` runs (or reuses) the default sweep and exports, per lambda, the target's weights in half
+precision and the reconstructions as 8-bit pixels (the trajectory every 20 steps), plus manifest.json: the
+sweep's results with every file's SHA-256. Half precision is checked, not assumed: the export reloads each
+model and records how many test predictions agree with the full-precision model. Original faces are never
+exported; the dashboard reads them from the dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save as save_safetensors
+
+from core.attacks.base import to_uint8
+from core.config import SweepConfig
+from core.data import PreparedData
+from core.engine import Engine
+from core.files import write_atomic, write_json_atomic
+from core.gallery import MANIFEST, ZOO_DIR
+from core.metrics import log_probs
+from core.models import TargetNet
+from core.runtime import seed_everything
+from core.sweep import run_sweep
+
+TRAJECTORY_EVERY = 20  # steps between exported trajectory frames
+
+
+def _write(path: Path, tensors: dict[str, torch.Tensor], files: dict[str, str], base: Path) -> str:
+    data = save_safetensors({k: v.contiguous() for k, v in tensors.items()})
+    write_atomic(path, data)
+    relative = path.relative_to(base).as_posix()
+    files[relative] = hashlib.sha256(data).hexdigest()
+    return relative
+
+
+def half_precision_agreement(model: TargetNet, half: dict[str, torch.Tensor], data: PreparedData,
+                             device: torch.device) -> float:
+    """The fraction of test images on which the model with half-precision weights predicts (mu mode, so
+    no sampling noise) the same label as the full-precision model."""
+    test_x, _ = data.test()
+    full = log_probs(model, test_x, device, mode="mu").argmax(1)
+    restored = TargetNet(data.images.num_classes, model.config, data.config.image_size)
+    restored.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in half.items()})
+    return float((log_probs(restored.to(device), test_x, device, mode="mu").argmax(1) == full).float().mean())
+
+
+def build_zoo(engine: Engine, results_dir: Path, out_dir: Path = ZOO_DIR,
+              config: SweepConfig | None = None) -> dict[str, Any]:
+    """Run (or reuse) the default sweep (or `config`) and export it to `out_dir`; returns the manifest."""
+    config = config or SweepConfig()
+    results = run_sweep(config, engine, results_dir)
+    data = PreparedData.load(config.target.data, engine.data_root)
+    files: dict[str, str] = {}
+    runs = []
+    for run in results["runs"]:
+        model, _, _ = engine.target(config.target_for(run["lambda"], run["seed"]), data)
+        half = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+        seed_everything(0)
+        agreement = half_precision_agreement(model, half, data, engine.device)
+        weights = _write(out_dir / "targets" / f"{run['target_key']}.safetensors", half, files, out_dir)
+        tensors, _ = engine.store.load("attacks", run["attack_key"])
+        keep = [i for i, step in enumerate(tensors["steps"].tolist()) if step % TRAJECTORY_EVERY == 0]
+        keep = sorted(set(keep) | {len(tensors["steps"]) - 1})
+        attack = {
+            "images": to_uint8(tensors["images"]).squeeze(1),
+            "trajectory": tensors["trajectory"][keep].squeeze(2),
+            "steps": tensors["steps"][keep],
+            "target_confidence": tensors["target_confidence"][keep].float(),
+        }
+        reconstructions = _write(out_dir / "attacks" / f"{run['attack_key']}.safetensors", attack, files, out_dir)
+        slim = {k: v for k, v in run.items() if k not in ("model_path", "reconstructions_path", "grid_path")}
+        runs.append({**slim, "weights_file": weights, "reconstructions_file": reconstructions,
+                     "half_precision_agreement": agreement})
+    manifest = {**results, "runs": runs,
+                "zoo": {"built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "weights_dtype": "float16",
+                        "trajectory_every": TRAJECTORY_EVERY, "files": files}}
+    write_json_atomic(out_dir / MANIFEST, manifest)
+    for stale in (p for p in out_dir.rglob("*.safetensors") if p.relative_to(out_dir).as_posix() not in files):
+        stale.unlink()
+    return manifest

@@ -1,0 +1,69 @@
+"""Learn: MID, the attack and the metrics in plain words, beside the formulas."""
+
+import streamlit as st
+
+st.title("Learn: model inversion and the MID defense")
+
+SECTIONS = [
+    (
+        "Model inversion",
+        "A face recognition model is trained on photos of a few people. **Model inversion** turns the model "
+        "against its own training data: an attacker who can query it asks, again and again, *what input makes "
+        "you most sure this is person 7?*, and adjusts an image until the answer is a confident yes. "
+        "The result is a picture of what the model has learnt about person 7, often recognisably them.\n\n"
+        "**MI-Face** (Fredrikson, Jha, Ristenpart, CCS 2015) does exactly that with gradient steps on the "
+        "pixels. Left alone it paints noise that only the model understands, so it is kept smooth (a total "
+        "variation penalty, a little blur and jitter) and starts from an average face of *other* people, "
+        "never from the private photos.",
+        "The attack's objective",
+        [r"\hat{x}_y = \arg\max_{x \in [0,1]^{H \times W}} \; \log p_\theta(y \mid x) - \alpha\, \mathrm{TV}(x)"],
+        "Raise the model's log-probability of person y; TV(x) penalises pixel-to-pixel jumps.",
+    ),
+    (
+        "MID: a bottleneck on what the model remembers",
+        "MID (Wang, Zhang, Jia, AAAI 2021) makes the model pass its evidence through a **noisy code** z. "
+        "The penultimate layer gives a mean mu and a spread sigma, z is drawn from that Gaussian, and the "
+        "classifier sees only z. Training pays a price, weighted by **lambda**, for every bit z carries "
+        "about the input beyond a standard Gaussian. A larger lambda keeps less information about the input, "
+        "so there is less for an attacker to invert; but also less to recognise people with.",
+        "The training loss",
+        [r"\mathcal{L} = \mathrm{CE}\big(y, f(z)\big) + \lambda\, "
+         r"\mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, I)\big), "
+         r"\quad z = \mu + \sigma \odot \varepsilon",
+         r"\sigma = \mathrm{softplus}(s - 5), \qquad [\mu, s] = W h + b"],
+        "The KL term is summed over z's k dimensions and averaged over the batch (the official code).",
+    ),
+]
+
+for title, words, formula_title, formulas, note in SECTIONS:
+    left, right = st.columns(2)
+    with left:
+        st.subheader(title)
+        st.markdown(words)
+    with right:
+        st.subheader(formula_title)
+        for formula in formulas:
+            st.latex(formula)
+        st.caption(note)
+
+st.subheader("What the numbers mean, and where they mislead")
+st.markdown(
+    """
+- **Test accuracy**: how often the deployed model names the right person on photos it never saw. The
+  deployed MID model samples z afresh for every answer, as in the official code.
+- **Attack top-1 / top-5**: a separate *judge*, a classifier of a different design trained independently,
+  looks at each reconstruction and guesses who it is. Top-1 counts the people it names correctly, top-5 those
+  among its five best guesses. The judge's own accuracy on held-out photos is shown beside every figure: a
+  weak judge makes every attack number meaningless.
+- **False positives and negatives**: a judge can name the right person for a blurry blob, or miss a good
+  likeness. **Look at the images**, not only the numbers.
+- **Feature distance**: how far, in the judge's internal features, a reconstruction lies from the nearest
+  real training photo of that person. A real held-out photo of the same person gives the scale.
+- **Intervals**: with 40 people, one person moves attack accuracy by 2.5 points, so every rate carries a 95%
+  interval. Two lambdas whose intervals overlap are not shown to differ.
+- **Confidence and entropy**: MID spreads the model's predicted probabilities over many labels (the
+  prediction-spread figure). A softer output is not by itself a proof of privacy: compare the faces.
+- **The attacker's view**: a white-box attacker who knows mu is stronger than one who sees only sampled
+  answers; results are labelled with the view they used.
+"""
+)

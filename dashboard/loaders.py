@@ -1,0 +1,42 @@
+"""Cached, bounded loaders shared by the pages: the sweeps, their reconstructions and the original faces."""
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core import gallery
+from core.config import results_root
+from core.gallery import Sweep, available_sweeps, original_faces
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _sweeps(results_dir: str, zoo_dir: str, signature: tuple) -> tuple[list[Sweep], list[str]]:
+    return available_sweeps(Path(results_dir), Path(zoo_dir))
+
+
+def sweeps() -> list[Sweep]:
+    """The zoo and the results folder's sweeps, re-read when a results file appears or changes; each
+    unreadable results file is reported on the page."""
+    folder = results_root()
+    files = sorted(folder.glob("sweep_*.json")) if folder.is_dir() else []
+    found, problems = _sweeps(str(folder), str(gallery.ZOO_DIR), tuple((p.name, p.stat().st_mtime) for p in files))
+    for problem in problems:
+        st.warning(problem)
+    return found
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _reconstructions(_sweep: Sweep, sweep_key: str, mid_lambda: float) -> np.ndarray:
+    return _sweep.reconstructions(mid_lambda)
+
+
+def reconstructions(sweep: Sweep, mid_lambda: float) -> np.ndarray:
+    """uint8 (C, H, W); raises core.gallery.GalleryError for a missing or damaged file."""
+    return _reconstructions(sweep, sweep.key, mid_lambda)
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the original faces...")
+def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str]]:
+    """One training photo per identity; raises core.data.DataError when the dataset is missing."""
+    return original_faces(data_config, Path(root))

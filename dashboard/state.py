@@ -1,0 +1,127 @@
+"""The Explore page's controls and their state in the URL, so that a link reproduces a screen.
+
+URL values are only ever compared with known options (never used as paths); an unknown one is ignored
+with a notice.
+"""
+
+import math
+
+import streamlit as st
+
+from core.gallery import Sweep
+
+URL_KEYS = ("sweep", "attack", "view", "lam", "ids")
+VIEW_HELP = ("How the attacker queries a MID model: a fresh random code z on every query (sample, as deployed), "
+             "the average of several samples (mean), or the code's mean mu (a white-box attacker).")
+
+
+def _from_url_once() -> None:
+    """Copy the URL's values into the session on the first run of a session."""
+    if st.session_state.get("_url_read"):
+        return
+    st.session_state["_url_read"] = True
+    params = st.query_params
+    for key in ("sweep", "attack", "view"):
+        if key in params:
+            st.session_state[f"_url_{key}"] = params[key]
+    if "lam" in params:
+        try:
+            value = float(params["lam"])
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value):
+            st.session_state["_url_lam"] = value
+        else:
+            st.toast(f"Ignored lam={params['lam']!r} from the link: not a number.")
+    if "ids" in params:
+        st.session_state["_url_ids"] = [name for name in params["ids"].split(",") if name]
+
+
+def _choose(label: str, options: list[str], key: str, help_text: str) -> str:
+    wanted = st.session_state.pop(f"_url_{key}", None)
+    if wanted is not None:
+        if wanted in options:
+            st.session_state[key] = wanted
+        else:
+            st.toast(f"Ignored {key}={wanted!r} from the link: not one of {', '.join(options)}.")
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[0]
+    return st.sidebar.selectbox(label, options, key=key, help=help_text)
+
+
+def pick_sweep(sweeps: list[Sweep]) -> Sweep:
+    """Attack and view selectors over what is stored; a third selector when several sweeps match."""
+    _from_url_once()
+    wanted_key = st.session_state.pop("_url_sweep", None)
+    by_key = {s.key: s for s in sweeps}
+    if wanted_key is not None and wanted_key not in by_key:
+        st.toast(f"Ignored sweep={wanted_key!r} from the link: no such results here.")
+    elif wanted_key is not None:
+        st.session_state["_url_attack"] = by_key[wanted_key].results["config"]["attack"]["attack"]
+        st.session_state["_url_view"] = by_key[wanted_key].results["config"]["attack"]["view"]
+        st.session_state["sweep"] = wanted_key
+    attack = _choose("Attack", sorted({s.results["config"]["attack"]["attack"] for s in sweeps}), "attack",
+                     "The model inversion attack whose reconstructions are shown (more come with later issues).")
+    views = sorted({s.results["config"]["attack"]["view"] for s in sweeps
+                    if s.results["config"]["attack"]["attack"] == attack})
+    view = _choose("Attacker's view", views, "view", VIEW_HELP)
+    matching = [s for s in sweeps if s.results["config"]["attack"]["attack"] == attack
+                and s.results["config"]["attack"]["view"] == view]
+    keys = [s.key for s in matching]
+    if st.session_state.get("sweep") not in keys:
+        st.session_state["sweep"] = keys[0]
+    if len(keys) > 1:
+        st.sidebar.selectbox("Results", keys, key="sweep", format_func=lambda k: by_key[k].label,
+                             help="Several sweeps match: the shipped zoo and your own runs.")
+    return by_key[st.session_state["sweep"]]
+
+
+def default_lambda(sweep: Sweep) -> float:
+    """The strongest lambda whose test accuracy stays within 0.1 of lambda = 0's: where the tradeoff is worth a look."""
+    free = sweep.row(sweep.lambdas[0])["test_accuracy"]["value"]
+    kept = [v for v in sweep.lambdas if sweep.row(v)["test_accuracy"]["value"] >= free - 0.1]
+    return kept[-1]
+
+
+def pick_lambda(sweep: Sweep) -> float:
+    """The lambda slider, snapped to the sweep's grid (a value from a link or another sweep moves to the nearest)."""
+    grid = sweep.lambdas
+    wanted = st.session_state.pop("_url_lam", st.session_state.get("lam", default_lambda(sweep)))
+    if wanted not in grid:
+        wanted = min(grid, key=lambda v: abs(math.log10(v + 1e-6) - math.log10(max(wanted, 0) + 1e-6)))
+    st.session_state["lam"] = wanted
+    return st.select_slider(
+        "MID strength lambda", options=grid, key="lam", format_func=lambda v: f"{v:g}",
+        help="The weight of the KL term: 0 is an ordinary classifier, larger squeezes more information out of "
+             "the model's code z. The slider snaps to the models that were trained.")
+
+
+def pick_identities(sweep: Sweep, default: int) -> list[str]:
+    names = sweep.names
+    wanted = st.session_state.pop("_url_ids", None)
+    if wanted is not None:
+        unknown = [name for name in wanted if name not in names]
+        if unknown:
+            st.toast(f"Ignored unknown people from the link: {', '.join(unknown[:5])}.")
+        st.session_state["ids"] = [name for name in wanted if name in names][:12] or names[:default]
+    if not st.session_state.get("ids") or any(name not in names for name in st.session_state["ids"]):
+        st.session_state["ids"] = names[:default]
+    return st.sidebar.multiselect("People", names, key="ids", max_selections=12,
+                                  help="Whose faces to show (up to 12); the metrics cover everyone.")
+
+
+def write_url(sweep: Sweep, mid_lambda: float, identities: list[str]) -> None:
+    """Mirror the screen into the URL, keeping other parameters (such as presenter mode)."""
+    values = {"sweep": sweep.key, "attack": st.session_state["attack"], "view": st.session_state["view"],
+              "lam": f"{mid_lambda:g}", "ids": ",".join(identities)}
+    for key, value in values.items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+
+
+def lambda_from_chart() -> None:
+    """Clicking a point of the tradeoff plot selects its lambda."""
+    points = st.session_state["tradeoff"]["selection"]["points"]
+    picked = [p["customdata"] for p in points if p.get("customdata") is not None]
+    if picked:
+        st.session_state["lam"] = float(picked[0])

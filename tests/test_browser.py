@@ -1,0 +1,110 @@
+"""A real browser (Debian's Chromium driven by Playwright) against `streamlit run` on a free local port:
+the first screen shows the faces and the Plotly chart, and moving lambda changes the reconstructions."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+OUTPUT = ROOT / "test-output"
+pytestmark = pytest.mark.browser
+
+
+def require_browser() -> None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "the playwright package"
+    else:
+        missing = "" if Path(CHROMIUM).exists() else CHROMIUM
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests need {missing} (.ci/run installs it)", pytrace=False)
+        pytest.skip(f"browser tests need {missing}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(data_dir, tmp_path_factory):
+    require_browser()
+    port = free_port()
+    env = {**os.environ, "MIDLAB_RESULTS": str(tmp_path_factory.mktemp("results")), "MIDLAB_DATA": str(data_dir)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail(f"streamlit did not start: {process.stdout.read().decode()[-2000:]}")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                  "--no-first-run", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        yield page
+        browser.close()
+
+
+def reconstruction_sources(page) -> list[str]:
+    return page.locator("[data-testid='stImage'] img").evaluate_all("images => images.map(i => i.src)")
+
+
+def test_first_screen_then_moving_lambda(server, page):
+    start = time.monotonic()
+    page.goto(server)
+    page.locator("[data-testid='stImage'] img").nth(23).wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    first_render = time.monotonic() - start
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "explore.png"), full_page=True)
+    before = reconstruction_sources(page)
+    assert len(before) == 24
+
+    page.locator("input[type='range'][aria-label='MID strength lambda']").focus()
+    page.keyboard.press("End")  # the largest lambda
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and reconstruction_sources(page)[2::3] == before[2::3]:
+        time.sleep(0.2)
+    after = reconstruction_sources(page)
+    page.screenshot(path=str(OUTPUT / "explore_large_lambda.png"), full_page=True)
+    assert after[2::3] != before[2::3], "moving lambda did not change the reconstructions"
+    assert "lam=0.1" in page.url
+    print(f"first full render {first_render:.1f} s")
+
+
+def test_presenter_link_hides_the_sidebar(server, page):
+    page.goto(f"{server}/?presenter=1&lam=0.03&ids=s1,s2")
+    page.locator("[data-testid='stImage'] img").nth(5).wait_for(timeout=60_000)
+    assert not page.locator("[data-testid='stSidebar']").is_visible()
+    assert page.locator("[data-testid='stImage'] img").count() == 6

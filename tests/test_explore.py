@@ -1,0 +1,91 @@
+"""The Explore page on the shipped zoo, driven by AppTest: slider, URL state, missing data, presenter mode."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.gallery import load_zoo
+from dashboard.state import default_lambda
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+TIMEOUT = 30
+
+
+@pytest.fixture
+def explore(tmp_path, monkeypatch, data_dir):
+    monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "no-results"))  # the zoo alone
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def metric_values(app: AppTest) -> list[str]:
+    return [m.value for m in app.metric]
+
+
+def test_first_screen_shows_faces_metrics_and_plots(explore):
+    app = explore.run()
+    assert not app.exception
+    assert len(app.image) == 8 * 3  # original, lambda = 0 and chosen lambda for 8 people
+    assert len(app.metric) == 4 and len(app.get("plotly_chart")) == 2
+    assert "precomputed" in app.markdown[0].value or any("precomputed" in m.value for m in app.markdown)
+
+
+def test_moving_lambda_changes_the_images_and_the_metrics(explore):
+    app = explore.run()
+    zoo = load_zoo()
+    assert app.select_slider[0].value == default_lambda(zoo) != zoo.lambdas[-1]
+    before_images = [image.value for image in app.image]
+    before_metrics = metric_values(app)
+    app.select_slider[0].set_value(zoo.lambdas[-1]).run()
+    after_images = [image.value for image in app.image]
+    assert metric_values(app) != before_metrics
+    assert after_images[0::3] == before_images[0::3] and after_images[1::3] == before_images[1::3]
+    assert after_images[2::3] != before_images[2::3]
+    expected = f"{zoo.row(zoo.lambdas[-1])['test_accuracy']['value']:.2f}"
+    assert metric_values(app)[0] == expected
+
+
+def test_url_state_round_trip(explore):
+    zoo = load_zoo()
+    explore.query_params["lam"] = f"{zoo.lambdas[-1]:g}"
+    explore.query_params["ids"] = "s3,s5,../../etc/passwd"
+    app = explore.run()
+    assert not app.exception
+    assert app.select_slider[0].value == zoo.lambdas[-1]
+    assert app.multiselect[0].value == ["s3", "s5"]
+    assert len(app.image) == 2 * 3
+    assert any("passwd" in toast.value for toast in app.toast)
+    assert app.query_params["lam"] == [f"{zoo.lambdas[-1]:g}"] or app.query_params["lam"] == f"{zoo.lambdas[-1]:g}"
+    app.select_slider[0].set_value(zoo.lambdas[1]).run()
+    lam = app.query_params["lam"]
+    assert (lam[0] if isinstance(lam, list) else lam) == f"{zoo.lambdas[1]:g}"
+
+
+def test_nonsense_url_values_are_ignored_with_a_notice(explore):
+    explore.query_params["lam"] = "nan"
+    explore.query_params["view"] = "../secret"
+    app = explore.run()
+    assert not app.exception and app.select_slider[0].value == default_lambda(load_zoo())
+    notices = " ".join(toast.value for toast in app.toast)
+    assert "lam" in notices and "secret" in notices
+
+
+def test_without_the_dataset_the_reconstructions_still_show(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "no-results"))
+    monkeypatch.setenv("MIDLAB_DATA", str(tmp_path / "no-data"))
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not app.exception
+    assert "att_faces" in app.warning[0].value and "MIDLAB_DATA" in app.warning[0].value
+    assert len(app.image) == 8 * 2 and len(app.metric) == 4
+
+
+def test_presenter_mode_hides_the_sidebar(explore):
+    explore.query_params["presenter"] = "1"
+    app = explore.run()
+    assert not app.exception and len(app.image) == 24
+
+
+def test_learn_page(explore):
+    app = explore.run()
+    app.switch_page("app_pages/learn.py").run()
+    assert not app.exception and len(app.get("latex")) >= 2
