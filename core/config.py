@@ -221,6 +221,27 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def sweep_from_dict(values: dict[str, Any]) -> SweepConfig:
+    """A SweepConfig rebuilt from its dict form (as stored in a results file), validated like any other."""
+    types = {f.name: f.type for f in dataclasses.fields(SweepConfig)}
+
+    def build(cls: type, data: dict[str, Any]) -> Any:
+        kwargs = {}
+        hints = {f.name: f.type for f in dataclasses.fields(cls)}
+        for name, value in data.items():
+            nested = _NESTED.get(hints.get(name, ""))
+            kwargs[name] = build(nested, value) if nested and isinstance(value, dict) else value
+        return cls(**kwargs)
+
+    values = {k: tuple(v) if types.get(k) == "tuple[float, ...]" or types.get(k) == "tuple[int, ...]" else v
+              for k, v in values.items()}
+    return build(SweepConfig, values)
+
+
+_NESTED = {cls.__name__: cls for cls in (TargetConfig, DataConfig, ModelConfig, TrainConfig, AttackConfig,
+                                         MIFaceConfig, EvaluatorConfig)}
+
+
 def data_root(flag: str | None = None) -> Path:
     """The data folder: the --data flag, else $MIDLAB_DATA, else ./data."""
     return Path(flag or os.environ.get(DATA_ENV) or "data").expanduser()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,10 @@ FIGURES = {
 }
 
 
-def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path) -> dict[str, Any]:
-    """Run (or reuse) everything the sweep needs and write its results file atomically."""
+def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
+              on_run: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run (or reuse) everything the sweep needs and write its results file atomically; `on_run` sees each
+    (lambda, seed) run as soon as it is scored, so a UI can plot points while the sweep goes on."""
     timings = Timings()
     with timings.stage("load_data_s"):
         data = PreparedData.load(config.target.data, engine.data_root)
@@ -59,6 +62,8 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path) -> dict[str, A
                 "timings": {**target_record["timings"], **attack_record["timings"]},
                 "reused": {"target": target_reused, "attack": attack_reused},
             })
+            if on_run:
+                on_run(runs[-1])
             del model
     results = {
         "kind": "sweep", "config": to_dict(config), "config_hash": config_hash(config),

@@ -1,12 +1,12 @@
 """Explore: move lambda and see what the attacker recovers, next to the real faces and the tradeoff curve."""
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.config import data_root
 from core.data import DataError
-from core.gallery import GalleryError, Sweep, metric_delta
+from core.gallery import GalleryError, metric_delta
 from dashboard import loaders, state
+from dashboard.charts import spread_figure, tradeoff_figure
 
 DEFAULT_IDENTITIES = 8
 
@@ -22,58 +22,6 @@ def verdict(run: dict, label: int, names: list[str]) -> str:
     judged = run["attack"]["per_identity"][label]
     mark = "✓" if judged["top1"] else "✗"
     return f"{mark} judge: {names[judged['predicted']]} · p={judged['evaluator_confidence']:.2f}"
-
-
-def tradeoff_figure(sweep: Sweep, chosen: float) -> go.Figure:
-    rows = sweep.results["summary"]
-    x = [r["attack_top1"]["value"] for r in rows]
-    y = [r["test_accuracy"]["value"] for r in rows]
-
-    def bars(name: str, values: list[float]) -> dict:
-        return {"type": "data", "symmetric": False,
-                "array": [max(0.0, (r[name].get("high") or v) - v) for r, v in zip(rows, values, strict=True)],
-                "arrayminus": [max(0.0, v - (r[name].get("low") or v)) for r, v in zip(rows, values, strict=True)]}
-
-    hover = ("lambda = %{customdata:g}<br>attack top-1 %{x:.2f}<br>test accuracy %{y:.2f}"
-             "<extra>click to select</extra>")
-    figure = go.Figure()
-    figure.add_trace(go.Scatter(
-        x=x, y=y, mode="lines+markers+text", customdata=[r["lambda"] for r in rows],
-        # Label only the ends and the chosen point: the small lambdas sit on top of each other.
-        text=[f"λ={r['lambda']:g}" if i in (0, len(rows) - 1) or r["lambda"] == chosen else ""
-              for i, r in enumerate(rows)],
-        textposition="middle left", hovertemplate=hover,
-        error_x=bars("attack_top1", x), error_y=bars("test_accuracy", y), marker={"size": 11}, name="MID",
-    ))
-    pick = next(i for i, r in enumerate(rows) if r["lambda"] == chosen)
-    figure.add_trace(go.Scatter(x=[x[pick]], y=[y[pick]], mode="markers", hoverinfo="skip", showlegend=False,
-                                marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "red"}}))
-    figure.update_layout(
-        xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
-        yaxis={"title": "test accuracy → more useful", "range": [-0.02, 1.05]},
-        margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=420, showlegend=False,
-        title={"text": "Privacy-utility tradeoff, one point per lambda (bars: 95% intervals)", "font": {"size": 14}},
-    )
-    return figure
-
-
-def spread_figure(sweep: Sweep, chosen: float) -> go.Figure | None:
-    runs = [sweep.run(sweep.lambdas[0]), sweep.run(chosen)]
-    if any("rank_mass" not in run["test"] for run in runs):
-        return None
-    figure = go.Figure()
-    for run, colour in zip(runs, ("#1f77b4", "#d62728"), strict=True):
-        mass = run["test"]["rank_mass"]
-        figure.add_trace(go.Bar(x=list(range(1, len(mass) + 1)), y=mass, name=f"lambda = {run['lambda']:g}",
-                                marker_color=colour))
-    figure.update_layout(
-        barmode="group", height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        xaxis={"title": "label rank (1 = the model's top answer)", "range": [0.5, min(10, len(mass)) + 0.5]},
-        yaxis={"title": "mean predicted probability", "range": [0, 1]},
-        title={"text": "Prediction spread on test images (the paper's figure)", "font": {"size": 14}},
-        legend={"orientation": "h", "y": 1.0, "x": 0.5},
-    )
-    return figure
 
 
 sweeps = loaders.sweeps()
@@ -143,8 +91,8 @@ st.caption("Captions: the judge's verdict on the reconstruction (✓ names the r
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(tradeoff_figure(sweep, mid_lambda), key="tradeoff", on_select=state.lambda_from_chart,
-                    selection_mode="points", width="stretch")
+    st.plotly_chart(tradeoff_figure(sweep.results["summary"], mid_lambda), key="tradeoff",
+                    on_select=state.lambda_from_chart, selection_mode="points", width="stretch")
 with right:
     spread = spread_figure(sweep, mid_lambda)
     if spread is None:

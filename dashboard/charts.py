@@ -1,0 +1,73 @@
+"""Plotly figures shared by the pages: the privacy-utility tradeoff and the prediction spread."""
+
+import plotly.graph_objects as go
+
+from core.gallery import Sweep
+
+
+def _bars(rows: list[dict], name: str) -> dict:
+    values = [r[name]["value"] for r in rows]
+    return {"type": "data", "symmetric": False,
+            "array": [max(0.0, (r[name].get("high") or v) - v) for r, v in zip(rows, values, strict=True)],
+            "arrayminus": [max(0.0, v - (r[name].get("low") or v)) for r, v in zip(rows, values, strict=True)]}
+
+
+def _points(rows: list[dict], name: str, colour: str, chosen: float | None, hint: str) -> go.Scatter:
+    ordered = sorted(rows, key=lambda r: r["lambda"])
+    return go.Scatter(
+        x=[r["attack_top1"]["value"] for r in ordered], y=[r["test_accuracy"]["value"] for r in ordered],
+        mode="lines+markers+text", customdata=[r["lambda"] for r in ordered], name=name,
+        # Label only the ends and the chosen point: the small lambdas sit on top of each other.
+        text=[f"λ={r['lambda']:g}" if i in (0, len(ordered) - 1) or r["lambda"] == chosen else ""
+              for i, r in enumerate(ordered)],
+        textposition="middle left", marker={"size": 11, "color": colour}, line={"color": colour},
+        hovertemplate=f"lambda = %{{customdata:g}}<br>attack top-1 %{{x:.2f}}<br>test accuracy %{{y:.2f}}"
+                      f"<extra>{hint}</extra>",
+        error_x=_bars(ordered, "attack_top1"), error_y=_bars(ordered, "test_accuracy"),
+    )
+
+
+def run_as_row(run: dict) -> dict:
+    """A single finished run in the shape of a summary row, to plot beside a sweep's points."""
+    return {"lambda": run["lambda"], "test_accuracy": run["test"]["accuracy"], "attack_top1": run["attack"]["top1"]}
+
+
+def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[dict] | None = None) -> go.Figure:
+    """Test accuracy against attack accuracy, one point per lambda with 95% interval bars; the chosen lambda
+    ringed; `added` rows (models trained now) in a second colour."""
+    figure = go.Figure()
+    figure.add_trace(_points(rows, "stored", "#1f77b4", chosen, "click to select"))
+    if added:
+        figure.add_trace(_points(added, "trained now", "#ff7f0e", None, "trained now"))
+    if chosen is not None:
+        pick = next(r for r in rows if r["lambda"] == chosen)
+        figure.add_trace(go.Scatter(
+            x=[pick["attack_top1"]["value"]], y=[pick["test_accuracy"]["value"]], mode="markers",
+            hoverinfo="skip", showlegend=False,
+            marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "red"}}))
+    figure.update_layout(
+        xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
+        yaxis={"title": "test accuracy → more useful", "range": [-0.02, 1.05]},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=420, showlegend=bool(added),
+        title={"text": "Privacy-utility tradeoff, one point per lambda (bars: 95% intervals)", "font": {"size": 14}},
+    )
+    return figure
+
+
+def spread_figure(sweep: Sweep, chosen: float) -> go.Figure | None:
+    runs = [sweep.run(sweep.lambdas[0]), sweep.run(chosen)]
+    if any("rank_mass" not in run["test"] for run in runs):
+        return None
+    figure = go.Figure()
+    for run, colour in zip(runs, ("#1f77b4", "#d62728"), strict=True):
+        mass = run["test"]["rank_mass"]
+        figure.add_trace(go.Bar(x=list(range(1, len(mass) + 1)), y=mass, name=f"lambda = {run['lambda']:g}",
+                                marker_color=colour))
+    figure.update_layout(
+        barmode="group", height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis={"title": "label rank (1 = the model's top answer)", "range": [0.5, min(10, len(mass)) + 0.5]},
+        yaxis={"title": "mean predicted probability", "range": [0, 1]},
+        title={"text": "Prediction spread on test images (the paper's figure)", "font": {"size": 14}},
+        legend={"orientation": "h", "y": 1.0, "x": 0.5},
+    )
+    return figure

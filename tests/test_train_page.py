@@ -1,0 +1,47 @@
+"""The Train page runs a small training in the background to completion, and its point appears."""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.results import list_sweeps, load_results
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+pytestmark = pytest.mark.slow
+
+
+def wait_until_finished(app: AppTest, seconds: float = 180) -> AppTest:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.run()
+        if app.success or app.error or app.warning:
+            return app
+        time.sleep(1)
+    raise AssertionError("the training job did not finish in time")
+
+
+def test_train_a_model_in_the_background(sweep, monkeypatch, data_dir):
+    _, results, root = sweep
+    monkeypatch.setenv("MIDLAB_STORE", str(root / "store"))
+    monkeypatch.setenv("MIDLAB_RESULTS", str(root / "results"))
+    app = AppTest.from_file(APP, default_timeout=30).run()
+    app.switch_page("app_pages/train.py").run()
+    assert not app.exception and "No training started" in app.info[0].value
+    app.selectbox[0].set_value(results["config_hash"]).run()
+    app.text_input[0].set_value("0.5")
+    app.number_input[0].set_value(2)
+    app.button[0].click().run()
+    assert not app.exception
+    wait_until_finished(app)
+    assert not app.exception and "Done: 1 model" in app.success[0].value, [e.value for e in app.error]
+    table = app.dataframe[0].value
+    assert list(table["lambda"]) == [0.5] and list(table["seed"]) == [0]
+    newest = load_results(list_sweeps(root / "results")[0])
+    assert newest["config"]["lambdas"] == [0.5] and newest["config"]["target"]["train"]["epochs"] == 2
+    assert len(app.get("plotly_chart")) == 1
+
+    app.text_input[0].set_value("0.5, nan")
+    app.button[0].click().run()
+    assert "Not started" in app.error[0].value and "lambda" in app.error[0].value
