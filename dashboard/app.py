@@ -28,6 +28,7 @@ if presenter:
 pages = [
     st.Page("app_pages/explore.py", title="Explore", icon=":material/face:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/attack_lab.py", title="Attack lab", icon=":material/science:"),
     st.Page("app_pages/results.py", title="Results table", icon=":material/table_chart:"),
     st.Page("app_pages/learn.py", title="Learn", icon=":material/school:"),
 ]

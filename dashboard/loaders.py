@@ -40,3 +40,13 @@ def reconstructions(sweep: Sweep, mid_lambda: float) -> np.ndarray:
 def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str]]:
     """One training photo per identity; raises core.data.DataError when the dataset is missing."""
     return original_faces(data_config, Path(root))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _trajectory(_sweep: Sweep, sweep_key: str, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
+    return _sweep.trajectory(mid_lambda)
+
+
+def trajectory(sweep: Sweep, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """Recorded frames uint8 (T, C, H, W), their steps, and the target's confidence (T, C)."""
+    return _trajectory(sweep, sweep.key, mid_lambda)

@@ -89,3 +89,15 @@ def test_learn_page(explore):
     app = explore.run()
     app.switch_page("app_pages/learn.py").run()
     assert not app.exception and len(app.get("latex")) >= 2
+
+
+def test_attack_lab_replays_the_trajectory(explore):
+    app = explore.run()
+    app.switch_page("app_pages/attack_lab.py").run()
+    assert not app.exception
+    assert len(app.image) == 4 * 2 and len(app.get("plotly_chart")) == 1
+    final = [image.value for image in app.image]
+    assert "step 100" in app.image[0].captions[0]
+    app.select_slider[1].set_value(0).run()
+    assert "step 0" in app.image[0].captions[0]
+    assert app.image[0].value != final[0] and app.image[1].value == final[1]  # the original stays

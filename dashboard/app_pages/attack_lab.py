@@ -1,0 +1,69 @@
+"""Attack lab: replay how the reconstruction of each person evolved, with the target's confidence."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.config import data_root
+from core.data import DataError
+from core.gallery import GalleryError
+from dashboard import loaders
+
+st.title("Attack lab: watch the inversion happen")
+st.caption(
+    "MI-Face starts from the average face of other people and takes gradient steps that make the model more "
+    "sure it sees the chosen person. The frames below were recorded during the attack; the chart shows how "
+    "confident the target model became, step by step. A confident model is not a recognisable face: compare "
+    "with the original."
+)
+
+sweeps = loaders.sweeps()
+if not sweeps:
+    st.error("No stored attacks: the shipped zoo `assets/zoo` is missing. Rebuild it with `python -m core zoo`.")
+    st.stop()
+by_key = {s.key: s for s in sweeps}
+left, right = st.columns([2, 3])
+sweep = by_key[left.selectbox("Sweep", list(by_key), format_func=lambda k: by_key[k].label,
+                              help="Where the models and their recorded attacks come from.")]
+mid_lambda = right.select_slider("Model (its lambda)", options=sweep.lambdas, value=sweep.lambdas[0],
+                                 format_func=lambda v: f"{v:g}", help="Which trained model was attacked.")
+people = st.multiselect("People", sweep.names, default=sweep.names[:4], max_selections=8,
+                        help="Whose reconstructions to replay (up to 8).")
+try:
+    frames, steps, confidence = loaders.trajectory(sweep, mid_lambda)
+except GalleryError as error:
+    st.error(str(error))
+    st.stop()
+labels = [sweep.names.index(name) for name in people]
+step = st.select_slider("Attack step", options=steps, value=steps[-1],
+                        help="Frames were recorded every few steps; the last one is the final reconstruction.")
+frame = steps.index(step)
+
+try:
+    originals, _ = loaders.originals(sweep.results["config"]["target"]["data"], str(data_root()))
+except DataError as error:
+    originals = None
+    st.warning(f"Original faces are read from the dataset, which is not available here: {error}")
+
+columns = st.columns(max(len(labels), 1))
+for column, label in zip(columns, labels, strict=False):
+    with column:
+        st.markdown(f"**{sweep.names[label]}**")
+        st.image(frames[frame, label], caption=f"step {step} · target p={confidence[frame, label]:.2f}",
+                 width="stretch")
+        if originals is not None:
+            st.image(originals[label], caption="original", width="stretch")
+
+figure = go.Figure()
+for label in labels:
+    figure.add_trace(go.Scatter(x=steps, y=confidence[:, label], mode="lines+markers", name=sweep.names[label]))
+figure.add_vline(x=step, line_dash="dot", line_color="grey")
+figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis={"title": "attack step"},
+                     yaxis={"title": "target's confidence in the person", "range": [0, 1.02]},
+                     title={"text": f"How sure the lambda = {mid_lambda:g} model became, per person",
+                            "font": {"size": 14}})
+st.plotly_chart(figure, width="stretch")
+run = sweep.run(mid_lambda)
+hits = sum(run["attack"]["per_identity"][label]["top1"] for label in labels)
+st.caption(f"The judge names {hits} of these {len(labels)} final reconstructions correctly "
+           f"(all people: top-1 {run['attack']['top1']['value']:.2f}). Attacker's view: "
+           f"{sweep.results['config']['attack']['view']}.")
