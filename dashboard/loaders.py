@@ -50,3 +50,20 @@ def _trajectory(_sweep: Sweep, sweep_key: str, mid_lambda: float) -> tuple[np.nd
 def trajectory(sweep: Sweep, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
     """Recorded frames uint8 (T, C, H, W), their steps, and the target's confidence (T, C)."""
     return _trajectory(sweep, sweep.key, mid_lambda)
+
+
+def require_sweeps() -> list[Sweep]:
+    """The available sweeps; with none, the page says how to make them and stops."""
+    found = sweeps()
+    if not found:
+        st.info(f"No results to show: the shipped zoo `assets/zoo` is missing and `{results_root().resolve()}` holds "
+                "no sweep. Rebuild the zoo with `python -m core zoo`, or run `python -m core sweep` (about five "
+                "minutes on two CPU cores); `MIDLAB_RESULTS=DIR` points the dashboard at another results folder.")
+        st.stop()
+    return found
+
+
+def sweep_selector(label: str, help_text: str, container=st) -> Sweep:
+    """A selectbox over the zoo and the user's sweeps (the zoo first)."""
+    by_key = {s.key: s for s in require_sweeps()}
+    return by_key[container.selectbox(label, list(by_key), format_func=lambda k: by_key[k].label, help=help_text)]

@@ -16,14 +16,8 @@ st.caption(
     "with the original."
 )
 
-sweeps = loaders.sweeps()
-if not sweeps:
-    st.error("No stored attacks: the shipped zoo `assets/zoo` is missing. Rebuild it with `python -m core zoo`.")
-    st.stop()
-by_key = {s.key: s for s in sweeps}
 left, right = st.columns([2, 3])
-sweep = by_key[left.selectbox("Sweep", list(by_key), format_func=lambda k: by_key[k].label,
-                              help="Where the models and their recorded attacks come from.")]
+sweep = loaders.sweep_selector("Sweep", "Where the models and their recorded attacks come from.", left)
 mid_lambda = right.select_slider("Model (its lambda)", options=sweep.lambdas, value=sweep.lambdas[0],
                                  format_func=lambda v: f"{v:g}", help="Which trained model was attacked.")
 people = st.multiselect("People", sweep.names, default=sweep.names[:4], max_selections=8,

@@ -24,12 +24,8 @@ def verdict(run: dict, label: int, names: list[str]) -> str:
     return f"{mark} judge: {names[judged['predicted']]} · p={judged['evaluator_confidence']:.2f}"
 
 
-sweeps = loaders.sweeps()
 st.title("Explore: what can an attacker recover?")
-if not sweeps:
-    st.error("No results to show: the shipped zoo `assets/zoo` is missing and no sweep has been run. "
-             "Rebuild the zoo with `python -m core zoo`, or run `python -m core sweep`.")
-    st.stop()
+sweeps = loaders.require_sweeps()
 
 sweep = state.pick_sweep(sweeps)
 st.caption(
@@ -91,8 +87,12 @@ st.caption("Captions: the judge's verdict on the reconstruction (✓ names the r
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(tradeoff_figure(sweep.results["summary"], mid_lambda), key="tradeoff",
-                    on_select=state.lambda_from_chart, selection_mode="points", width="stretch")
+    tradeoff = tradeoff_figure(sweep.results["summary"], mid_lambda)
+    st.plotly_chart(tradeoff, key="tradeoff", on_select=state.lambda_from_chart, selection_mode="points",
+                    width="stretch")
+    st.download_button("Download the plot (interactive HTML)", tradeoff.to_html(include_plotlyjs="cdn"),
+                       file_name=f"tradeoff_{sweep.key}.html", mime="text/html",
+                       help="For slides and reports. For a PNG, use the camera icon on the plot itself.")
 with right:
     spread = spread_figure(sweep, mid_lambda)
     if spread is None:

@@ -6,7 +6,6 @@ import io
 import streamlit as st
 from PIL import Image
 
-from core.config import RESULTS_ENV, results_root
 from core.gallery import GalleryError, tile
 from core.results import FIGURE_LABELS, summary_table
 from dashboard import loaders
@@ -18,15 +17,7 @@ st.caption(
     "intervals. Look at the faces too: a judge's verdict can be wrong."
 )
 
-sweeps = loaders.sweeps()
-if not sweeps:
-    st.info(f"No results in `{results_root().resolve()}` and no shipped zoo. Run `python -m core sweep` (about "
-            f"five minutes on two CPU cores), or point the dashboard at a results folder with `{RESULTS_ENV}=DIR`.")
-    st.stop()
-
-by_key = {s.key: s for s in sweeps}
-sweep = by_key[st.selectbox("Sweep", list(by_key), format_func=lambda k: by_key[k].label,
-                            help="The shipped zoo first, then your own results, newest first.")]
+sweep = loaders.sweep_selector("Sweep", "The shipped zoo first, then your own results, newest first.")
 results = sweep.results
 st.markdown(
     f"**{results['data']['dataset']}**: {results['data']['identities']} identities, "

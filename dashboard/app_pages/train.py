@@ -18,13 +18,7 @@ st.caption(
     "(about a minute on two cores)."
 )
 
-sweeps = loaders.sweeps()
-if not sweeps:
-    st.error("No sweep to extend: the shipped zoo `assets/zoo` is missing. Rebuild it with `python -m core zoo`.")
-    st.stop()
-by_key = {s.key: s for s in sweeps}
-base = by_key[st.selectbox("Extend this sweep", list(by_key), format_func=lambda k: by_key[k].label,
-                           help="New models use this sweep's data, architecture, attack and judge.")]
+base = loaders.sweep_selector("Extend this sweep", "New models use this sweep's data, architecture, attack and judge.")
 base_config = sweep_from_dict(base.results["config"])
 
 with st.form("train"):
