@@ -108,3 +108,18 @@ def test_presenter_link_hides_the_sidebar(server, page):
     page.locator("[data-testid='stImage'] img").nth(5).wait_for(timeout=60_000)
     assert not page.locator("[data-testid='stSidebar']").is_visible()
     assert page.locator("[data-testid='stImage'] img").count() == 6
+
+
+def test_clicking_a_point_of_the_tradeoff_plot_selects_its_lambda(server, page):
+    page.goto(f"{server}/?lam=0&ids=s1")
+    slider = page.locator("input[type='range'][aria-label='MID strength lambda']")
+    slider.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    assert slider.get_attribute("aria-valuetext") == "0"
+    # The first trace's markers are in lambda order; the last one is the largest lambda.
+    points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .trace").first.locator(".points path")
+    points.last.click(force=True)
+    page.wait_for_function(
+        "() => document.querySelector(\"input[type='range'][aria-label='MID strength lambda']\")"
+        ".getAttribute('aria-valuetext') === '0.1'", timeout=30_000)
+    assert "lam=0.1" in page.url

@@ -28,7 +28,7 @@ def test_train_a_model_in_the_background(sweep, monkeypatch, data_dir):
     monkeypatch.setenv("MIDLAB_RESULTS", str(root / "results"))
     app = AppTest.from_file(APP, default_timeout=30).run()
     app.switch_page("app_pages/train.py").run()
-    assert not app.exception and "No training started" in app.info[0].value
+    assert not app.exception and "Nothing started" in app.info[0].value
     app.selectbox[0].set_value(results["config_hash"]).run()
     app.text_input[0].set_value("0.5")
     app.number_input[0].set_value(2)
@@ -45,3 +45,19 @@ def test_train_a_model_in_the_background(sweep, monkeypatch, data_dir):
     app.text_input[0].set_value("0.5, nan")
     app.button[0].click().run()
     assert "Not started" in app.error[0].value and "lambda" in app.error[0].value
+
+
+def test_attack_lab_runs_a_new_attack_with_other_steps(sweep, monkeypatch, data_dir):
+    _, results, root = sweep
+    monkeypatch.setenv("MIDLAB_STORE", str(root / "store"))
+    monkeypatch.setenv("MIDLAB_RESULTS", str(root / "results"))
+    app = AppTest.from_file(APP, default_timeout=30).run()
+    app.switch_page("app_pages/attack_lab.py").run()
+    app.selectbox[0].set_value(results["config_hash"]).run()
+    app.number_input[0].set_value(20)
+    app.button[0].click().run()
+    wait_until_finished(app)
+    assert not app.exception and "Done: 1 model" in app.success[0].value, [e.value for e in app.error]
+    assert list(app.dataframe[0].value["reused"]) == [True]  # the model was stored: only the attack ran
+    newest = load_results(list_sweeps(root / "results")[0])
+    assert newest["config"]["attack"]["miface"]["steps"] == 20 and newest["runs"][0]["reused"]["target"]

@@ -1,12 +1,17 @@
 """Attack lab: replay how the reconstruction of each person evolved, with the target's confidence."""
 
+import dataclasses
+
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.config import data_root
+from core.config import PREDICT_MODES, data_root, results_root, store_root, sweep_from_dict
 from core.data import DataError
 from core.gallery import GalleryError
+from core.jobs import JOBS
 from dashboard import loaders
+from dashboard.job_panel import job_panel
+from dashboard.state import VIEW_HELP
 
 st.title("Attack lab: watch the inversion happen")
 st.caption(
@@ -61,3 +66,23 @@ hits = sum(run["attack"]["per_identity"][label]["top1"] for label in labels)
 st.caption(f"The judge names {hits} of these {len(labels)} final reconstructions correctly "
            f"(all people: top-1 {run['attack']['top1']['value']:.2f}). Attacker's view: "
            f"{sweep.results['config']['attack']['view']}.")
+
+st.subheader("Run a new attack on this model")
+st.caption(f"Attack the lambda = {mid_lambda:g} model again with other settings, in the background. The model "
+           "must be in your store: it is trained first when missing (about 15 s), and the judge once (about a "
+           "minute).")
+base_config = sweep_from_dict(sweep.results["config"])
+with st.form("attack"):
+    left, middle, right = st.columns(3)
+    steps_wanted = left.number_input("Steps", 1, 2000, base_config.attack.miface.steps,
+                                     help="Gradient steps on the image; frames are recorded every 10 steps.")
+    view = middle.selectbox("Attacker's view", PREDICT_MODES, index=PREDICT_MODES.index(base_config.attack.view),
+                            help=VIEW_HELP)
+    submitted = right.form_submit_button("Attack", type="primary")
+if submitted:
+    attack = dataclasses.replace(base_config.attack, view=view,
+                                 miface=dataclasses.replace(base_config.attack.miface, steps=int(steps_wanted)))
+    config = dataclasses.replace(base_config, lambdas=(mid_lambda,), seeds=(run["seed"],), attack=attack)
+    st.session_state["attack_job"] = JOBS.submit(config, store_root(), data_root(), results_root())
+    st.session_state["attack_job_base"] = sweep.key
+job_panel("attack_job", "attack_job_base")
