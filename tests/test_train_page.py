@@ -22,14 +22,20 @@ def wait_until_finished(app: AppTest, seconds: float = 180) -> AppTest:
     raise AssertionError("the training job did not finish in time")
 
 
-def test_train_a_model_in_the_background(sweep, monkeypatch, data_dir):
+def open_on_short_sweep(page: str, sweep, monkeypatch) -> AppTest:
+    """A page showing the short test sweep, with its store (its judge is already trained there)."""
     _, results, root = sweep
     monkeypatch.setenv("MIDLAB_STORE", str(root / "store"))
     monkeypatch.setenv("MIDLAB_RESULTS", str(root / "results"))
     app = AppTest.from_file(APP, default_timeout=30).run()
-    app.switch_page("app_pages/train.py").run()
-    assert not app.exception and "Nothing started" in app.info[0].value
-    app.selectbox[0].set_value(results["config_hash"]).run()
+    app.switch_page(page).run()
+    assert not app.exception and "Nothing started" in app.info[-1].value
+    return app.selectbox[0].set_value(results["config_hash"]).run()
+
+
+def test_train_a_model_in_the_background(sweep, monkeypatch, data_dir):
+    root = sweep[2]
+    app = open_on_short_sweep("app_pages/train.py", sweep, monkeypatch)
     app.text_input[0].set_value("0.5")
     app.number_input[0].set_value(2)
     app.button[0].click().run()
@@ -48,12 +54,8 @@ def test_train_a_model_in_the_background(sweep, monkeypatch, data_dir):
 
 
 def test_attack_lab_runs_a_new_attack_with_other_steps(sweep, monkeypatch, data_dir):
-    _, results, root = sweep
-    monkeypatch.setenv("MIDLAB_STORE", str(root / "store"))
-    monkeypatch.setenv("MIDLAB_RESULTS", str(root / "results"))
-    app = AppTest.from_file(APP, default_timeout=30).run()
-    app.switch_page("app_pages/attack_lab.py").run()
-    app.selectbox[0].set_value(results["config_hash"]).run()
+    root = sweep[2]
+    app = open_on_short_sweep("app_pages/attack_lab.py", sweep, monkeypatch)
     app.number_input[0].set_value(20)
     app.button[0].click().run()
     wait_until_finished(app)
