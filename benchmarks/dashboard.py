@@ -66,8 +66,9 @@ def main() -> None:
                 wanted = "λ=" + slider.get_attribute("aria-valuetext")
                 # The highlighted point is labelled with its lambda in the tradeoff plot's SVG.
                 page.wait_for_function(
-                    "(label) => [...document.querySelectorAll('.js-plotly-plot')[0].querySelectorAll('text')]"
-                    ".some(t => t.textContent === label)", arg=wanted, timeout=30_000)
+                    "(label) => { const plot = document.querySelector('.js-plotly-plot');"
+                    " return !!plot && [...plot.querySelectorAll('text')].some(t => t.textContent === label); }",
+                    arg=wanted, timeout=30_000)
                 highlight_latencies.append(time.monotonic() - t0)
         finally:
             server.terminate()

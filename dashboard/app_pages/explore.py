@@ -11,6 +11,15 @@ from dashboard.charts import spread_figure, tradeoff_figure
 DEFAULT_IDENTITIES = 8
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def figures(_sweep, sweep_key: str, mid_lambda: float) -> tuple[dict, str, dict | None]:
+    """The two figures as plain dicts (and the tradeoff as HTML), built once per lambda: building Plotly
+    figures costs more than the rest of a rerun."""
+    tradeoff = tradeoff_figure(_sweep.results["summary"], mid_lambda)
+    spread = spread_figure(_sweep, mid_lambda)
+    return tradeoff.to_dict(), tradeoff.to_html(include_plotlyjs="cdn"), None if spread is None else spread.to_dict()
+
+
 def interval(figure: dict, digits: int = 2) -> str:
     low, high = figure.get("low"), figure.get("high")
     if low is None or high is None:
@@ -87,14 +96,13 @@ st.caption("Captions: the judge's verdict on the reconstruction (✓ names the r
 
 left, right = st.columns(2)
 with left:
-    tradeoff = tradeoff_figure(sweep.results["summary"], mid_lambda)
+    tradeoff, tradeoff_html, spread = figures(sweep, sweep.key, mid_lambda)
     st.plotly_chart(tradeoff, key="tradeoff", on_select=state.lambda_from_chart, selection_mode="points",
                     width="stretch")
-    st.download_button("Download the plot (interactive HTML)", tradeoff.to_html(include_plotlyjs="cdn"),
+    st.download_button("Download the plot (interactive HTML)", tradeoff_html,
                        file_name=f"tradeoff_{sweep.key}.html", mime="text/html",
                        help="For slides and reports. For a PNG, use the camera icon on the plot itself.")
 with right:
-    spread = spread_figure(sweep, mid_lambda)
     if spread is None:
         st.info("This sweep's records predate the prediction-spread figures; run it again to add them.")
     else:
