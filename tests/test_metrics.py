@@ -35,3 +35,21 @@ def test_nearest_distances_only_within_identity():
     references = torch.tensor([[0.0, 1.0], [10.0, 3.0], [0.0, 0.5]])
     distances = nearest_distances(queries, torch.tensor([0, 1]), references, torch.tensor([0, 1, 1]))
     assert distances.tolist() == pytest.approx([1.0, 3.0])
+
+
+def test_sweep_summary_over_seeds_uses_the_t_interval():
+    from core.sweep import summarise
+
+    def run(mid_lambda, seed, accuracy, top1):
+        rate = {"value": top1, "low": 0.0, "high": 1.0, "n": 40}
+        figure = {"value": 1.0, "low": 0.5, "high": 1.5, "n": 120}
+        return {"lambda": mid_lambda, "seed": seed,
+                "test": {"accuracy": {**figure, "value": accuracy}, "confidence": figure, "entropy": figure},
+                "attack": {"top1": rate, "top5": rate, "feature_distance": figure}}
+
+    runs = [run(0.0, 0, 0.9, 0.5), run(0.0, 1, 0.8, 0.6), run(0.0, 2, 0.7, 0.7), run(0.1, 0, 0.3, 0.2)]
+    multi, single = summarise(runs, (0.0, 0.1))
+    assert multi["seeds"] == 3 and multi["test_accuracy"]["value"] == pytest.approx(0.8)
+    assert multi["test_accuracy"]["per_seed"] == [0.9, 0.8, 0.7]
+    assert multi["attack_top1"]["high"] - multi["attack_top1"]["value"] == pytest.approx(4.303 * 0.1 / math.sqrt(3))
+    assert single["seeds"] == 1 and single["attack_top1"] == runs[3]["attack"]["top1"]
