@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from core.data import PreparedData, load_lfw_public
 from core.gallery import tile
 from core.metrics import attack_scores, log_probs, prediction_metrics, real_image_distance, wilson_interval
 from core.models import EvaluatorNet, TargetNet
-from core.runtime import Timings, environment, seed_everything
+from core.runtime import Timings, environment, seed_everything, timestamp
 from core.store import Store, write_atomic
 from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective, mid_objective
 
@@ -72,7 +71,7 @@ class Engine:
         record = {
             "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
             "data": data.summary(), "history": history, "test": test, "environment": environment(self.device),
-            "timings": dict(timings), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "timings": dict(timings), "created": timestamp(),
         }
         self.store.save_model("targets", key, model, record)
         return model.eval(), record, False
@@ -121,7 +120,7 @@ class Engine:
         train_x, train_y = data.train()
         test_x, test_y = data.test()
         record.update(config=to_dict(config), config_hash=key, environment=environment(self.device),
-                      created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                      created=timestamp(),
                       real_image_distance=real_image_distance(model, train_x, train_y, test_x, test_y, self.device))
         self.store.save_model("evaluators", key, model, record)
         return model.eval(), record, False
@@ -143,13 +142,13 @@ class Engine:
         if attack.public == "heldout_identities":
             if data.public_images is None:
                 raise ConfigError("the public set 'heldout_identities' needs public identities held out (> 0)")
-            return torch.from_numpy(data.public_images.astype(np.float32).mean(0) / 255.0).unsqueeze(0)
+            return mean_face(data.public_images)
         key = config_hash(PublicMean(attack.public, image_size, PUBLIC_MEAN_IMAGES))
         loaded = self.store.load("public_mean", key)
         if loaded is not None:
             return loaded[0]["image"]
         faces = load_lfw_public(self.data_root, image_size, limit=PUBLIC_MEAN_IMAGES)
-        image = torch.from_numpy(faces.astype(np.float32).mean(0) / 255.0).unsqueeze(0)
+        image = mean_face(faces)
         self.store.save("public_mean", key, {"image": image}, {"kind": "public_mean", "images": len(faces)})
         return image
 
@@ -179,10 +178,15 @@ class Engine:
                   "evaluator_key": evaluator_key, "scores": scores,
                   "target_confidence": float(result.target_confidence[-1].mean()),
                   "environment": environment(self.device), "timings": dict(timings),
-                  "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                  "created": timestamp()}
         folder = self.store.save("attacks", key, result.tensors(), record)
         write_atomic(folder / "reconstructions.png", png_grid(result.images))
         return result, record, False
+
+
+def mean_face(faces: np.ndarray) -> torch.Tensor:
+    """The pixel-wise mean of uint8 faces (N, H, W), as a (1, H, W) image in [0, 1]."""
+    return torch.from_numpy(faces.astype(np.float32).mean(0) / 255.0).unsqueeze(0)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ def environment(device: torch.device) -> dict[str, object]:
     return info
 
 
+def timestamp() -> str:
+    """Local time with its UTC offset, as every record states when it was made."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def peak_memory_mb() -> float:
     """Peak resident memory of this process (Linux reports kilobytes)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

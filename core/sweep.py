@@ -7,7 +7,6 @@ reconstruction, so the dashboard and reports read one JSON file and never re-run
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from core.engine import Engine
 from core.files import write_json_atomic
 from core.metrics import mean_interval
 from core.results import results_path
-from core.runtime import Timings, environment, peak_memory_mb
+from core.runtime import Timings, environment, peak_memory_mb, timestamp
 
 # The figures summarised per lambda: a name and where it sits in a run's record.
 FIGURES = {
@@ -67,7 +66,7 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
             del model
     results = {
         "kind": "sweep", "config": to_dict(config), "config_hash": config_hash(config),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "data": data.summary(),
+        "created": timestamp(), "data": data.summary(),
         "class_names": data.images.names,
         "evaluator": {"key": judge_record["config_hash"], "heldout_accuracy": judge_record["heldout_accuracy"],
                       "real_image_distance": judge_record["real_image_distance"]},

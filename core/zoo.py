@@ -10,7 +10,6 @@ exported; the dashboard reads them from the dataset.
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from core.files import write_atomic, write_json_atomic
 from core.gallery import MANIFEST, ZOO_DIR
 from core.metrics import log_probs
 from core.models import TargetNet
-from core.runtime import seed_everything
+from core.runtime import seed_everything, timestamp
 from core.sweep import run_sweep
 
 TRAJECTORY_EVERY = 20  # steps between exported trajectory frames
@@ -78,7 +77,7 @@ def build_zoo(engine: Engine, results_dir: Path, out_dir: Path = ZOO_DIR,
         runs.append({**slim, "weights_file": weights, "reconstructions_file": reconstructions,
                      "half_precision_agreement": agreement})
     manifest = {**results, "runs": runs,
-                "zoo": {"built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "weights_dtype": "float16",
+                "zoo": {"built": timestamp(), "weights_dtype": "float16",
                         "trajectory_every": TRAJECTORY_EVERY, "files": files}}
     write_json_atomic(out_dir / MANIFEST, manifest)
     for stale in (p for p in out_dir.rglob("*.safetensors") if p.relative_to(out_dir).as_posix() not in files):

@@ -99,7 +99,7 @@ def test_first_screen_then_moving_lambda(server, page):
     after = reconstruction_sources(page)
     page.screenshot(path=str(OUTPUT / "explore_large_lambda.png"), full_page=True)
     assert after[2::3] != before[2::3], "moving lambda did not change the reconstructions"
-    assert "lam=0.1" in page.url
+    page.wait_for_url("**lam=0.1**", timeout=10_000)
     print(f"first full render {first_render:.1f} s")
 
 
@@ -118,8 +118,13 @@ def test_clicking_a_point_of_the_tradeoff_plot_selects_its_lambda(server, page):
     assert slider.get_attribute("aria-valuetext") == "0"
     # The first trace's markers are in lambda order; the last one is the largest lambda.
     points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .trace").first.locator(".points path")
-    points.last.click(force=True)
-    page.wait_for_function(
-        "() => document.querySelector(\"input[type='range'][aria-label='MID strength lambda']\")"
-        ".getAttribute('aria-valuetext') === '0.1'", timeout=30_000)
-    assert "lam=0.1" in page.url
+    # On a busy machine the plot can redraw just as the click lands; click again, a few times at most.
+    for _ in range(5):
+        points.last.click(force=True)
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and slider.get_attribute("aria-valuetext") != "0.1":
+            time.sleep(0.2)
+        if slider.get_attribute("aria-valuetext") == "0.1":
+            break
+    assert slider.get_attribute("aria-valuetext") == "0.1"
+    page.wait_for_url("**lam=0.1**", timeout=10_000)
