@@ -49,32 +49,33 @@ class Engine:
     def target(self, config: TargetConfig, data: PreparedData) -> tuple[TargetNet, dict[str, Any], bool]:
         """The trained target for `config`: loaded when stored (third value True), else trained and stored."""
         key = config_hash(config)
-        model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
-        record = self.store.load_model("targets", key, model)
-        if record is not None:
-            return model.to(self.device).eval(), record, True
-        seed_everything(config.train.seed)
-        model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
-        timings = Timings()
-        train_x, train_y = data.train()
-        label = f"train lambda={config.train.mid_lambda:g} seed={config.train.seed}"
-        trainer = Trainer(model, mid_objective(config.train.mid_lambda), TrainerConfig(
-            epochs=config.train.epochs, batch_size=config.train.batch_size, lr=config.train.lr,
-            weight_decay=config.train.weight_decay, augment_shift=config.train.augment_shift,
-            photometric=config.train.photometric, seed=config.train.seed,
-        ), on_epoch_end=[lambda r: self.progress(label, int(r["epoch"]), config.train.epochs),
-                         *self.epoch_callbacks])
-        with timings.stage("train_s"):
-            history = trainer.run(train_x, train_y, self.device)
-        with timings.stage("evaluate_s"):
-            test = self.target_metrics(model, config, data)
-        record = {
-            "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
-            "data": data.summary(), "history": history, "test": test, "environment": environment(self.device),
-            "timings": dict(timings), "created": timestamp(),
-        }
-        self.store.save_model("targets", key, model, record)
-        return model.eval(), record, False
+        with self.store.lock("targets", key):  # another process may be computing it: wait, then load
+            model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
+            record = self.store.load_model("targets", key, model)
+            if record is not None:
+                return model.to(self.device).eval(), record, True
+            seed_everything(config.train.seed)
+            model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
+            timings = Timings()
+            train_x, train_y = data.train()
+            label = f"train lambda={config.train.mid_lambda:g} seed={config.train.seed}"
+            trainer = Trainer(model, mid_objective(config.train.mid_lambda), TrainerConfig(
+                epochs=config.train.epochs, batch_size=config.train.batch_size, lr=config.train.lr,
+                weight_decay=config.train.weight_decay, augment_shift=config.train.augment_shift,
+                photometric=config.train.photometric, seed=config.train.seed,
+            ), on_epoch_end=[lambda r: self.progress(label, int(r["epoch"]), config.train.epochs),
+                             *self.epoch_callbacks])
+            with timings.stage("train_s"):
+                history = trainer.run(train_x, train_y, self.device)
+            with timings.stage("evaluate_s"):
+                test = self.target_metrics(model, config, data)
+            record = {
+                "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
+                "data": data.summary(), "history": history, "test": test, "environment": environment(self.device),
+                "timings": dict(timings), "created": timestamp(),
+            }
+            self.store.save_model("targets", key, model, record)
+            return model.eval(), record, False
 
     def target_metrics(self, model: TargetNet, config: TargetConfig, data: PreparedData) -> dict[str, Any]:
         """Test accuracy and prediction spread in every prediction mode; 'deployed' is the configured one."""
@@ -92,38 +93,39 @@ class Engine:
         """The judge for `config`, loaded or trained. Its record holds its held-out accuracy (measured before
         it saw the held-out images) and the feature distance between real photos of the same person."""
         key = config_hash(config)
-        model = EvaluatorNet(data.images.num_classes, config)
-        record = self.store.load_model("evaluators", key, model)
-        if record is not None:
-            return model.to(self.device).eval(), record, True
-        split_config = dataclasses.replace(config, finetune_epochs=0)
-        timings = Timings()
-        if config.finetune_epochs:
-            model, record, _ = self.evaluator(split_config, data)
-            x, y = data.images.tensors()
-            with timings.stage("finetune_s"):
-                history = self._fit(model, x, y, config, config.finetune_epochs, config.lr / 4, "all images",
-                                    seed=config.seed + 1)
-            record = {**record, "history_finetune": history, "split_key": record["config_hash"],
-                      "timings": {**record["timings"], **timings}}
-        else:
-            seed_everything(config.seed)
+        with self.store.lock("evaluators", key):  # another process may be computing it: wait, then load
             model = EvaluatorNet(data.images.num_classes, config)
-            x, y = data.train()
-            with timings.stage("train_s"):
-                history = self._fit(model, x, y, config, config.epochs, config.lr, "training split",
-                                    seed=config.seed)
+            record = self.store.load_model("evaluators", key, model)
+            if record is not None:
+                return model.to(self.device).eval(), record, True
+            split_config = dataclasses.replace(config, finetune_epochs=0)
+            timings = Timings()
+            if config.finetune_epochs:
+                model, record, _ = self.evaluator(split_config, data)
+                x, y = data.images.tensors()
+                with timings.stage("finetune_s"):
+                    history = self._fit(model, x, y, config, config.finetune_epochs, config.lr / 4, "all images",
+                                        seed=config.seed + 1)
+                record = {**record, "history_finetune": history, "split_key": record["config_hash"],
+                          "timings": {**record["timings"], **timings}}
+            else:
+                seed_everything(config.seed)
+                model = EvaluatorNet(data.images.num_classes, config)
+                x, y = data.train()
+                with timings.stage("train_s"):
+                    history = self._fit(model, x, y, config, config.epochs, config.lr, "training split",
+                                        seed=config.seed)
+                test_x, test_y = data.test()
+                correct = int((log_probs(model, test_x, self.device).argmax(1) == test_y).sum())
+                record = {"kind": "evaluator", "data": data.summary(), "history": history,
+                          "heldout_accuracy": wilson_interval(correct, len(test_y)), "timings": dict(timings)}
+            train_x, train_y = data.train()
             test_x, test_y = data.test()
-            correct = int((log_probs(model, test_x, self.device).argmax(1) == test_y).sum())
-            record = {"kind": "evaluator", "data": data.summary(), "history": history,
-                      "heldout_accuracy": wilson_interval(correct, len(test_y)), "timings": dict(timings)}
-        train_x, train_y = data.train()
-        test_x, test_y = data.test()
-        record.update(config=to_dict(config), config_hash=key, environment=environment(self.device),
-                      created=timestamp(),
-                      real_image_distance=real_image_distance(model, train_x, train_y, test_x, test_y, self.device))
-        self.store.save_model("evaluators", key, model, record)
-        return model.eval(), record, False
+            record.update(config=to_dict(config), config_hash=key, environment=environment(self.device),
+                          created=timestamp(),
+                          real_image_distance=real_image_distance(model, train_x, train_y, test_x, test_y, self.device))
+            self.store.save_model("evaluators", key, model, record)
+            return model.eval(), record, False
 
     def _fit(self, model: EvaluatorNet, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int,
              lr: float, label: str, seed: int) -> list[dict[str, float]]:
@@ -156,32 +158,33 @@ class Engine:
                evaluator_key: str, data: PreparedData) -> tuple[Reconstruction, dict[str, Any], bool]:
         """Invert every identity of `target` as `attack` says, score with `evaluator`; stored by hash."""
         key = config_hash(AttackRun(target_key, evaluator_key, attack))
-        loaded = self.store.load("attacks", key)
-        if loaded is not None:
-            return Reconstruction.from_tensors(loaded[0]), loaded[1], True
-        timings = Timings()
-        labels = torch.arange(data.images.num_classes)
-        with timings.stage("start_s"):
-            start = self.start_image(attack, data)
-        seed_everything(attack.miface.seed)
-        query = attacker_query(target, attack.view, attack.view_samples)
-        with timings.stage("attack_s"):
-            result = run_miface(query, labels.to(self.device), start.to(self.device), attack.miface,
-                                on_step=lambda done, total: self.progress(f"attack ({attack.view} view)",
-                                                                          done, total))
-        result = Reconstruction(result.images.cpu(), result.trajectory.cpu(), result.steps,
-                                result.target_confidence.cpu())
-        with timings.stage("score_s"):
-            private_x, private_y = data.train()
-            scores = attack_scores(evaluator, result.images, labels, private_x, private_y, self.device)
-        record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
-                  "evaluator_key": evaluator_key, "scores": scores,
-                  "target_confidence": float(result.target_confidence[-1].mean()),
-                  "environment": environment(self.device), "timings": dict(timings),
-                  "created": timestamp()}
-        folder = self.store.save("attacks", key, result.tensors(), record)
-        write_atomic(folder / "reconstructions.png", png_grid(result.images))
-        return result, record, False
+        with self.store.lock("attacks", key):  # another process may be computing it: wait, then load
+            loaded = self.store.load("attacks", key)
+            if loaded is not None:
+                return Reconstruction.from_tensors(loaded[0]), loaded[1], True
+            timings = Timings()
+            labels = torch.arange(data.images.num_classes)
+            with timings.stage("start_s"):
+                start = self.start_image(attack, data)
+            seed_everything(attack.miface.seed)
+            query = attacker_query(target, attack.view, attack.view_samples)
+            with timings.stage("attack_s"):
+                result = run_miface(query, labels.to(self.device), start.to(self.device), attack.miface,
+                                    on_step=lambda done, total: self.progress(f"attack ({attack.view} view)",
+                                                                              done, total))
+            result = Reconstruction(result.images.cpu(), result.trajectory.cpu(), result.steps,
+                                    result.target_confidence.cpu())
+            with timings.stage("score_s"):
+                private_x, private_y = data.train()
+                scores = attack_scores(evaluator, result.images, labels, private_x, private_y, self.device)
+            record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
+                      "evaluator_key": evaluator_key, "scores": scores,
+                      "target_confidence": float(result.target_confidence[-1].mean()),
+                      "environment": environment(self.device), "timings": dict(timings),
+                      "created": timestamp()}
+            folder = self.store.save("attacks", key, result.tensors(), record)
+            write_atomic(folder / "reconstructions.png", png_grid(result.images))
+            return result, record, False
 
 
 def mean_face(faces: np.ndarray) -> torch.Tensor:

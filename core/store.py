@@ -9,8 +9,11 @@ cannot carry code.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,25 @@ class Store:
 
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key
+
+    @contextmanager
+    def lock(self, kind: str, key: str) -> Iterator[None]:
+        """Hold an exclusive lock on one entry across processes and threads, so two sweeps over one store never
+        compute the same entry at once: the second waits, then finds it stored. The lock file stays in place.
+        A store that cannot be written is read without a lock (saving into it fails with a clear error)."""
+        path = self.root / kind / f".{key}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a")  # noqa: SIM115 -- held open for the lock's lifetime
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
 
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any]) -> Path:
         """Write an entry: tensors first, then the record that vouches for them."""

@@ -100,3 +100,45 @@ def test_read_json_of_a_truncated_file_is_none(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="midlab"):
         assert read_json(path) is None
     assert "half.json" in caplog.text
+
+
+TRAIN_ONCE = """
+import json, sys, torch
+from pathlib import Path
+from core.config import DataConfig, ModelConfig, TargetConfig, TrainConfig
+from core.data import PreparedData
+from core.engine import Engine
+from core.store import Store
+engine = Engine(Store(Path(sys.argv[1])), Path(sys.argv[2]), torch.device("cpu"))
+config = TargetConfig(model=ModelConfig(width=4), train=TrainConfig(epochs=3, mid_lambda=0.01))
+_, record, reused = engine.target(config, PreparedData.load(DataConfig(), engine.data_root))
+print(json.dumps({"reused": reused, "created": record["created"]}))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_never_train_the_same_model_twice(tmp_path, data_dir):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", TRAIN_ONCE, str(tmp_path / "store"), str(data_dir)]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [json.loads(p.communicate(timeout=300)[0]) for p in processes]
+    assert all(p.returncode == 0 for p in processes)
+    assert sorted(o["reused"] for o in outputs) == [False, True]
+    assert outputs[0]["created"] == outputs[1]["created"]  # both got the one stored model
+    assert len(list((tmp_path / "store" / "targets").glob("*/record.json"))) == 1
+
+
+def test_a_read_only_store_can_still_be_read(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    store.save_model("targets", "k", small_model(), {"note": "kept"})
+
+    def read_only(path, mode="r", *args, **kwargs):
+        raise PermissionError(13, "Read-only file system", str(path))
+
+    # Permissions cannot stop root (CI runs as root), so the lock file's creation is refused directly.
+    monkeypatch.setattr("core.store.open", read_only, raising=False)
+    with store.lock("targets", "k"):
+        assert store.load_model("targets", "k", small_model())["note"] == "kept"
+    assert not (tmp_path / "targets" / ".k.lock").exists()
