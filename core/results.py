@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,14 @@ FIGURE_LABELS = {
     "confidence": "top-1 confidence",
     "entropy": "entropy (nats)",
 }
+
+
+def format_figure(figure: dict[str, Any], digits: int = 2, sep: str = ", ") -> str:
+    """A figure as `value [low<sep>high]`, or the value alone when it has no interval (one seed, NaN)."""
+    value, low, high = figure["value"], figure.get("low"), figure.get("high")
+    if low is None or high is None or math.isnan(low):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{low:.{digits}f}{sep}{high:.{digits}f}]"
 
 
 def results_path(out_dir: Path, sweep_hash: str) -> Path:

@@ -6,7 +6,6 @@ reconstruction, so the dashboard and reports read one JSON file and never re-run
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
 from core.metrics import mean_interval
-from core.results import results_path
+from core.results import format_figure, results_path
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 
 # The figures summarised per lambda: a name and where it sits in a run's record.
@@ -102,10 +101,7 @@ def format_table(results: dict[str, Any]) -> str:
     """The summary as a plain-text table: each figure as value [95% interval]."""
 
     def cell(figure: dict[str, Any], digits: int = 2) -> str:
-        low, high = figure.get("low"), figure.get("high")
-        if low is None or high is None or math.isnan(low):
-            return f"{figure['value']:.{digits}f}"
-        return f"{figure['value']:.{digits}f} [{low:.{digits}f},{high:.{digits}f}]"
+        return format_figure(figure, digits, sep=",")
 
     header = ["lambda", "test acc", "attack top-1", "attack top-5", "feat. dist", "confidence", "entropy"]
     lines = []

@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image
 
 from core.gallery import GalleryError, tile
-from core.results import FIGURE_LABELS, summary_table
+from core.results import FIGURE_LABELS, format_figure, summary_table
 from dashboard import loaders
 
 st.title("Results table")
@@ -28,16 +28,9 @@ st.markdown(
 rows = summary_table(results)
 
 
-def fmt(row: dict, label: str, digits: int = 2) -> str:
-    value, low, high = row[label], row[f"{label} low"], row[f"{label} high"]
-    if low is None or high is None:
-        return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
 st.dataframe(
-    [{"lambda": f"{row['lambda']:g}", **{label: fmt(row, label, 1 if label == "feature distance" else 2)
-                                         for label in FIGURE_LABELS.values()}} for row in rows],
+    [{"lambda": f"{row['lambda']:g}", **{label: format_figure(row[name], 1 if name == "feature_distance" else 2)
+                                         for name, label in FIGURE_LABELS.items()}} for row in results["summary"]],
     hide_index=True, width="stretch",
 )
 buffer = io.StringIO()
