@@ -1,4 +1,4 @@
-"""MID Lab's command line: `python -m core sweep | benchmark | zoo | fetch-olivetti` (see --help of each)."""
+"""MID Lab's command line: `python -m core sweep | benchmark | zoo | prior | fetch-olivetti` (see --help of each)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from core.config import (
     DATA_ENV,
     DATASETS,
     DEFAULT_LAMBDAS,
+    LFW_CAP,
     PREDICT_MODES,
     PUBLIC_SETS,
     RESULTS_ENV,
@@ -22,12 +23,14 @@ from core.config import (
     ConfigError,
     DataConfig,
     EvaluatorConfig,
+    InversionConfig,
     ModelConfig,
     SweepConfig,
     TargetConfig,
     TrainConfig,
     check_lambda,
     data_root,
+    framed_for,
     results_root,
     store_root,
 )
@@ -99,7 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="identities of the dataset kept out of the target, as the attacker's public set "
                             "(a seeded choice; default: 0)")
     sweep.add_argument("--seeds", type=_int_list, default=(0,), help="comma-separated training seeds (default: 0)")
-    sweep.add_argument("--attack", choices=ATTACKS, default="miface", help="inversion attack (default: miface)")
+    sweep.add_argument("--attack", choices=ATTACKS, default="miface",
+                       help="inversion attack: miface (pixel gradients), gmi (a GAN prior's latent space, "
+                            "white-box), inversion (a decoder from prediction vectors, black-box) "
+                            "(default: miface)")
+    sweep.add_argument("--top-k", type=_non_negative_int, default=InversionConfig().top_k,
+                       help="for --attack inversion: the attacker sees only the k largest probabilities "
+                            "(default: 0, all of them)")
+    sweep.add_argument("--max-per-identity", type=_non_negative_int, default=None,
+                       help="cap each identity's images (a seeded choice) to tame imbalance (default: "
+                            f"{LFW_CAP} for lfw, else 0 = no cap)")
     sweep.add_argument("--view", choices=PREDICT_MODES, default="mu",
                        help="the attacker's view of a MID model: a fresh sample of z per query, the mean of "
                             "K samples, or mu (white-box) (default: mu)")
@@ -121,10 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
                                       "by default they go to a temporary folder that is deleted")
 
     zoo = commands.add_parser("zoo", help="rebuild the default model zoo in assets/zoo from the default ORL sweep",
-                              description="Runs (or reuses from the store) the default ORL sweep and exports its "
-                                          "models and reconstructions, compactly, to assets/zoo for the dashboard.")
+                              description="Runs (or reuses from the store) the default ORL sweep under every attack "
+                                          "and exports its models and reconstructions, compactly, to assets/zoo for "
+                                          "the dashboard.")
     add_common(zoo)
     zoo.add_argument("--out", help=f"folder for the sweep's results JSON (default: ${RESULTS_ENV}, else ./results)")
+
+    prior = commands.add_parser("prior", help="train (or reuse) the GAN prior and ship it in assets/store",
+                                description="Trains the attacker's GAN on LFW's public faces (about 12 minutes on 2 "
+                                            "CPU cores), or reuses it from the store, and exports it in half "
+                                            "precision to assets/store, where every user's engine finds it.")
+    add_common(prior)
+    prior.add_argument("--dataset", choices=DATASETS, default="lfw",
+                       help="train the prior framed for this private dataset's photos (default: lfw)")
 
     fetch = commands.add_parser("fetch-olivetti", help="download the ORL people at 64x64 (needs internet, sklearn)")
     fetch.add_argument("--data", help=f"folder to write olivetti/ into (default: ${DATA_ENV}, else ./data)")
@@ -132,14 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def sweep_config(args: argparse.Namespace) -> SweepConfig:
-    data = DataConfig(dataset=args.dataset, folder=args.folder, public_identities=args.public_identities)
+    cap = args.max_per_identity if args.max_per_identity is not None else LFW_CAP if args.dataset == "lfw" else 0
+    data = DataConfig(dataset=args.dataset, folder=args.folder, public_identities=args.public_identities,
+                      max_per_identity=cap)
     target = TargetConfig(
         data=data,
         model=dataclasses.replace(ModelConfig(), predict_mode=args.predict_mode, bottleneck_dim=args.bottleneck),
         train=dataclasses.replace(TrainConfig(), epochs=args.epochs),
     )
     return SweepConfig(target=target, lambdas=args.lambdas, seeds=args.seeds,
-                       attack=AttackConfig(attack=args.attack, view=args.view, public=args.public),
+                       attack=framed_for(args.dataset, AttackConfig(
+                           attack=args.attack, view=args.view, public=args.public,
+                           inversion=InversionConfig(top_k=args.top_k))),
                        evaluator=EvaluatorConfig(data=data))
 
 
@@ -178,10 +203,28 @@ def command_zoo(args: argparse.Namespace) -> int:
     engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(), progress=ProgressLine())
     manifest = build_zoo(engine, results_root(args.out))
     size = sum((ZOO_DIR / name).stat().st_size for name in manifest["zoo"]["files"])
-    agreement = min(run["half_precision_agreement"] for run in manifest["runs"])
-    print(f"wrote {ZOO_DIR}: {len(manifest['runs'])} models, {len(manifest['zoo']['files'])} files, "
-          f"{size / 2**20:.1f} MiB; half-precision weights agree with full precision on >= {agreement:.1%} of "
-          "test predictions")
+    runs = [run for sweep in manifest["sweeps"] for run in sweep["runs"]]
+    agreement = min(run["half_precision_agreement"] for run in runs)
+    print(f"wrote {ZOO_DIR}: {len(manifest['sweeps'])} sweeps, {len(runs)} runs, {len(manifest['zoo']['files'])} "
+          f"files, {size / 2**20:.1f} MiB; half-precision weights agree with full precision on >= {agreement:.1%} "
+          "of test predictions")
+    return 0
+
+
+def command_prior(args: argparse.Namespace) -> int:
+    from core.config import config_hash, framed_for
+    from core.engine import SHIPPED, Engine
+    from core.runtime import ProgressLine, pick_device
+    from core.store import Store
+
+    engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(), progress=ProgressLine())
+    config = framed_for(args.dataset, AttackConfig()).prior
+    gan, record, reused = engine.prior(config)
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in gan.state_dict().items()}
+    folder = SHIPPED.save("priors", config_hash(config), half, {**record, "weights_dtype": "float16"})
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    print(f"prior {config_hash(config)} ({'reused' if reused else 'trained'}; {record['timings']['train_s']:.0f}s "
+          f"of training on {record['images']} public faces) -> {folder} ({size / 2**20:.1f} MiB)")
     return 0
 
 
@@ -193,7 +236,8 @@ def command_fetch(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "sweep": command_sweep, "benchmark": command_benchmark, "zoo": command_zoo, "fetch-olivetti": command_fetch,
+    "sweep": command_sweep, "benchmark": command_benchmark, "zoo": command_zoo, "prior": command_prior,
+    "fetch-olivetti": command_fetch,
 }
 
 

@@ -23,12 +23,22 @@ HEADS = ("mid", "linear")
 # How a MID model turns its stochastic code z into an answer: one fresh sample (the official code),
 # the average of K samples' probabilities, or the mean mu.
 PREDICT_MODES = ("sample", "mean", "mu")
-ATTACKS = ("miface",)
+# MI-Face (pixels, white-box), GMI-style (a GAN prior's latent space, white-box), the inversion network
+# (a decoder from prediction vectors, black-box).
+ATTACKS = ("miface", "gmi", "inversion")
 MIFACE_STARTS = ("public_mean", "gray")
 # The attacker's auxiliary faces: LFW's public_rest people, or identities of the private dataset itself that
 # are held out of the target entirely (DataConfig.public_identities).
 PUBLIC_SETS = ("lfw_public", "heldout_identities")
 MAX_LAMBDA = 1000.0
+# LFW's private people have 20 to 530 photos; capping each at this many keeps one person (George W Bush)
+# from being a sixth of the data, so accuracy is not mostly "is it Bush?" (balanced accuracy is reported too).
+LFW_CAP = 60
+# How the attacker cuts LFW's public 250x250 photos: the side in pixels of a square around the face's centre.
+# 126 frames them as the LFW private set is framed; ORL's photos (and Olivetti's, the same people) show the
+# whole head on a dark background, so attacks on them learn from a wider cut.
+LFW_CROP = 126
+PUBLIC_CROP = {"orl": 190, "olivetti": 190}
 
 DATA_ENV = "MIDLAB_DATA"
 STORE_ENV = "MIDLAB_STORE"
@@ -72,7 +82,8 @@ class DataConfig:
         _require(self.dataset != "folder" or bool(self.folder), "dataset 'folder' needs a folder path")
         _require(16 <= self.image_size <= 256, f"image_size must be in 16..256; got {self.image_size}")
         _require(0.0 < self.train_fraction < 1.0, f"train_fraction must be in (0, 1); got {self.train_fraction}")
-        _require(self.max_per_identity >= 0, "max_per_identity must be 0 (no cap) or positive")
+        _require(self.max_per_identity == 0 or self.max_per_identity >= 2,
+                 "max_per_identity must be 0 (no cap) or at least 2: each identity needs a train and a test image")
         _require(self.public_identities >= 0, "public_identities must be 0 (none) or positive")
 
 
@@ -168,20 +179,122 @@ class MIFaceConfig:
 
 
 @dataclass(frozen=True)
+class PriorConfig:
+    """The attacker's GAN, trained once on LFW's public faces (never a private identity) and shared by every
+    target of that image size: ORL and LFW targets alike (see the README for why not ORL's own people)."""
+
+    latent_dim: int = 100
+    width: int = 24  # the generator's last and the discriminator's first channel count; doubled per stage
+    epochs: int = 8  # about 90 s each on 2 CPU cores over LFW's 10,210 public faces
+    batch_size: int = 32
+    lr: float = 2e-4
+    image_size: int = 64
+    images: int = 0  # public faces to train on, a seeded subset (0: all 10,210)
+    crop: int = LFW_CROP  # framing of the public faces: see PUBLIC_CROP and framed_for
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.latent_dim >= 1 and self.width >= 1, "the prior's latent_dim and width must be positive")
+        _require(32 <= self.crop <= 250, f"the prior's crop must be in 32..250 pixels; got {self.crop}")
+        _require(self.images >= 0, "the prior's images must be 0 (all) or positive")
+        _require(self.epochs >= 1 and self.batch_size >= 2, "the prior needs epochs >= 1 and batch_size >= 2")
+        _require(math.isfinite(self.lr) and self.lr > 0, "the prior's lr must be positive")
+        _require(self.image_size in (32, 64, 128),
+                 f"the prior's image_size must be 32, 64 or 128; got {self.image_size}")
+
+
+@dataclass(frozen=True)
+class GMIConfig:
+    """GMI-style attack (Zhang et al. CVPR 2020): search the prior's latent space for the identity."""
+
+    steps: int = 40
+    lr: float = 0.05
+    restarts: int = 3  # latent codes optimised per identity; the one the target trusts most is kept
+    candidates: int = 1000  # random codes screened once (shared by all identities) to pick the restarts' starts
+    realism_weight: float = 0.1  # weight of the discriminator's "looks real" term against the identity term
+    log_odds: bool = True  # maximise log(p / (1 - p)), which keeps pushing once p nears 1; else log p
+    jitter: int = 4  # random shift (pixels) of the image before each query
+    flip: bool = True  # and a random left-right flip
+    record_every: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.steps >= 1 and self.record_every >= 1, "GMI steps and record_every must be positive")
+        _require(self.restarts >= 1, "GMI needs at least one restart per identity")
+        _require(self.candidates >= self.restarts, "GMI candidates must be at least its restarts")
+        _require(math.isfinite(self.lr) and self.lr > 0, "GMI lr must be positive")
+        _require(math.isfinite(self.realism_weight) and self.realism_weight >= 0,
+                 "GMI realism_weight must be non-negative")
+
+
+@dataclass(frozen=True)
+class InversionConfig:
+    """The black-box inversion network (Yang et al. CCS 2019): a decoder from prediction vectors to faces,
+    trained on public faces sent through the target."""
+
+    top_k: int = 0  # keep the k largest probabilities of each prediction vector (0: all of them)
+    width: int = 16
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    images: int = 4000  # public faces used for training, a seeded subset (0: all)
+    crop: int = LFW_CROP  # framing of the public faces: see PUBLIC_CROP and framed_for
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.top_k >= 0, "inversion top_k must be 0 (all) or positive")
+        _require(32 <= self.crop <= 250, f"the inversion crop must be in 32..250 pixels; got {self.crop}")
+        _require(self.width >= 1 and self.epochs >= 1 and self.batch_size >= 1, "inversion sizes must be positive")
+        _require(math.isfinite(self.lr) and self.lr > 0, "inversion lr must be positive")
+        _require(self.images >= 0, "inversion images must be 0 (all) or positive")
+
+
+@dataclass(frozen=True)
 class AttackConfig:
-    """One attack on one target as the attacker sees it (the view), scored by one evaluator."""
+    """One attack on one target as the attacker sees it (the view), scored by one evaluator. Only the chosen
+    attack's knobs name a result (see `irrelevant_fields`), so tuning GMI never invalidates MI-Face results."""
 
     attack: str = "miface"
     view: str = "mu"  # the attacker's view of a MID model: sampled z per query, K-sample mean, or mu
     view_samples: int = 16
     public: str = "lfw_public"  # the attacker's auxiliary faces: never the private identities
     miface: MIFaceConfig = field(default_factory=MIFaceConfig)
+    gmi: GMIConfig = field(default_factory=GMIConfig)
+    inversion: InversionConfig = field(default_factory=InversionConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
 
     def __post_init__(self) -> None:
         _require_choice("attack", self.attack, ATTACKS)
         _require_choice("view", self.view, PREDICT_MODES)
         _require_choice("public", self.public, PUBLIC_SETS)
         _require(self.view_samples >= 1, "view_samples must be positive")
+        _require(self.attack == "miface" or self.public == "lfw_public",
+                 f"the {self.attack} attack learns from LFW's public faces; use public 'lfw_public'")
+
+    def irrelevant_fields(self) -> tuple[str, ...]:
+        uses = {"miface": ("miface",), "gmi": ("gmi", "prior"), "inversion": ("inversion",)}[self.attack]
+        return tuple(name for name in ("miface", "gmi", "inversion", "prior") if name not in uses)
+
+
+def attack_steps(attack: AttackConfig) -> int:
+    """How long the chosen attack runs: optimisation steps, or the inversion network's training epochs."""
+    return {"miface": attack.miface.steps, "gmi": attack.gmi.steps, "inversion": attack.inversion.epochs}[attack.attack]
+
+
+def with_steps(attack: AttackConfig, steps: int) -> AttackConfig:
+    """`attack` with the chosen attack's length (see attack_steps) set to `steps`."""
+    if attack.attack == "inversion":
+        return dataclasses.replace(attack, inversion=dataclasses.replace(attack.inversion, epochs=steps))
+    name = attack.attack
+    return dataclasses.replace(attack, **{name: dataclasses.replace(getattr(attack, name), steps=steps)})
+
+
+def framed_for(dataset: str, attack: AttackConfig) -> AttackConfig:
+    """`attack` with the attacker's public faces framed like `dataset`'s photos (the GAN and the inversion
+    network learn from them): a choice made per dataset before any result was seen, and recorded."""
+    crop = PUBLIC_CROP.get(dataset, LFW_CROP)
+    return dataclasses.replace(attack, prior=dataclasses.replace(attack.prior, crop=crop),
+                               inversion=dataclasses.replace(attack.inversion, crop=crop))
 
 
 DEFAULT_LAMBDAS = (0.0, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
@@ -210,8 +323,16 @@ class SweepConfig:
         return dataclasses.replace(self.target, train=train)
 
 
-def to_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config)
+def to_dict(config: Any) -> Any:
+    """A config as plain JSON-ready values, without the fields it declares irrelevant (another attack's knobs)."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        skip = config.irrelevant_fields() if hasattr(config, "irrelevant_fields") else ()
+        return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in skip}
+    if isinstance(config, (list, tuple)):
+        return [to_dict(value) for value in config]
+    if isinstance(config, dict):
+        return {key: to_dict(value) for key, value in config.items()}
+    return config
 
 
 def config_hash(config: Any) -> str:
@@ -235,11 +356,15 @@ def sweep_from_dict(values: dict[str, Any]) -> SweepConfig:
 
     values = {k: tuple(v) if types.get(k) == "tuple[float, ...]" or types.get(k) == "tuple[int, ...]" else v
               for k, v in values.items()}
-    return build(SweepConfig, values)
+    try:
+        return build(SweepConfig, values)
+    except TypeError as error:  # an unknown field or a wrong type, e.g. a results file from another version
+        raise ConfigError(f"the stored sweep settings do not fit this version of MID Lab ({error}); "
+                          "run the sweep again") from error
 
 
 _NESTED = {cls.__name__: cls for cls in (TargetConfig, DataConfig, ModelConfig, TrainConfig, AttackConfig,
-                                         MIFaceConfig, EvaluatorConfig)}
+                                         MIFaceConfig, GMIConfig, InversionConfig, PriorConfig, EvaluatorConfig)}
 
 
 def data_root(flag: str | None = None) -> Path:

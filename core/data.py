@@ -21,14 +21,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.config import DataConfig
+from core.config import LFW_CROP, DataConfig
 
 if TYPE_CHECKING:
     import torch
 
 IMAGE_SUFFIXES = {".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
-# LFW's funnelled 250x250 images: a square around the face (PROVENANCE.md of lfw_gray).
-LFW_FACE_BOX = (62, 62, 188, 188)
 HOW_TO_GET = {
     "orl": "The AT&T/ORL faces are the folder att_faces/ with s1..s40; "
     "or run `python -m core fetch-olivetti` (needs internet and scikit-learn) for the same people at 64x64.",
@@ -37,6 +35,18 @@ HOW_TO_GET = {
     "mnist": "MNIST is the folder mnist/ with the four standard *-ubyte.gz IDX files.",
     "folder": "Give a folder with one sub-folder of images per identity.",
 }
+
+REPLACE_MNIST = "Replace it with the original file: " + HOW_TO_GET["mnist"]
+
+
+def lfw_box(side: int) -> tuple[int, int, int, int]:
+    """A square of `side` pixels around the centre of LFW's funnelled 250x250 images (the face's centre)."""
+    low = 125 - side // 2
+    return low, low, low + side, low + side
+
+
+# LFW's private faces: a 126-pixel square around the face (PROVENANCE.md of lfw_gray), (62, 62, 188, 188).
+LFW_FACE_BOX = lfw_box(LFW_CROP)
 
 
 class DataError(Exception):
@@ -88,20 +98,33 @@ def _square_crop(image: Image.Image) -> Image.Image:
     return image.crop((left, top, left + side, top + side))
 
 
+def _grayscale(image: Image.Image) -> Image.Image:
+    """8-bit grayscale. 16-bit images (PNG, TIFF, PGM with maxval > 255, read as modes I;16 and I) are scaled
+    down: Pillow's own conversion clips them, which turns a 16-bit face almost white."""
+    if image.mode == "I" or image.mode.startswith("I;16"):
+        pixels = np.asarray(image, dtype=np.float64) / 257.0
+        return Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8))
+    return image.convert("L")
+
+
 def read_face(path: Path, size: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """One image file to a size x size uint8 grayscale array; a broken file raises DataError naming it."""
+    """One image file to a size x size uint8 grayscale array; a broken or absurdly large file (a header that
+    promises billions of pixels) raises DataError naming it."""
     try:
         with Image.open(path) as opened:
-            image = opened.convert("L")
+            image = _grayscale(opened)
             image.load()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
-        raise DataError(f"cannot read image {path}: {error}. Remove or replace the file.") from error
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise DataError(f"cannot read image {path}: {str(error).rstrip('.')}. Remove or replace the file.") from error
     image = image.crop(box) if box and image.size == (250, 250) else _square_crop(image)
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """The images of a folder; hidden files are skipped like hidden folders (macOS copies leave `._1.jpg`
+    metadata files beside each image)."""
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _natural_key(name: str) -> list[object]:
@@ -144,7 +167,8 @@ def load_lfw_private(root: Path, size: int = 64) -> ImageSet:
     return load_identity_folders(root / "lfw_gray" / "private_min20", size, kind="lfw", box=LFW_FACE_BOX)
 
 
-def load_lfw_public(root: Path, size: int = 64, limit: int = 0, seed: int = 0) -> np.ndarray:
+def load_lfw_public(root: Path, size: int = 64, limit: int = 0, seed: int = 0,
+                    box: tuple[int, int, int, int] = LFW_FACE_BOX) -> np.ndarray:
     """The attacker's public faces (no identity shared with the private set), optionally a seeded subset."""
     folder = root / "lfw_gray" / "public_rest"
     if not folder.is_dir():
@@ -155,7 +179,7 @@ def load_lfw_public(root: Path, size: int = 64, limit: int = 0, seed: int = 0) -
     if limit and limit < len(files):
         order = np.random.default_rng(seed).permutation(len(files))[:limit]
         files = [files[i] for i in sorted(order)]
-    return np.stack([read_face(f, size, LFW_FACE_BOX) for f in files])
+    return np.stack([read_face(f, size, box) for f in files])
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -165,14 +189,15 @@ def _read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as error:
-        raise DataError(f"cannot read {path}: {error}") from error
+        raise DataError(f"cannot read {path}: {error}. {REPLACE_MNIST}") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path} is not an unsigned-byte IDX file")
+        raise DataError(f"{path} is not an unsigned-byte IDX file. {REPLACE_MNIST}")
     ndim = raw[3]
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise DataError(f"{path} is truncated: expected {int(np.prod(dims))} values, found {data.size}")
+        raise DataError(f"{path} is truncated: expected {int(np.prod(dims))} values, found {data.size}. "
+                        f"{REPLACE_MNIST}")
     return data.reshape(dims)
 
 
@@ -187,7 +212,7 @@ def load_mnist(root: Path, size: int = 64, split: str = "train", limit_per_class
             raise _missing("mnist", path)
     digits, labels = _read_idx(paths[0]), _read_idx(paths[1]).astype(np.int64)
     if len(digits) != len(labels):
-        raise DataError(f"{folder}: {len(digits)} images but {len(labels)} labels")
+        raise DataError(f"{folder}: {len(digits)} images but {len(labels)} labels. {REPLACE_MNIST}")
     keep = np.arange(len(labels))
     if limit_per_class:
         keep = np.concatenate([np.flatnonzero(labels == c)[:limit_per_class] for c in range(10)])
@@ -228,14 +253,17 @@ def load_dataset(config: DataConfig, root: Path) -> ImageSet:
     return data
 
 
-def split_per_identity(labels: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_per_identity(labels: np.ndarray, train_fraction: float, seed: int,
+                       names: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/test indices with the same fraction of every identity on each side."""
     rng = np.random.default_rng(seed)
     train, test = [], []
     for label in np.unique(labels):
         index = rng.permutation(np.flatnonzero(labels == label))
         if len(index) < 2:
-            raise DataError(f"identity {label} has {len(index)} image(s); a train/test split needs at least 2")
+            name = names[label] if names else str(label)
+            raise DataError(f"identity {name} has {len(index)} image(s); a train/test split needs at least 2 per "
+                            "identity. Add images of this person or remove their folder.")
         n_train = min(max(1, round(len(index) * train_fraction)), len(index) - 1)
         train.append(index[:n_train])
         test.append(index[n_train:])
@@ -245,7 +273,8 @@ def split_per_identity(labels: np.ndarray, train_fraction: float, seed: int) -> 
 def split_identities(num_identities: int, public: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded private/public split of identities: the public ones never reach the target."""
     if not 0 <= public <= num_identities - 2:
-        raise DataError(f"cannot hold out {public} of {num_identities} identities: the target needs at least 2")
+        raise DataError(f"cannot hold out {public} of {num_identities} identities: the target needs at least 2; "
+                        "lower --public-identities")
     order = np.random.default_rng(seed).permutation(num_identities)
     return np.sort(order[public:]), np.sort(order[:public])
 
@@ -269,7 +298,7 @@ class PreparedData:
             private_ids, public_ids = split_identities(images.num_classes, config.public_identities, config.split_seed)
             public = images.select_identities(public_ids).images
             images = images.select_identities(private_ids)
-        train, test = split_per_identity(images.labels, config.train_fraction, config.split_seed)
+        train, test = split_per_identity(images.labels, config.train_fraction, config.split_seed, images.names)
         return cls(config, images, train, test, public)
 
     def train(self) -> tuple[torch.Tensor, torch.Tensor]:

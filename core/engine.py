@@ -17,13 +17,22 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.attacks import Reconstruction, attacker_query, run_miface
-from core.attacks.base import to_uint8
-from core.config import AttackConfig, ConfigError, EvaluatorConfig, TargetConfig, config_hash, to_dict
-from core.data import PreparedData, load_lfw_public
+from core.attacks import Reconstruction, attacker_query, run_gmi, run_inversion, run_miface
+from core.attacks.base import Query, to_uint8
+from core.config import (
+    AttackConfig,
+    ConfigError,
+    EvaluatorConfig,
+    PriorConfig,
+    TargetConfig,
+    config_hash,
+    to_dict,
+)
+from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public
 from core.gallery import tile
 from core.metrics import attack_scores, log_probs, prediction_metrics, real_image_distance, wilson_interval
 from core.models import EvaluatorNet, TargetNet
+from core.prior import GAN, train_gan
 from core.runtime import Timings, environment, seed_everything, timestamp
 from core.store import Store, write_atomic
 from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective, mid_objective
@@ -31,6 +40,8 @@ from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
 Progress = Callable[[str, int, int], None]
 PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
+# Priors that ship with MID Lab, in the store's own format (half-precision weights), so no user waits for one.
+SHIPPED = Store(Path(__file__).resolve().parent.parent / "assets" / "store")
 
 
 def _quiet(message: str, done: int, total: int) -> None:
@@ -135,6 +146,33 @@ class Engine:
         ), on_epoch_end=[lambda r: self.progress(f"train evaluator ({label})", int(r["epoch"]), epochs)])
         return trainer.run(x, y, self.device)
 
+    # ---- the attacker's prior -----------------------------------------------------------------------
+    def prior(self, config: PriorConfig) -> tuple[GAN, dict[str, Any], bool]:
+        """The GAN prior for `config`: from the store, else shipped in assets/, else trained on LFW's public
+        faces and stored."""
+        key = config_hash(config)
+        gan = GAN(config)
+        record = SHIPPED.load_model("priors", key, gan)  # read-only: needs no lock (or a writable store)
+        if record is not None:
+            return gan.to(self.device).eval(), record, True
+        with self.store.lock("priors", key):
+            record = self.store.load_model("priors", key, gan)
+            if record is not None:
+                return gan.to(self.device).eval(), record, True
+            faces = public_faces(self.data_root, config.image_size, limit=config.images, box=lfw_box(config.crop))
+            seed_everything(config.seed)
+            gan = GAN(config)
+            timings = Timings()
+            with timings.stage("train_s"):
+                history = train_gan(gan, faces, self.device, on_epoch_end=[
+                    lambda r: self.progress("train GAN prior", int(r["epoch"]), config.epochs),
+                    *self.epoch_callbacks])
+            record = {"kind": "prior", "config": to_dict(config), "config_hash": key, "public": "lfw_public",
+                      "images": len(faces), "history": history, "environment": environment(self.device),
+                      "timings": dict(timings), "created": timestamp()}
+            self.store.save_model("priors", key, gan, record)
+            return gan.eval(), record, False
+
     # ---- attacks -------------------------------------------------------------------------------------
     def start_image(self, attack: AttackConfig, data: PreparedData) -> torch.Tensor:
         """MI-Face's start (1, H, W): flat gray, or the mean of the attacker's public faces (LFW's computed once)."""
@@ -163,28 +201,63 @@ class Engine:
             if loaded is not None:
                 return Reconstruction.from_tensors(loaded[0]), loaded[1], True
             timings = Timings()
-            labels = torch.arange(data.images.num_classes)
-            with timings.stage("start_s"):
-                start = self.start_image(attack, data)
-            seed_everything(attack.miface.seed)
+            labels = torch.arange(data.images.num_classes, device=self.device)
             query = attacker_query(target, attack.view, attack.view_samples)
-            with timings.stage("attack_s"):
-                result = run_miface(query, labels.to(self.device), start.to(self.device), attack.miface,
-                                    on_step=lambda done, total: self.progress(f"attack ({attack.view} view)",
-                                                                              done, total))
+            result, details = self._invert(query, labels, attack, data, timings)
             result = Reconstruction(result.images.cpu(), result.trajectory.cpu(), result.steps,
                                     result.target_confidence.cpu())
             with timings.stage("score_s"):
                 private_x, private_y = data.train()
-                scores = attack_scores(evaluator, result.images, labels, private_x, private_y, self.device)
+                scores = attack_scores(evaluator, result.images, labels.cpu(), private_x, private_y, self.device)
             record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
-                      "evaluator_key": evaluator_key, "scores": scores,
+                      "evaluator_key": evaluator_key, "scores": scores, **details,
                       "target_confidence": float(result.target_confidence[-1].mean()),
                       "environment": environment(self.device), "timings": dict(timings),
                       "created": timestamp()}
-            folder = self.store.save("attacks", key, result.tensors(), record)
-            write_atomic(folder / "reconstructions.png", png_grid(result.images))
+            # The picture first: the record, written last by save(), is what makes an entry valid.
+            write_atomic(self.store.path("attacks", key) / "reconstructions.png", png_grid(result.images))
+            self.store.save("attacks", key, result.tensors(), record)
             return result, record, False
+
+    def _invert(self, query: Query, labels: torch.Tensor, attack: AttackConfig, data: PreparedData,
+                timings: Timings) -> tuple[Reconstruction, dict[str, Any]]:
+        """Run the configured attack; also returns what its record should add (the prior used, a history)."""
+        image_size = data.config.image_size
+
+        def on_step(done: int, total: int) -> None:
+            self.progress(f"{attack.attack} attack ({attack.view} view)", done, total)
+
+        if attack.attack == "miface":
+            with timings.stage("start_s"):
+                start = self.start_image(attack, data)
+            seed_everything(attack.miface.seed)
+            with timings.stage("attack_s"):
+                return run_miface(query, labels, start.to(self.device), attack.miface, on_step), {}
+        if attack.attack == "gmi":
+            if attack.prior.image_size != image_size:
+                raise ConfigError(f"the GAN prior draws {attack.prior.image_size}px faces but the target sees "
+                                  f"{image_size}px; set the prior's image_size to {image_size}")
+            with timings.stage("prior_s"):
+                gan, prior_record, _ = self.prior(attack.prior)
+            seed_everything(attack.gmi.seed)
+            with timings.stage("attack_s"):
+                result = run_gmi(query, labels, gan, attack.gmi, on_step)
+            return result, {"prior_key": prior_record["config_hash"]}
+        with timings.stage("public_s"):
+            public = public_faces(self.data_root, image_size, limit=attack.inversion.images,
+                                  box=lfw_box(attack.inversion.crop))
+        victim_x, victim_y = data.train()
+        with timings.stage("attack_s"):
+            result, history = run_inversion(query, labels, public, victim_x, victim_y, data.images.num_classes,
+                                            attack.inversion, on_step)
+        return result, {"history": history, "public_images": len(public)}
+
+
+def public_faces(root: Path, image_size: int, limit: int = 0,
+                 box: tuple[int, int, int, int] = LFW_FACE_BOX) -> torch.Tensor:
+    """LFW's public faces (N, 1, S, S) in [0, 1]: what the attacker learns a prior or a decoder from."""
+    faces = load_lfw_public(root, image_size, limit=limit, box=box)
+    return torch.from_numpy(faces).unsqueeze(1).float().div_(255.0)
 
 
 def mean_face(faces: np.ndarray) -> torch.Tensor:

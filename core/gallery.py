@@ -86,17 +86,43 @@ class Sweep:
 
     def reconstructions(self, mid_lambda: float) -> np.ndarray:
         """The reconstruction of every identity at a lambda, uint8 (C, H, W)."""
-        images = self._tensors(self.run(mid_lambda))["images"]
-        if images.dtype != np.uint8:
-            images = (np.clip(images, 0, 1) * 255 + 0.5).astype(np.uint8)
-        return images.reshape(images.shape[0], images.shape[-2], images.shape[-1])
+        return _uint8_faces(self._tensors(self.run(mid_lambda))["images"])
 
     def trajectory(self, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
-        """Recorded frames uint8 (T, C, H, W), their step numbers, and the target's confidence (T, C)."""
+        """Recorded frames uint8 (T, C, H, W), their step numbers, and the target's confidence (T, C). The zoo
+        keeps frames at reduced resolution: they come back enlarged, the last one as the exact final image."""
         tensors = self._tensors(self.run(mid_lambda))
-        frames = tensors["trajectory"]
+        frames, images = tensors["trajectory"], tensors["images"]
         frames = frames.reshape(frames.shape[0], frames.shape[1], frames.shape[-2], frames.shape[-1])
+        scale = images.shape[-1] // frames.shape[-1]
+        if scale > 1:
+            frames = frames.repeat(scale, axis=2).repeat(scale, axis=3)
+            frames[-1] = _uint8_faces(images)
         return frames, tensors["steps"].tolist(), tensors["target_confidence"]
+
+
+def _uint8_faces(images: np.ndarray) -> np.ndarray:
+    """Stored reconstructions (C, [1,] H, W), float in [0, 1] (a store) or uint8 (the zoo), as uint8 (C, H, W)."""
+    if images.dtype != np.uint8:
+        images = (np.clip(images, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return images.reshape(images.shape[0], images.shape[-2], images.shape[-1])
+
+
+def attack_siblings(sweep: Sweep, sweeps: list[Sweep]) -> list[Sweep]:
+    """The sweeps of the same models (targets, lambdas, seeds), judge and attacker's view under each other
+    attack: one curve each on the tradeoff plot."""
+    def setting(s: Sweep) -> tuple:
+        config = s.results["config"]
+        return config["target"], config["lambdas"], config["seeds"], config["evaluator"], config["attack"]["view"]
+
+    mine, seen = setting(sweep), {sweep.results["config"]["attack"]["attack"]}
+    found = []
+    for other in sweeps:
+        attack = other.results["config"]["attack"]["attack"]
+        if attack not in seen and setting(other) == mine:
+            seen.add(attack)
+            found.append(other)
+    return found
 
 
 def tile(images: np.ndarray, columns: int = 10) -> np.ndarray:
@@ -110,17 +136,18 @@ def tile(images: np.ndarray, columns: int = 10) -> np.ndarray:
     return canvas
 
 
-def load_zoo(folder: Path = ZOO_DIR) -> Sweep | None:
+def load_zoo(folder: Path = ZOO_DIR) -> list[Sweep]:
+    """The shipped sweeps (one per attack on the default targets), or none when the manifest is missing."""
     manifest = read_json(folder / MANIFEST)
-    if not isinstance(manifest, dict) or "zoo" not in manifest:
-        return None
-    return Sweep(manifest, "precomputed", folder)
+    if not isinstance(manifest, dict) or "zoo" not in manifest or "sweeps" not in manifest:
+        return []
+    return [Sweep({**results, "zoo": manifest["zoo"]}, "precomputed", folder) for results in manifest["sweeps"]]
 
 
 def available_sweeps(results_dir: Path, zoo_dir: Path | None = None) -> tuple[list[Sweep], list[str]]:
     """The shipped zoo first, then every readable sweep results file in `results_dir`, newest first; and a
     message for each results file that could not be read."""
-    sweeps = [zoo] if (zoo := load_zoo(zoo_dir or ZOO_DIR)) is not None else []
+    sweeps = load_zoo(zoo_dir or ZOO_DIR)
     problems = []
     for path in list_sweeps(results_dir):
         results = load_results(path)

@@ -50,13 +50,17 @@ def log_probs(model: nn.Module, x: torch.Tensor, device: torch.device, batch_siz
 
 
 def prediction_metrics(log_p: torch.Tensor, labels: torch.Tensor) -> dict[str, object]:
-    """Test accuracy (with interval) and the spread of predictions: mean top-1 confidence, entropy (nats), and
-    the paper's picture of it, `rank_mass`: the mean probability at each rank, most likely label first."""
+    """Test accuracy (with interval), balanced accuracy (the mean of per-identity recalls, with a t-interval
+    over identities: what accuracy means when one person has 500 photos and another 20), and the spread of
+    predictions: mean top-1 confidence, entropy (nats), and the paper's picture of it, `rank_mass`: the mean
+    probability at each rank, most likely label first."""
     probs = log_p.exp()
-    correct = int((log_p.argmax(1) == labels).sum())
+    hits = log_p.argmax(1) == labels
     entropy = -(probs * log_p).sum(1)
+    recalls = [float(hits[labels == label].float().mean()) for label in labels.unique().tolist()]
     return {
-        "accuracy": wilson_interval(correct, len(labels)),
+        "accuracy": wilson_interval(int(hits.sum()), len(labels)),
+        "balanced_accuracy": mean_interval(recalls),
         "confidence": mean_interval(probs.max(1).values.numpy()),
         "entropy": mean_interval(entropy.numpy()),
         "rank_mass": probs.sort(dim=1, descending=True).values.mean(0).tolist(),

@@ -23,7 +23,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from core.files import read_json, write_atomic, write_json_atomic
+from core.files import StoreError, read_json, write_atomic, write_json_atomic
 
 log = logging.getLogger("midlab")
 
@@ -41,13 +41,19 @@ class Store:
     @contextmanager
     def lock(self, kind: str, key: str) -> Iterator[None]:
         """Hold an exclusive lock on one entry across processes and threads, so two sweeps over one store never
-        compute the same entry at once: the second waits, then finds it stored. The lock file stays in place.
-        A store that cannot be written is read without a lock (saving into it fails with a clear error)."""
+        compute the same entry at once: the second waits, then finds it stored. The lock file stays in place;
+        the kernel releases the lock when its holder dies, even by SIGKILL.
+        A store that cannot be written is read without a lock; if the entry is not there, this fails at once
+        rather than after the caller has spent minutes computing something it cannot save."""
         path = self.root / kind / f".{key}.lock"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(path, "a")  # noqa: SIM115 -- held open for the lock's lifetime
-        except OSError:
+        except OSError as error:
+            if self.record(kind, key) is None:
+                raise StoreError(
+                    f"the store {self.root} cannot be written ({error.strerror or error}) and does not hold {kind} "
+                    f"{key}: point --store or MIDLAB_STORE at a writable folder") from error
             yield
             return
         try:

@@ -1,23 +1,25 @@
-"""The default model zoo in assets/zoo: the default ORL sweep, compact enough to ship (<= 20 MB).
+"""The default model zoo in assets/zoo: the default ORL sweep under each attack, small enough to ship (<= 20 MB).
 
-`python -m core zoo` runs (or reuses) the default sweep and exports, per lambda, the target's weights in half
-precision and the reconstructions as 8-bit pixels (the trajectory every 20 steps), plus manifest.json: the
-sweep's results with every file's SHA-256. Half precision is checked, not assumed: the export reloads each
-model and records how many test predictions agree with the full-precision model. Original faces are never
-exported; the dashboard reads them from the dataset.
+`python -m core zoo` runs (or reuses) the default sweeps and exports, per lambda, the target's weights in half
+precision (once: the attacks share the targets) and the reconstructions as 8-bit pixels (the trajectory at
+most every 20 steps), plus manifest.json: every sweep's results and every file's SHA-256. Half precision is
+checked, not assumed: the export reloads each model and records how many test predictions agree with the
+full-precision model. Original faces are never exported; the dashboard reads them from the dataset.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import save as save_safetensors
 
 from core.attacks.base import to_uint8
-from core.config import SweepConfig
+from core.config import ATTACKS, AttackConfig, SweepConfig, framed_for
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_atomic, write_json_atomic
@@ -27,7 +29,10 @@ from core.models import TargetNet
 from core.runtime import seed_everything, timestamp
 from core.sweep import run_sweep
 
-TRAJECTORY_EVERY = 20  # steps between exported trajectory frames
+# The zoo keeps a few evenly spaced frames of each attack's trajectory at half resolution (the final
+# reconstructions, which are scored, stay exact): three attacks x eight models fit in 20 MB this way.
+TRAJECTORY_FRAMES = 6
+TRAJECTORY_SCALE = 2
 
 
 def _write(path: Path, tensors: dict[str, torch.Tensor], files: dict[str, str], base: Path) -> str:
@@ -49,13 +54,32 @@ def half_precision_agreement(model: TargetNet, half: dict[str, torch.Tensor], da
     return float((log_probs(restored.to(device), test_x, device, mode="mu").argmax(1) == full).float().mean())
 
 
+def default_zoo_sweeps() -> list[SweepConfig]:
+    """The default ORL sweep under every attack, MI-Face first (the dashboard's first screen)."""
+    defaults = SweepConfig()
+    return [dataclasses.replace(defaults, attack=framed_for(defaults.target.data.dataset, AttackConfig(attack=attack)))
+            for attack in ATTACKS]
+
+
 def build_zoo(engine: Engine, results_dir: Path, out_dir: Path = ZOO_DIR,
-              config: SweepConfig | None = None) -> dict[str, Any]:
-    """Run (or reuse) the default sweep (or `config`) and export it to `out_dir`; returns the manifest."""
-    config = config or SweepConfig()
+              configs: list[SweepConfig] | None = None) -> dict[str, Any]:
+    """Run (or reuse) the default sweeps (or `configs`) and export them to `out_dir`; returns the manifest."""
+    files: dict[str, str] = {}
+    sweeps = [_export_sweep(engine, config, results_dir, out_dir, files)
+              for config in configs or default_zoo_sweeps()]
+    manifest = {"sweeps": sweeps, "zoo": {"built": timestamp(), "weights_dtype": "float16",
+                                          "trajectory_frames": TRAJECTORY_FRAMES,
+                                          "trajectory_scale": TRAJECTORY_SCALE, "files": files}}
+    write_json_atomic(out_dir / MANIFEST, manifest)
+    for stale in (p for p in out_dir.rglob("*.safetensors") if p.relative_to(out_dir).as_posix() not in files):
+        stale.unlink()
+    return manifest
+
+
+def _export_sweep(engine: Engine, config: SweepConfig, results_dir: Path, out_dir: Path,
+                  files: dict[str, str]) -> dict[str, Any]:
     results = run_sweep(config, engine, results_dir)
     data = PreparedData.load(config.target.data, engine.data_root)
-    files: dict[str, str] = {}
     runs = []
     for run in results["runs"]:
         model, _, _ = engine.target(config.target_for(run["lambda"], run["seed"]), data)
@@ -64,11 +88,12 @@ def build_zoo(engine: Engine, results_dir: Path, out_dir: Path = ZOO_DIR,
         agreement = half_precision_agreement(model, half, data, engine.device)
         weights = _write(out_dir / "targets" / f"{run['target_key']}.safetensors", half, files, out_dir)
         tensors, _ = engine.store.load("attacks", run["attack_key"])
-        keep = [i for i, step in enumerate(tensors["steps"].tolist()) if step % TRAJECTORY_EVERY == 0]
-        keep = sorted(set(keep) | {len(tensors["steps"]) - 1})
+        count = len(tensors["steps"])
+        keep = sorted({round(i * (count - 1) / (TRAJECTORY_FRAMES - 1)) for i in range(TRAJECTORY_FRAMES)})
+        frames = tensors["trajectory"][keep].squeeze(2).float()
         attack = {
             "images": to_uint8(tensors["images"]).squeeze(1),
-            "trajectory": tensors["trajectory"][keep].squeeze(2),
+            "trajectory": (F.avg_pool2d(frames, TRAJECTORY_SCALE) + 0.5).to(torch.uint8),
             "steps": tensors["steps"][keep],
             "target_confidence": tensors["target_confidence"][keep].float(),
         }
@@ -76,10 +101,4 @@ def build_zoo(engine: Engine, results_dir: Path, out_dir: Path = ZOO_DIR,
         slim = {k: v for k, v in run.items() if k not in ("model_path", "reconstructions_path", "grid_path")}
         runs.append({**slim, "weights_file": weights, "reconstructions_file": reconstructions,
                      "half_precision_agreement": agreement})
-    manifest = {**results, "runs": runs,
-                "zoo": {"built": timestamp(), "weights_dtype": "float16",
-                        "trajectory_every": TRAJECTORY_EVERY, "files": files}}
-    write_json_atomic(out_dir / MANIFEST, manifest)
-    for stale in (p for p in out_dir.rglob("*.safetensors") if p.relative_to(out_dir).as_posix() not in files):
-        stale.unlink()
-    return manifest
+    return {**results, "runs": runs}

@@ -32,13 +32,23 @@ def run_as_row(run: dict) -> dict:
     return {"lambda": run["lambda"], "test_accuracy": run["test"]["accuracy"], "attack_top1": run["attack"]["top1"]}
 
 
-def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[dict] | None = None) -> go.Figure:
+ATTACK_NAMES = {"miface": "MI-Face", "gmi": "GMI (GAN prior)", "inversion": "inversion network (black-box)"}
+OTHER_COLOURS = ("#2ca02c", "#9467bd", "#8c564b")
+
+
+def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[dict] | None = None,
+                    name: str = "stored", others: list[tuple[str, list[dict]]] | None = None) -> go.Figure:
     """Test accuracy against attack accuracy, one point per lambda with 95% interval bars; the chosen lambda
-    ringed; `added` rows (models trained now) in a second colour."""
+    ringed; `added` rows (models trained now) in a second colour; `others`, (name, rows) of the same models
+    under other attacks, as thinner curves."""
     figure = go.Figure()
-    figure.add_trace(_points(rows, "stored", "#1f77b4", chosen, "click to select"))
+    figure.add_trace(_points(rows, name, "#1f77b4", chosen, "click to select"))
     if added:
         figure.add_trace(_points(added, "trained now", "#ff7f0e", None, "trained now"))
+    for (other_name, other_rows), colour in zip(others or [], OTHER_COLOURS, strict=False):
+        trace = _points(other_rows, other_name, colour, None, other_name)
+        trace.update(marker={"size": 7, "symbol": "diamond"}, line={"dash": "dot"}, opacity=0.8, text=None)
+        figure.add_trace(trace)
     if chosen is not None:
         pick = next(r for r in rows if r["lambda"] == chosen)
         figure.add_trace(go.Scatter(
@@ -48,7 +58,8 @@ def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[d
     figure.update_layout(
         xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
         yaxis={"title": "test accuracy → more useful", "range": [-0.02, 1.05]},
-        margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=420, showlegend=bool(added),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=420, showlegend=bool(added or others),
+        legend={"orientation": "h", "y": -0.2},
         title={"text": "Privacy-utility tradeoff, one point per lambda (bars: 95% intervals)", "font": {"size": 14}},
     )
     return figure

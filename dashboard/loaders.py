@@ -1,4 +1,7 @@
-"""Cached, bounded loaders shared by the pages: the sweeps, their reconstructions and the original faces."""
+"""Cached, bounded loaders shared by the pages: the sweeps, their reconstructions and the original faces.
+
+Every cache has max_entries, so a server that runs for weeks keeps a bounded amount in memory
+(tests/test_robustness.py checks every cache in dashboard/)."""
 
 from pathlib import Path
 
@@ -8,6 +11,8 @@ import streamlit as st
 from core import gallery
 from core.config import results_root
 from core.gallery import Sweep, available_sweeps, original_faces
+
+ORIGINALS_TTL_S = 3600
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -36,9 +41,10 @@ def reconstructions(sweep: Sweep, mid_lambda: float) -> np.ndarray:
     return _reconstructions(sweep, sweep.key, mid_lambda)
 
 
-@st.cache_data(max_entries=4, show_spinner="Reading the original faces...")
+@st.cache_data(max_entries=4, ttl=ORIGINALS_TTL_S, show_spinner="Reading the original faces...")
 def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str]]:
-    """One training photo per identity; raises core.data.DataError when the dataset is missing."""
+    """One training photo per identity; raises core.data.DataError when the dataset is missing. Cached for an
+    hour only: unlike results files, a dataset folder has no cheap signature to notice a change by."""
     return original_faces(data_config, Path(root))
 
 

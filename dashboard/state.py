@@ -8,6 +8,7 @@ import math
 
 import streamlit as st
 
+from core.config import ATTACKS
 from core.gallery import Sweep
 
 URL_KEYS = ("sweep", "attack", "view", "lam", "ids")
@@ -60,8 +61,11 @@ def pick_sweep(sweeps: list[Sweep]) -> Sweep:
         st.session_state["_url_attack"] = by_key[wanted_key].results["config"]["attack"]["attack"]
         st.session_state["_url_view"] = by_key[wanted_key].results["config"]["attack"]["view"]
         st.session_state["sweep"] = wanted_key
-    attack = _choose("Attack", sorted({s.results["config"]["attack"]["attack"] for s in sweeps}), "attack",
-                     "The model inversion attack whose reconstructions are shown (more come with later issues).")
+    stored = {s.results["config"]["attack"]["attack"] for s in sweeps}
+    attack = _choose("Attack", [name for name in ATTACKS if name in stored], "attack",
+                     "The model inversion attack whose reconstructions are shown: MI-Face paints pixels by the "
+                     "model's gradients; GMI searches a face generator trained on other people's photos; the "
+                     "inversion network decodes the model's output probabilities (black-box).")
     views = sorted({s.results["config"]["attack"]["view"] for s in sweeps
                     if s.results["config"]["attack"]["attack"] == attack})
     view = _choose("Attacker's view", views, "view", VIEW_HELP)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from core.config import AttackConfig, EvaluatorConfig, MIFaceConfig, SweepConfig, TargetConfig, TrainConfig, data_root
 
@@ -20,6 +23,36 @@ def require(path: Path, what: str) -> Path:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
     raise AssertionError("unreachable")
+
+
+def run_cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    """`python -m core ARGV` in this process, expected to exit: (exit status, stdout, stderr)."""
+    from core.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def make_faces(root: Path, identities: int = 3, per_identity: int = 4, size: tuple[int, int] = (40, 50)) -> Path:
+    """A folder of <identity>/<image> files of random pixels (width x height `size`): a dataset in seconds."""
+    rng = np.random.default_rng(0)
+    for i in range(identities):
+        folder = root / f"person{i}"
+        folder.mkdir(parents=True)
+        for j in range(per_identity):
+            pixels = rng.integers(0, 256, size=(size[1], size[0]), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{j}.png")
+    return root
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An MNIST-style IDX file of unsigned bytes, gzipped when the name ends in .gz."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,5 @@
 import pytest
-
-from core.__main__ import main
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+from conftest import run_cli
 
 
 @pytest.mark.parametrize(("argv", "expected"), [

@@ -28,7 +28,7 @@ def test_a_broken_results_file_is_reported_and_the_zoo_still_shows(tmp_path, mon
     monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path))
     app = results_page(AppTest.from_file(APP, default_timeout=TIMEOUT))
     assert not app.exception and "unreadable" in app.warning[0].value
-    assert len(app.dataframe[0].value) == len(gallery.load_zoo().lambdas)
+    assert len(app.dataframe[0].value) == len(gallery.load_zoo()[0].lambdas)
 
 
 @pytest.mark.slow

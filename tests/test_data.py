@@ -1,8 +1,6 @@
-import gzip
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import make_faces, write_idx
 from PIL import Image
 
 from core.config import DataConfig
@@ -17,17 +15,6 @@ from core.data import (
     split_identities,
     split_per_identity,
 )
-
-
-def make_faces(root: Path, identities: int = 3, per_identity: int = 4, size: tuple[int, int] = (40, 50)) -> Path:
-    rng = np.random.default_rng(0)
-    for i in range(identities):
-        folder = root / f"person{i}"
-        folder.mkdir(parents=True)
-        for j in range(per_identity):
-            pixels = rng.integers(0, 256, size=(size[1], size[0]), dtype=np.uint8)
-            Image.fromarray(pixels).save(folder / f"{j}.png")
-    return root
 
 
 def test_orl_on_shared_data(data_dir):
@@ -93,12 +80,6 @@ def test_lfw_layout_uses_the_face_box(tmp_path):
     private = load_lfw_private(tmp_path, size=16)
     assert private.names == ["Ann_A", "Bob_B"] and private.images.min() > 150
     assert load_lfw_public(tmp_path, size=16).shape == (1, 16, 16)
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
 
 
 def test_mnist_layout_from_tiny_idx_files(tmp_path):

@@ -1,5 +1,6 @@
 """The Explore page on the shipped zoo, driven by AppTest: slider, URL state, missing data, presenter mode."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,22 @@ def test_first_screen_shows_faces_metrics_and_plots(explore):
     assert "precomputed" in app.markdown[0].value or any("precomputed" in m.value for m in app.markdown)
 
 
+def test_the_tradeoff_plot_has_one_curve_per_attack_and_the_attack_selector_switches(explore):
+    app = explore.run()
+    names = [trace.get("name") for trace in json.loads(app.get("plotly_chart")[0].proto.spec)["data"]]
+    assert names[:3] == ["MI-Face (shown)", "GMI (GAN prior)", "inversion network (black-box)"]
+    miface_images = [image.value for image in app.image]
+    app.selectbox[0].set_value("gmi").run()
+    assert not app.exception and app.query_params["attack"] in ("gmi", ["gmi"])
+    names = [trace.get("name") for trace in json.loads(app.get("plotly_chart")[0].proto.spec)["data"]]
+    assert names[0] == "GMI (GAN prior) (shown)" and "MI-Face" in names
+    images = [image.value for image in app.image]
+    assert images[0::3] == miface_images[0::3] and images[1::3] != miface_images[1::3]
+
+
 def test_moving_lambda_changes_the_images_and_the_metrics(explore):
     app = explore.run()
-    zoo = load_zoo()
+    zoo = load_zoo()[0]
     assert app.select_slider[0].value == default_lambda(zoo) != zoo.lambdas[-1]
     before_images = [image.value for image in app.image]
     before_metrics = metric_values(app)
@@ -46,7 +60,7 @@ def test_moving_lambda_changes_the_images_and_the_metrics(explore):
 
 
 def test_url_state_round_trip(explore):
-    zoo = load_zoo()
+    zoo = load_zoo()[0]
     explore.query_params["lam"] = f"{zoo.lambdas[-1]:g}"
     explore.query_params["ids"] = "s3,s5,../../etc/passwd"
     app = explore.run()
@@ -65,7 +79,7 @@ def test_nonsense_url_values_are_ignored_with_a_notice(explore):
     explore.query_params["lam"] = "nan"
     explore.query_params["view"] = "../secret"
     app = explore.run()
-    assert not app.exception and app.select_slider[0].value == default_lambda(load_zoo())
+    assert not app.exception and app.select_slider[0].value == default_lambda(load_zoo()[0])
     notices = " ".join(toast.value for toast in app.toast)
     assert "lam" in notices and "secret" in notices
 

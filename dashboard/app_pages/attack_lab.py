@@ -5,20 +5,32 @@ import dataclasses
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.config import PREDICT_MODES, data_root, results_root, store_root, sweep_from_dict
+from core.config import (
+    ATTACKS,
+    PREDICT_MODES,
+    attack_steps,
+    data_root,
+    framed_for,
+    results_root,
+    store_root,
+    sweep_from_dict,
+    with_steps,
+)
 from core.data import DataError
 from core.gallery import GalleryError
 from core.jobs import JOBS
 from dashboard import loaders
+from dashboard.charts import ATTACK_NAMES
 from dashboard.job_panel import job_panel
 from dashboard.state import VIEW_HELP
 
 st.title("Attack lab: watch the inversion happen")
 st.caption(
-    "MI-Face starts from the average face of other people and takes gradient steps that make the model more "
-    "sure it sees the chosen person. The frames below were recorded during the attack; the chart shows how "
-    "confident the target model became, step by step. A confident model is not a recognisable face: compare "
-    "with the original."
+    "MI-Face starts from the average face of other people and takes gradient steps on the pixels; GMI takes "
+    "its steps in the code space of a face generator trained on other people; the inversion network learns, "
+    "epoch by epoch, to decode the model's answers into faces. Each makes the model more sure it sees the "
+    "chosen person. The frames below were recorded during the attack; the chart shows how confident the "
+    "target model became. A confident model is not a recognisable face: compare with the original."
 )
 
 left, right = st.columns([2, 3])
@@ -69,19 +81,25 @@ st.caption(f"The judge names {hits} of these {len(labels)} final reconstructions
 
 st.subheader("Run a new attack on this model")
 st.caption(f"Attack the lambda = {mid_lambda:g} model again with other settings, in the background. The model "
-           "must be in your store: it is trained first when missing (about 15 s), and the judge once (about a "
-           "minute).")
+           "must be in your store: it is trained first when missing (about 15 s), and the judge once (a few "
+           "minutes). GMI uses the GAN prior shipped in assets/store.")
 base_config = sweep_from_dict(sweep.results["config"])
 with st.form("attack"):
-    left, middle, right = st.columns(3)
-    steps_wanted = left.number_input("Steps", 1, 2000, base_config.attack.miface.steps,
-                                     help="Gradient steps on the image; frames are recorded every 10 steps.")
-    view = middle.selectbox("Attacker's view", PREDICT_MODES, index=PREDICT_MODES.index(base_config.attack.view),
-                            help=VIEW_HELP)
-    submitted = right.form_submit_button("Attack", type="primary")
+    left, middle, right, go_column = st.columns(4)
+    attack_name = left.selectbox("Attack", ATTACKS, index=ATTACKS.index(base_config.attack.attack),
+                                 format_func=ATTACK_NAMES.get,
+                                 help="MI-Face: gradient steps on pixels. GMI: steps in a face generator's code "
+                                      "space. Inversion network: a decoder trained on the model's answers.")
+    steps_wanted = middle.number_input(
+        "Steps (epochs for the inversion network)", 1, 2000, attack_steps(base_config.attack),
+        help="MI-Face and GMI: optimisation steps (frames are recorded every few). The inversion network: "
+             "training epochs over the public faces (a frame per epoch).")
+    view = right.selectbox("Attacker's view", PREDICT_MODES, index=PREDICT_MODES.index(base_config.attack.view),
+                           help=VIEW_HELP)
+    submitted = go_column.form_submit_button("Attack", type="primary")
 if submitted:
-    attack = dataclasses.replace(base_config.attack, view=view,
-                                 miface=dataclasses.replace(base_config.attack.miface, steps=int(steps_wanted)))
+    attack = with_steps(dataclasses.replace(base_config.attack, attack=attack_name, view=view), int(steps_wanted))
+    attack = framed_for(base_config.target.data.dataset, attack)
     config = dataclasses.replace(base_config, lambdas=(mid_lambda,), seeds=(run["seed"],), attack=attack)
     st.session_state["attack_job"] = JOBS.submit(config, store_root(), data_root(), results_root())
     st.session_state["attack_job_base"] = sweep.key

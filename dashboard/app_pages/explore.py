@@ -4,18 +4,22 @@ import streamlit as st
 
 from core.config import data_root
 from core.data import DataError
-from core.gallery import GalleryError, metric_delta
+from core.gallery import GalleryError, attack_siblings, metric_delta
 from dashboard import loaders, state
-from dashboard.charts import spread_figure, tradeoff_figure
+from dashboard.charts import ATTACK_NAMES, spread_figure, tradeoff_figure
 
 DEFAULT_IDENTITIES = 8
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def figures(_sweep, sweep_key: str, mid_lambda: float) -> tuple[dict, str, dict | None]:
+def figures(_sweep, sweep_key: str, _siblings, sibling_keys: tuple[str, ...],
+            mid_lambda: float) -> tuple[dict, str, dict | None]:
     """The two figures as plain dicts (and the tradeoff as HTML), built once per lambda: building Plotly
-    figures costs more than the rest of a rerun."""
-    tradeoff = tradeoff_figure(_sweep.results["summary"], mid_lambda)
+    figures costs more than the rest of a rerun. The same models under other attacks are extra curves."""
+    others = [(ATTACK_NAMES[s.results["config"]["attack"]["attack"]], s.results["summary"]) for s in _siblings]
+    tradeoff = tradeoff_figure(_sweep.results["summary"], mid_lambda,
+                               name=ATTACK_NAMES[_sweep.results["config"]["attack"]["attack"]] + " (shown)",
+                               others=others)
     spread = spread_figure(_sweep, mid_lambda)
     return tradeoff.to_dict(), tradeoff.to_html(include_plotlyjs="cdn"), None if spread is None else spread.to_dict()
 
@@ -38,9 +42,10 @@ sweeps = loaders.require_sweeps()
 
 sweep = state.pick_sweep(sweeps)
 st.caption(
-    "A model inversion attack (here MI-Face) asks the trained classifier, over and over, what makes it say "
-    "*this person*, and paints the answer. MID squeezes the information the model keeps about its input; its "
-    "weight **lambda** trades accuracy for privacy. Move lambda and compare."
+    f"A model inversion attack (here {ATTACK_NAMES[sweep.results['config']['attack']['attack']]}) asks the "
+    "trained classifier, over and over, what makes it say *this person*, and paints the answer. MID squeezes "
+    "the information the model keeps about its input; its weight **lambda** trades accuracy for privacy. "
+    "Move lambda and compare."
 )
 mid_lambda = state.pick_lambda(sweep)
 identities = state.pick_identities(sweep, DEFAULT_IDENTITIES)
@@ -96,7 +101,9 @@ st.caption("Captions: the judge's verdict on the reconstruction (✓ names the r
 
 left, right = st.columns(2)
 with left:
-    tradeoff, tradeoff_html, spread = figures(sweep, sweep.key, mid_lambda)
+    siblings = attack_siblings(sweep, sweeps)
+    tradeoff, tradeoff_html, spread = figures(sweep, sweep.key, siblings, tuple(s.key for s in siblings),
+                                              mid_lambda)
     st.plotly_chart(tradeoff, key="tradeoff", on_select=state.lambda_from_chart, selection_mode="points",
                     width="stretch")
     st.download_button("Download the plot (interactive HTML)", tradeoff_html,

@@ -20,6 +20,32 @@ SECTIONS = [
         "Raise the model's log-probability of person y; TV(x) penalises pixel-to-pixel jumps.",
     ),
     (
+        "GMI: search a face generator, not pixels",
+        "**GMI** (Zhang et al., CVPR 2020) first learns what faces look like from photos of *other* people "
+        "(here a DCGAN trained on 10,210 LFW faces of 5,687 people who are not in any private set). The "
+        "generator G turns a random code w into a face. The attack then searches the codes, not the pixels, "
+        "for a face the model is sure is person y, while the GAN's discriminator D keeps it looking real. "
+        "Every candidate is a face, so the result cannot be adversarial noise. Several searches run per "
+        "person; the one the model trusts most is kept.",
+        "The attack's objective",
+        [r"\hat{w}_y = \arg\min_w \; -\log \frac{p_\theta(y \mid G(w))}{1 - p_\theta(y \mid G(w))} "
+         r"+ \beta\, \mathrm{softplus}\big(-D(G(w))\big), \qquad \hat{x}_y = G(\hat{w}_y)"],
+        "White-box: the model's gradients flow through G back to the code w. The log-odds keep pushing after "
+        "the model is 99% sure, where GMI's plain -log p would stop.",
+    ),
+    (
+        "The inversion network: outputs only",
+        "The black-box attack of Yang et al. (CCS 2019) never sees a gradient or a weight. It sends public "
+        "faces to the model, collects the probability vectors it answers with, and trains a decoder to turn "
+        "a vector back into the face that produced it. Given the vector a person's photos typically get, the "
+        "decoder draws that person as the model sees them. An API that returns only its top-k answers leaks "
+        "less: the vector is truncated to its k largest entries before decoding.",
+        "The decoder's training",
+        [r"\min_\psi \sum_{x \in \text{public}} \big\| D_\psi\big(\mathrm{trunc}_k\, \log p_\theta(\cdot \mid x)"
+         r"\big) - x \big\|^2, \qquad \hat{x}_y = D_\psi\big(\mathrm{trunc}_k \log \bar{p}_y\big)"],
+        "p̄_y: the mean of the model's answers on person y's photos.",
+    ),
+    (
         "MID: a bottleneck on what the model remembers",
         "MID (Wang, Zhang, Jia, AAAI 2021) makes the model pass its evidence through a **noisy code** z. "
         "The penultimate layer gives a mean mu and a spread sigma, z is drawn from that Gaussian, and the "
