@@ -14,15 +14,12 @@ from core.config import (
     DATA_ENV,
     DATASETS,
     DEFAULT_LAMBDAS,
-    LFW_CAP,
     PREDICT_MODES,
     PUBLIC_SETS,
     RESULTS_ENV,
     STORE_ENV,
     AttackConfig,
     ConfigError,
-    DataConfig,
-    EvaluatorConfig,
     InversionConfig,
     ModelConfig,
     SweepConfig,
@@ -33,6 +30,7 @@ from core.config import (
     framed_for,
     results_root,
     store_root,
+    sweep_defaults,
 )
 from core.data import DataError
 from core.files import StoreError
@@ -111,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: 0, all of them)")
     sweep.add_argument("--max-per-identity", type=_non_negative_int, default=None,
                        help="cap each identity's images (a seeded choice) to tame imbalance (default: "
-                            f"{LFW_CAP} for lfw, else 0 = no cap)")
+                            f"{sweep_defaults('lfw').target.data.max_per_identity} for lfw, else 0 = no cap)")
     sweep.add_argument("--view", choices=PREDICT_MODES, default="mu",
                        help="the attacker's view of a MID model: a fresh sample of z per query, the mean of "
                             "K samples, or mu (white-box) (default: mu)")
@@ -119,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how the deployed model answers test queries (default: sample, as the official code)")
     sweep.add_argument("--bottleneck", type=_positive_int, default=defaults_model.bottleneck_dim,
                        help=f"size k of the MID code z (default: {defaults_model.bottleneck_dim})")
-    sweep.add_argument("--epochs", type=_positive_int, default=defaults_train.epochs,
-                       help=f"target training epochs (default: {defaults_train.epochs})")
+    sweep.add_argument("--epochs", type=_positive_int, default=None,
+                       help=f"target training epochs (default: {defaults_train.epochs}; "
+                            f"{sweep_defaults('lfw').target.train.epochs} for lfw)")
     sweep.add_argument("--out", help=f"folder for the results JSON (default: ${RESULTS_ENV}, else ./results)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -131,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--data", help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
     bench.add_argument("--keep", help="an empty (or new) folder to keep the benchmark's store and results in; "
                                       "by default they go to a temporary folder that is deleted")
+    bench.add_argument("--attacks", action="store_true",
+                       help="also time GMI and the inversion network on the lambda = 0 model (about 2 minutes)")
 
     zoo = commands.add_parser("zoo", help="rebuild the default model zoo in assets/zoo from the default ORL sweep",
                               description="Runs (or reuses from the store) the default ORL sweep under every attack "
@@ -153,19 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def sweep_config(args: argparse.Namespace) -> SweepConfig:
-    cap = args.max_per_identity if args.max_per_identity is not None else LFW_CAP if args.dataset == "lfw" else 0
-    data = DataConfig(dataset=args.dataset, folder=args.folder, public_identities=args.public_identities,
-                      max_per_identity=cap)
+    """The dataset's default sweep (core.config.sweep_defaults) with the options given on the command line."""
+    base = sweep_defaults(args.dataset, args.folder)
+    data = dataclasses.replace(base.target.data, public_identities=args.public_identities)
+    if args.max_per_identity is not None:
+        data = dataclasses.replace(data, max_per_identity=args.max_per_identity)
+    train = base.target.train if args.epochs is None else dataclasses.replace(base.target.train, epochs=args.epochs)
     target = TargetConfig(
         data=data,
-        model=dataclasses.replace(ModelConfig(), predict_mode=args.predict_mode, bottleneck_dim=args.bottleneck),
-        train=dataclasses.replace(TrainConfig(), epochs=args.epochs),
+        model=dataclasses.replace(base.target.model, predict_mode=args.predict_mode, bottleneck_dim=args.bottleneck),
+        train=train,
     )
-    return SweepConfig(target=target, lambdas=args.lambdas, seeds=args.seeds,
-                       attack=framed_for(args.dataset, AttackConfig(
-                           attack=args.attack, view=args.view, public=args.public,
-                           inversion=InversionConfig(top_k=args.top_k))),
-                       evaluator=EvaluatorConfig(data=data))
+    attack = dataclasses.replace(base.attack, attack=args.attack, view=args.view, public=args.public,
+                                 inversion=dataclasses.replace(base.attack.inversion, top_k=args.top_k))
+    return SweepConfig(target=target, lambdas=args.lambdas, seeds=args.seeds, attack=attack,
+                       evaluator=dataclasses.replace(base.evaluator, data=data))
 
 
 def command_sweep(args: argparse.Namespace) -> int:
@@ -190,7 +193,7 @@ def command_sweep(args: argparse.Namespace) -> int:
 def command_benchmark(args: argparse.Namespace) -> int:
     from core.benchmark import run_benchmark
 
-    return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None)
+    return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None, args.attacks)
 
 
 def command_zoo(args: argparse.Namespace) -> int:
@@ -212,7 +215,7 @@ def command_zoo(args: argparse.Namespace) -> int:
 
 
 def command_prior(args: argparse.Namespace) -> int:
-    from core.config import config_hash, framed_for
+    from core.config import config_hash
     from core.engine import SHIPPED, Engine
     from core.runtime import ProgressLine, pick_device
     from core.store import Store

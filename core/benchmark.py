@@ -1,10 +1,12 @@
-"""The benchmark: the default ORL sweep from an empty store, then again with everything stored.
+"""The benchmark: the default ORL sweep from an empty store, then again with everything stored; optionally
+the GAN-prior attack and the inversion network on its lambda = 0 model.
 
 Prints wall time per stage, peak memory, the machine, and the figures; the README quotes its output.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import subprocess
@@ -15,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from core.config import SweepConfig
+from core.config import ATTACKS, sweep_defaults
 from core.engine import Engine
 from core.files import StoreError
-from core.results import load_results, results_path
+from core.results import format_figure, load_results, results_path
 from core.runtime import ProgressLine, peak_memory_mb, pick_device
 from core.store import Store
 from core.sweep import format_table, run_sweep
@@ -31,9 +33,10 @@ def machine() -> str:
             f"{torch.get_num_threads()} threads, device {pick_device()}")
 
 
-def run_benchmark(data_root: Path, keep: Path | None = None) -> int:
-    """Time the default sweep from an empty store; with `keep`, the store and results stay in that folder."""
-    config = SweepConfig()
+def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = False) -> int:
+    """Time the default sweep from an empty store; with `keep`, the store and results stay in that folder;
+    with `attacks`, also GMI and the inversion network on the lambda = 0 model."""
+    config = sweep_defaults("orl")
     if keep is not None and keep.exists() and any(keep.iterdir()):
         raise StoreError(f"{keep} is not empty: the benchmark starts from an empty store")
     with tempfile.TemporaryDirectory(prefix="midlab-bench-") as tmp:
@@ -51,6 +54,8 @@ def run_benchmark(data_root: Path, keep: Path | None = None) -> int:
         rerun = load_results(results_path(out, results["config_hash"]))
         if rerun is None or not all(all(run["reused"].values()) for run in rerun["runs"]):
             raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
+        others = [run_sweep(dataclasses.replace(config, lambdas=(0.0,), attack=dataclasses.replace(
+            config.attack, attack=name)), engine, out) for name in ATTACKS[1:]] if attacks else []
 
     runs = results["runs"]
     print(f"\nMID Lab benchmark: default ORL sweep ({len(config.lambdas)} lambdas x {len(config.seeds)} seed, "
@@ -63,4 +68,13 @@ def run_benchmark(data_root: Path, keep: Path | None = None) -> int:
     print(f"  per model: train {sum(r['timings']['train_s'] for r in runs) / len(runs):.1f} s, "
           f"MI-Face {sum(r['timings']['attack_s'] for r in runs) / len(runs):.1f} s")
     print(format_table(results))
+    if others:
+        print("\nattacks on the lambda = 0 model (top-1 with 95% interval, seconds for all identities):")
+        for result in [results, *others]:
+            run = result["runs"][0]
+            print(f"  {result['config']['attack']['attack']:<10} top-1 {format_figure(run['attack']['top1'], 2)}  "
+                  f"top-5 {run['attack']['top5']['value']:.2f}  {run['timings']['attack_s']:.1f} s")
+        prior = engine.prior(config.attack.prior)[1]
+        print(f"  the GMI prior ({prior['config_hash']}, shipped) trained in {prior['timings']['train_s']:.0f} s on "
+              f"{prior['images']} public faces ({prior['environment']['torch_threads']} threads)")
     return 0

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from safetensors.torch import save as save_safetensors
 
 from core.attacks.base import to_uint8
-from core.config import ATTACKS, AttackConfig, SweepConfig, framed_for
+from core.config import ATTACKS, SweepConfig, sweep_defaults
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_atomic, write_json_atomic
@@ -56,8 +56,8 @@ def half_precision_agreement(model: TargetNet, half: dict[str, torch.Tensor], da
 
 def default_zoo_sweeps() -> list[SweepConfig]:
     """The default ORL sweep under every attack, MI-Face first (the dashboard's first screen)."""
-    defaults = SweepConfig()
-    return [dataclasses.replace(defaults, attack=framed_for(defaults.target.data.dataset, AttackConfig(attack=attack)))
+    defaults = sweep_defaults("orl")
+    return [dataclasses.replace(defaults, attack=dataclasses.replace(defaults.attack, attack=attack))
             for attack in ATTACKS]
 
 

@@ -40,3 +40,26 @@ def test_help_explains_every_option(capsys):
     assert code == 0
     for option in ("--dataset", "--lambdas", "--seeds", "--attack", "--view", "--out", "--data", "--store"):
         assert option in out
+
+
+def _config(*argv: str):
+    import core.__main__ as cli
+
+    return cli.sweep_config(cli.build_parser().parse_args(["sweep", *argv]))
+
+
+def test_each_dataset_gets_its_defaults_and_options_override_them():
+    from core.config import config_hash
+    from core.zoo import default_zoo_sweeps
+
+    assert [config_hash(_config("--attack", a)) for a in ("miface", "gmi", "inversion")] == \
+        [config_hash(c) for c in default_zoo_sweeps()]
+    orl, lfw = _config("--attack", "gmi"), _config("--dataset", "lfw", "--attack", "gmi")
+    assert orl.attack.prior.crop == 190 and lfw.attack.prior.crop == 126
+    assert (lfw.target.data.max_per_identity, lfw.target.train.epochs, lfw.evaluator.width) == (60, 30, 32)
+    assert (orl.target.data.max_per_identity, orl.target.train.epochs, orl.evaluator.width) == (0, 20, 16)
+    chosen = _config("--dataset", "lfw", "--epochs", "5", "--max-per-identity", "0", "--attack", "inversion",
+                     "--top-k", "3")
+    assert (chosen.target.train.epochs, chosen.target.data.max_per_identity) == (5, 0)
+    assert chosen.evaluator.data == chosen.target.data and chosen.attack.inversion.top_k == 3
+    assert chosen.attack.inversion.crop == 126
