@@ -7,6 +7,7 @@ hash, metrics, library versions, device and timings.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -253,9 +254,11 @@ class Engine:
         return result, {"history": history, "public_images": len(public)}
 
 
+@functools.lru_cache(maxsize=1)  # a sweep's inversion attacks all learn from the same faces: decode them once
 def public_faces(root: Path, image_size: int, limit: int = 0,
                  box: tuple[int, int, int, int] = LFW_FACE_BOX) -> torch.Tensor:
-    """LFW's public faces (N, 1, S, S) in [0, 1]: what the attacker learns a prior or a decoder from."""
+    """LFW's public faces (N, 1, S, S) in [0, 1]: what the attacker learns a prior or a decoder from.
+    Shared between calls: read it, never write to it."""
     faces = load_lfw_public(root, image_size, limit=limit, box=box)
     return torch.from_numpy(faces).unsqueeze(1).float().div_(255.0)
 
