@@ -248,6 +248,7 @@ class Engine:
             public = public_faces(self.data_root, image_size, limit=attack.inversion.images,
                                   box=lfw_box(attack.inversion.crop))
         victim_x, victim_y = data.train()
+        seed_everything(attack.inversion.seed)  # the decoder's initial weights
         with timings.stage("attack_s"):
             result, history = run_inversion(query, labels, public, victim_x, victim_y, data.images.num_classes,
                                             attack.inversion, on_step)

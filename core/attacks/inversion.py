@@ -61,7 +61,6 @@ def run_inversion(query: Query, labels: torch.Tensor, public: torch.Tensor, vict
     its typical vector. The trajectory is the inversion after each epoch. Also returns the training history."""
     device = labels.device
     generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
     decoder = decoder_for(num_classes, config, public.shape[-1]).to(device)
     inputs = encode_vector(answers(query, public, device), config.top_k)
     probes = encode_vector(typical_vectors(query, victim_x, victim_y, labels, device), config.top_k)
