@@ -1,4 +1,5 @@
-"""MID Lab's command line: `python -m core sweep | benchmark | zoo | prior | fetch-olivetti` (see --help of each)."""
+"""MID Lab's command line: `python -m core sweep | compare | study | report | benchmark | zoo | prior | fetch-olivetti`
+(see --help of each)."""
 
 from __future__ import annotations
 
@@ -14,20 +15,27 @@ from core.config import (
     DATA_ENV,
     DATASETS,
     DEFAULT_LAMBDAS,
+    DEFAULT_NOISE_MULTIPLIERS,
     PREDICT_MODES,
     PUBLIC_SETS,
     RESULTS_ENV,
     STORE_ENV,
+    STUDY_FACTORS,
     AttackConfig,
+    ComparisonConfig,
     ConfigError,
     InversionConfig,
     ModelConfig,
+    PrivacyConfig,
+    StudyConfig,
     SweepConfig,
     TargetConfig,
     TrainConfig,
     check_lambda,
     data_root,
+    dp_defaults,
     framed_for,
+    parse_levels,
     results_root,
     store_root,
     sweep_defaults,
@@ -46,14 +54,22 @@ def _lambda_list(text: str) -> tuple[float, ...]:
     return values
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
-    if not values:
-        raise argparse.ArgumentTypeError("give at least one seed, e.g. 0,1,2")
-    return values
+def _number_list(cast: Callable[[str], float], valid: Callable[[float], bool], what: str,
+                 example: str) -> Callable[[str], tuple]:
+    def parse(text: str) -> tuple:
+        try:
+            values = tuple(cast(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {what}") from None
+        if not values or not all(valid(v) for v in values):
+            raise argparse.ArgumentTypeError(f"{text!r}: give {what}, e.g. {example}")
+        return values
+
+    return parse
+
+
+_int_list = _number_list(int, lambda v: True, "integers", "0,1,2")
+_noise_list = _number_list(float, lambda v: 0 < v <= 100, "noise multipliers in (0, 100]", "0.5,1,2")
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -72,9 +88,56 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 _positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
 
 
+def _choice_list(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        values = tuple(v.strip() for v in text.split(",") if v.strip())
+        unknown = [v for v in values if v not in allowed]
+        if unknown or not values:
+            raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(allowed)}")
+        return values
+
+    return parse
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
     parser.add_argument("--store", help=f"folder of trained models and attacks (default: ${STORE_ENV}, else ./store)")
+
+
+def add_sweep_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a lambda sweep: the private data, MID's grid, seeds, the attacker and the target."""
+    add_common(parser)
+    defaults_train, defaults_model = TrainConfig(), ModelConfig()
+    parser.add_argument("--dataset", choices=DATASETS, default="orl", help="private dataset (default: orl)")
+    parser.add_argument("--folder", default="", help="for --dataset folder: a folder of <identity>/<image> files")
+    parser.add_argument("--lambdas", type=_lambda_list, default=DEFAULT_LAMBDAS,
+                        help="comma-separated MID weights, each in [0, 1000] (default: "
+                             f"{','.join(f'{v:g}' for v in DEFAULT_LAMBDAS)})")
+    parser.add_argument("--public", choices=PUBLIC_SETS, default="lfw_public",
+                        help="the attacker's auxiliary faces (MI-Face starts from their mean): LFW's public_rest "
+                             "people, or identities of the dataset held out of the target (default: lfw_public)")
+    parser.add_argument("--public-identities", type=_non_negative_int, default=0,
+                        help="identities of the dataset kept out of the target, as the attacker's public set "
+                             "(a seeded choice; default: 0)")
+    parser.add_argument("--seeds", type=_int_list, default=(0,), help="comma-separated training seeds (default: 0)")
+    parser.add_argument("--top-k", type=_non_negative_int, default=InversionConfig().top_k,
+                        help="for --attack inversion: the attacker sees only the k largest probabilities "
+                             "(default: 0, all of them)")
+    parser.add_argument("--max-per-identity", type=_non_negative_int, default=None,
+                        help="cap each identity's images (a seeded choice) to tame imbalance (default: "
+                             f"{sweep_defaults('lfw').target.data.max_per_identity} for lfw, else 0 = no cap)")
+    parser.add_argument("--view", choices=PREDICT_MODES, default="mu",
+                        help="the attacker's view of a MID model: a fresh sample of z per query, the mean of "
+                             "K samples, or mu (white-box) (default: mu)")
+    parser.add_argument("--predict-mode", choices=PREDICT_MODES, default=defaults_model.predict_mode,
+                        help="how the deployed model answers test queries (default: sample, as the official code)")
+    parser.add_argument("--bottleneck", type=_positive_int, default=defaults_model.bottleneck_dim,
+                        help=f"size k of the MID code z (default: {defaults_model.bottleneck_dim})")
+    parser.add_argument("--epochs", type=_positive_int, default=None,
+                        help=f"target training epochs (default: {defaults_train.epochs}; "
+                             f"{sweep_defaults('lfw').target.train.epochs} for lfw)")
+    parser.add_argument("--out", help=f"folder for the results JSON (default: ${RESULTS_ENV}, else ./results)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,42 +149,59 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a target per lambda and seed (reusing stored ones), invert every identity with the "
                     "attack, score the reconstructions with an independently trained evaluation classifier, "
                     "print a table and write one JSON results file.")
-    add_common(sweep)
-    defaults_train, defaults_model = TrainConfig(), ModelConfig()
-    sweep.add_argument("--dataset", choices=DATASETS, default="orl", help="private dataset (default: orl)")
-    sweep.add_argument("--folder", default="", help="for --dataset folder: a folder of <identity>/<image> files")
-    sweep.add_argument("--lambdas", type=_lambda_list, default=DEFAULT_LAMBDAS,
-                       help="comma-separated MID weights, each in [0, 1000] (default: "
-                            f"{','.join(f'{v:g}' for v in DEFAULT_LAMBDAS)})")
-    sweep.add_argument("--public", choices=PUBLIC_SETS, default="lfw_public",
-                       help="the attacker's auxiliary faces (MI-Face starts from their mean): LFW's public_rest "
-                            "people, or identities of the dataset held out of the target (default: lfw_public)")
-    sweep.add_argument("--public-identities", type=_non_negative_int, default=0,
-                       help="identities of the dataset kept out of the target, as the attacker's public set "
-                            "(a seeded choice; default: 0)")
-    sweep.add_argument("--seeds", type=_int_list, default=(0,), help="comma-separated training seeds (default: 0)")
+    add_sweep_options(sweep)
     sweep.add_argument("--attack", choices=ATTACKS, default="miface",
                        help="inversion attack: miface (pixel gradients), gmi (a GAN prior's latent space, "
                             "white-box), inversion (a decoder from prediction vectors, black-box) "
                             "(default: miface)")
-    sweep.add_argument("--top-k", type=_non_negative_int, default=InversionConfig().top_k,
-                       help="for --attack inversion: the attacker sees only the k largest probabilities "
-                            "(default: 0, all of them)")
-    sweep.add_argument("--max-per-identity", type=_non_negative_int, default=None,
-                       help="cap each identity's images (a seeded choice) to tame imbalance (default: "
-                            f"{sweep_defaults('lfw').target.data.max_per_identity} for lfw, else 0 = no cap)")
-    sweep.add_argument("--view", choices=PREDICT_MODES, default="mu",
-                       help="the attacker's view of a MID model: a fresh sample of z per query, the mean of "
-                            "K samples, or mu (white-box) (default: mu)")
-    sweep.add_argument("--predict-mode", choices=PREDICT_MODES, default=defaults_model.predict_mode,
-                       help="how the deployed model answers test queries (default: sample, as the official code)")
-    sweep.add_argument("--bottleneck", type=_positive_int, default=defaults_model.bottleneck_dim,
-                       help=f"size k of the MID code z (default: {defaults_model.bottleneck_dim})")
-    sweep.add_argument("--epochs", type=_positive_int, default=None,
-                       help=f"target training epochs (default: {defaults_train.epochs}; "
-                            f"{sweep_defaults('lfw').target.train.epochs} for lfw)")
-    sweep.add_argument("--out", help=f"folder for the results JSON (default: ${RESULTS_ENV}, else ./results)")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    compare = commands.add_parser(
+        "compare", help="no defense, MID (lambda grid) and DP-SGD (noise grid) under every attack, side by side",
+        description="Train (or reuse) an undefended target, a MID target per lambda and a DP-SGD target per "
+                    "noise multiplier (epsilon from Opacus' accountant), attack each with every attack, attack "
+                    "the undefended model's API behind output defenses with the black-box attack, and write "
+                    "one comparison file with each defense's frontier said in words.")
+    add_sweep_options(compare)
+    compare.add_argument("--attacks", type=_choice_list(ATTACKS), default=ATTACKS,
+                         help=f"comma-separated attacks (default: {','.join(ATTACKS)})")
+    compare.add_argument("--noise-multipliers", type=_noise_list, default=DEFAULT_NOISE_MULTIPLIERS,
+                         help="comma-separated DP-SGD noise multipliers, each in (0, 100] (default: "
+                              f"{','.join(f'{v:g}' for v in DEFAULT_NOISE_MULTIPLIERS)})")
+    compare.add_argument("--clip", type=float, default=PrivacyConfig().max_grad_norm,
+                         help=f"DP-SGD per-example clipping norm (default: {PrivacyConfig().max_grad_norm:g})")
+    compare.add_argument("--ship", action="store_true",
+                         help="also copy the comparison and its reconstructions to assets/comparisons, where "
+                              "the dashboard shows it to every user")
+
+    study = commands.add_parser(
+        "study", help="lambda swept with one regime factor, >= 3 seeds each: does MID lower attack accuracy at "
+                      "equal test accuracy, per regime?",
+        description="For each level of one factor (every other setting fixed), train (or reuse) an undefended "
+                    "model and a MID model per lambda over the seeds, attack and score them, and judge per "
+                    "regime whether MID lowers attack accuracy at equal test accuracy (yes / no / inconclusive, "
+                    "by non-overlapping 95% intervals at matched accuracy; see core/study.py). Writes "
+                    "study_<hash>.json.")
+    add_sweep_options(study)
+    for action in study._actions:  # a study's points need at least three seeds
+        if action.dest == "seeds":
+            action.default, action.help = (0, 1, 2), "comma-separated training seeds, at least 3 (default: 0,1,2)"
+    study.add_argument("--attack", choices=ATTACKS, default="miface",
+                       help="inversion attack for every regime (default: miface; the factor 'attack' varies it)")
+    study.add_argument("--factor", required=True, choices=tuple(STUDY_FACTORS),
+                       help="the one setting varied across regimes")
+    study.add_argument("--levels", required=True,
+                       help="comma-separated values of the factor, e.g. 8,64,256 for bottleneck, miface,gmi for "
+                            "attack, false,true for predict_from_mu; a negative first level needs '=': "
+                            "--levels=-0.1,0,0.1")
+
+    report = commands.add_parser(
+        "report", help="write a comparison's plots (PNG, HTML) and table (CSV, Markdown) for slides",
+        description="Reads a comparison file (default: the newest in the results folder) and writes the "
+                    "tradeoff plot per attack, the prediction-spread plot, the table as CSV and Markdown and "
+                    "the frontier sentences into one folder.")
+    report.add_argument("comparison", nargs="?", help="a comparison_*.json file (default: the newest)")
+    report.add_argument("--results", help=f"folder of results files (default: ${RESULTS_ENV}, else ./results)")
+    report.add_argument("--out", default="report", help="folder to write the report into (default: ./report)")
 
     bench = commands.add_parser("benchmark", help="time the default ORL sweep from an empty store, then stored",
                                 description="Runs the default ORL sweep into a fresh temporary store, prints wall "
@@ -132,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "by default they go to a temporary folder that is deleted")
     bench.add_argument("--attacks", action="store_true",
                        help="also time GMI and the inversion network on the lambda = 0 model (about 2 minutes)")
+    bench.add_argument("--dp", action="store_true",
+                       help="also time the default comparison's DP-SGD targets on ORL (about 4 minutes)")
 
     zoo = commands.add_parser("zoo", help="rebuild the default model zoo in assets/zoo from the default ORL sweep",
                               description="Runs (or reuses from the store) the default ORL sweep under every attack "
@@ -165,7 +247,8 @@ def sweep_config(args: argparse.Namespace) -> SweepConfig:
         model=dataclasses.replace(base.target.model, predict_mode=args.predict_mode, bottleneck_dim=args.bottleneck),
         train=train,
     )
-    attack = dataclasses.replace(base.attack, attack=args.attack, view=args.view, public=args.public,
+    attack = dataclasses.replace(base.attack, attack=getattr(args, "attack", "miface"), view=args.view,
+                                 public=args.public,
                                  inversion=dataclasses.replace(base.attack.inversion, top_k=args.top_k))
     return SweepConfig(target=target, lambdas=args.lambdas, seeds=args.seeds, attack=attack,
                        evaluator=dataclasses.replace(base.evaluator, data=data))
@@ -190,10 +273,73 @@ def command_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_compare(args: argparse.Namespace) -> int:
+    from core.compare import comparison_path, format_comparison, run_comparison, ship
+    from core.engine import Engine
+    from core.results import COMPARISONS_DIR
+    from core.runtime import ProgressLine, pick_device
+    from core.store import Store
+
+    model, train = dp_defaults()
+    train = dataclasses.replace(train, privacy=dataclasses.replace(train.privacy, max_grad_norm=args.clip))
+    config = ComparisonConfig(sweep=sweep_config(args), attacks=args.attacks,
+                              noise_multipliers=args.noise_multipliers, dp_model=model, dp_train=train)
+    engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(),
+                    progress=(lambda *a: None) if args.quiet else ProgressLine())
+    out = results_root(args.out)
+    results = run_comparison(config, engine, out)
+    print(format_comparison(results))
+    print(f"{len(results['points'])} points in {sum(results['timings'].values()):.1f}s; "
+          f"results: {comparison_path(out, results['config_hash'])}")
+    if args.ship:
+        print(f"shipped: {ship(results, COMPARISONS_DIR)}")
+    return 0
+
+
+def study_config(args: argparse.Namespace) -> StudyConfig:
+    """The study the command line describes: the sweep options as its fixed settings, one factor's levels."""
+    return StudyConfig(base=sweep_config(args), factor=args.factor, levels=parse_levels(args.factor, args.levels))
+
+
+def command_study(args: argparse.Namespace) -> int:
+    from core.engine import Engine
+    from core.runtime import ProgressLine, pick_device
+    from core.store import Store
+    from core.study import format_study, run_study, study_path
+
+    config = study_config(args)
+    engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(),
+                    progress=(lambda *a: None) if args.quiet else ProgressLine())
+    out = results_root(args.out)
+    results = run_study(config, engine, out)
+    print(format_study(results))
+    points = [point for regime in results["regimes"] for point in regime["points"]]
+    reused = sum(point["reused"]["target"] for point in points)
+    print(f"{len(points)} points ({reused} models reused) in {sum(results['timings'].values()):.1f}s; "
+          f"results: {study_path(out, results['config_hash'])}")
+    return 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from core.report import write_report
+    from core.results import list_results, load_results
+
+    path = Path(args.comparison) if args.comparison else next(iter(list_results(results_root(args.results),
+                                                                                   "comparison")), None)
+    if path is None:
+        raise ConfigError(f"no comparison file in {results_root(args.results)}: run `python -m core compare` first")
+    results = load_results(path, "comparison")
+    if results is None:
+        raise ConfigError(f"{path} is not a readable comparison file")
+    for written in write_report(results, Path(args.out)):
+        print(f"wrote {written}")
+    return 0
+
+
 def command_benchmark(args: argparse.Namespace) -> int:
     from core.benchmark import run_benchmark
 
-    return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None, args.attacks)
+    return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None, args.attacks, args.dp)
 
 
 def command_zoo(args: argparse.Namespace) -> int:
@@ -239,7 +385,8 @@ def command_fetch(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "sweep": command_sweep, "benchmark": command_benchmark, "zoo": command_zoo, "prior": command_prior,
+    "sweep": command_sweep, "compare": command_compare, "study": command_study, "report": command_report,
+    "benchmark": command_benchmark, "zoo": command_zoo, "prior": command_prior,
     "fetch-olivetti": command_fetch,
 }
 
@@ -248,13 +395,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    from core.results import ReportError
     from core.train import TrainingDiverged
 
     try:
         return COMMANDS[args.command](args)
     except ConfigError as error:
         parser.exit(2, f"error: {error}\n")
-    except (DataError, StoreError, TrainingDiverged) as error:
+    except (DataError, StoreError, TrainingDiverged, ReportError) as error:
         parser.exit(1, f"error: {error}\n")
     except KeyboardInterrupt:
         parser.exit(130, "interrupted: everything finished so far is stored and will be reused\n")

@@ -1,5 +1,5 @@
 """The benchmark: the default ORL sweep from an empty store, then again with everything stored; optionally
-the GAN-prior attack and the inversion network on its lambda = 0 model.
+the GAN-prior attack and the inversion network on its lambda = 0 model, and the DP-SGD targets.
 
 Prints wall time per stage, peak memory, the machine, and the figures; the README quotes its output.
 """
@@ -13,11 +13,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 
 import torch
 
-from core.config import ATTACKS, sweep_defaults
+from core.config import ATTACKS, ComparisonConfig, sweep_defaults
+from core.data import PreparedData
 from core.engine import Engine
 from core.files import StoreError
 from core.results import format_figure, load_results, results_path
@@ -33,9 +35,28 @@ def machine() -> str:
             f"{torch.get_num_threads()} threads, device {pick_device()}")
 
 
-def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = False) -> int:
+def dp_benchmark(engine: Engine) -> None:
+    """Train the default comparison's DP-SGD targets on ORL (one per noise multiplier) and print each one's
+    time, epsilon and test accuracy, and the total."""
+    comparison = ComparisonConfig(sweep=sweep_defaults("orl"))
+    data = PreparedData.load(comparison.sweep.target.data, engine.data_root)
+    targets = [(noise, config) for defense, noise, _, config in comparison.targets() if defense == "dpsgd"]
+    print(f"\nDP-SGD on ORL: {len(targets)} noise multipliers, {comparison.dp_train.epochs} epochs, batches of "
+          f"{comparison.dp_train.batch_size}, clipping {comparison.dp_train.privacy.max_grad_norm:g}, width "
+          f"{comparison.dp_model.width} (Opacus {metadata.version('opacus')})")
+    start = time.perf_counter()
+    for noise, config in targets:
+        record = engine.target(config, data)[1]
+        print(f"  noise {noise:<4g} epsilon {record['privacy']['epsilon']:7.1f} at delta "
+              f"{record['privacy']['delta']:g}  test accuracy {format_figure(record['test']['deployed']['accuracy'])}"
+              f"  {record['timings']['train_s']:.1f} s")
+    print(f"  all {len(targets)} from an empty store: {time.perf_counter() - start:.1f} s")
+
+
+def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = False, dp: bool = False) -> int:
     """Time the default sweep from an empty store; with `keep`, the store and results stay in that folder;
-    with `attacks`, also GMI and the inversion network on the lambda = 0 model."""
+    with `attacks`, also GMI and the inversion network on the lambda = 0 model; with `dp`, the DP-SGD
+    targets of the default comparison."""
     config = sweep_defaults("orl")
     if keep is not None and keep.exists() and any(keep.iterdir()):
         raise StoreError(f"{keep} is not empty: the benchmark starts from an empty store")
@@ -56,6 +77,8 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
             raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
         others = [run_sweep(dataclasses.replace(config, lambdas=(0.0,), attack=dataclasses.replace(
             config.attack, attack=name)), engine, out) for name in ATTACKS[1:]] if attacks else []
+        if dp:
+            dp_benchmark(engine)
 
     runs = results["runs"]
     print(f"\nMID Lab benchmark: default ORL sweep ({len(config.lambdas)} lambdas x {len(config.seeds)} seed, "

@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 # Bump when a code change alters what an existing stored config would produce, so old results are not reused.
 SCHEMA_VERSION = 1
@@ -27,10 +27,17 @@ PREDICT_MODES = ("sample", "mean", "mu")
 # (a decoder from prediction vectors, black-box).
 ATTACKS = ("miface", "gmi", "inversion")
 MIFACE_STARTS = ("public_mean", "gray")
+# BatchNorm mixes examples in a batch, so per-example gradients (DP-SGD) need GroupNorm instead.
+NORMS = ("batch", "group")
+# What a prediction API may return instead of the full probability vector (as IBM ART's postprocessors do):
+# everything, only the top-1 label, probabilities rounded to a few decimals, or probabilities plus noise.
+OUTPUT_DEFENSES = ("none", "label", "round", "noise")
 # The attacker's auxiliary faces: LFW's public_rest people, or identities of the private dataset itself that
 # are held out of the target entirely (DataConfig.public_identities).
 PUBLIC_SETS = ("lfw_public", "heldout_identities")
 MAX_LAMBDA = 1000.0
+# Negative label smoothing below -0.5 makes the loss fall without bound too quickly to train.
+LABEL_SMOOTHING_RANGE = (-0.5, 0.9)
 # LFW's private people have 20 to 530 photos; capping each at this many keeps one person (George W Bush)
 # from being a sixth of the data, so accuracy is not mostly "is it Bush?" (balanced accuracy is reported too).
 LFW_CAP = 60
@@ -58,6 +65,15 @@ def _require_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     _require(value in allowed, f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
+def feature_map_size(image_size: int, depth: int) -> int:
+    """The side of the target's last feature map: the stride-2 stem (kernel 5, padding 2) gives ceil(size / 2),
+    then each of `depth` conv blocks halves it (rounding down). image_size // 2**(depth + 1) for even sizes."""
+    side = (image_size + 1) // 2
+    for _ in range(depth):
+        side //= 2
+    return side
+
+
 def check_lambda(value: float) -> float:
     """lambda weighs the KL term: finite, non-negative and not absurd (beyond MAX_LAMBDA nothing is learnt)."""
     _require(
@@ -76,6 +92,8 @@ class DataConfig:
     max_per_identity: int = 0  # 0 keeps every image; a cap tames LFW's imbalance
     public_identities: int = 0  # identities (a seeded choice) kept out of the target, as the attacker's public set
     split_seed: int = 0
+    identities: int = 0  # only the first N of a seeded order of identities, before any are held out (0: all)
+    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"identities": 0}
 
     def __post_init__(self) -> None:
         _require_choice("dataset", self.dataset, DATASETS)
@@ -85,6 +103,8 @@ class DataConfig:
         _require(self.max_per_identity == 0 or self.max_per_identity >= 2,
                  "max_per_identity must be 0 (no cap) or at least 2: each identity needs a train and a test image")
         _require(self.public_identities >= 0, "public_identities must be 0 (none) or positive")
+        _require(self.identities == 0 or self.identities >= 2,
+                 f"identities must be 0 (all) or at least 2: a classifier needs two people; got {self.identities}")
 
 
 @dataclass(frozen=True)
@@ -94,13 +114,40 @@ class ModelConfig:
     bottleneck_dim: int = 64  # k: the size of the stochastic code z
     predict_mode: str = "sample"  # how the deployed model answers at test time
     predict_samples: int = 16  # K for predict_mode "mean"
+    norm: str = "batch"  # "group" for DP-SGD, which needs per-example gradients
+    depth: int = 3  # conv blocks after the stem, each doubling the channels and halving the map
+    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"norm": "batch", "depth": 3}
 
     def __post_init__(self) -> None:
         _require_choice("head", self.head, HEADS)
+        _require_choice("norm", self.norm, NORMS)
         _require_choice("predict_mode", self.predict_mode, PREDICT_MODES)
         _require(self.width >= 1, f"width must be positive; got {self.width}")
         _require(self.bottleneck_dim >= 1, f"bottleneck size k must be positive; got {self.bottleneck_dim}")
         _require(self.predict_samples >= 1, "predict_samples must be positive")
+        _require(self.depth >= 1, f"depth (conv blocks after the stem) must be at least 1; got {self.depth}")
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """DP-SGD (Abadi et al. 2016) through Opacus: each example's gradient clipped to `max_grad_norm`, Gaussian
+    noise of `noise_multiplier` x that norm added to each batch's sum, batches drawn by Poisson sampling;
+    epsilon at `delta` from Opacus' RDP accountant. A noise multiplier of 0 means no DP-SGD."""
+
+    noise_multiplier: float = 0.0
+    max_grad_norm: float = 1.0
+    delta: float = 1e-5
+
+    def __post_init__(self) -> None:
+        _require(math.isfinite(self.noise_multiplier) and 0 <= self.noise_multiplier <= 100,
+                 f"the DP-SGD noise multiplier must be in 0..100 (0: no DP-SGD); got {self.noise_multiplier}")
+        _require(math.isfinite(self.max_grad_norm) and self.max_grad_norm > 0,
+                 f"the DP-SGD clipping norm must be positive; got {self.max_grad_norm}")
+        _require(0 < self.delta < 1, f"delta must be in (0, 1); got {self.delta}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.noise_multiplier > 0
 
 
 @dataclass(frozen=True)
@@ -115,6 +162,11 @@ class TrainConfig:
     # gradients more image-like, and so MI-Face stronger (see the README); recorded like every setting.
     photometric: bool = True
     seed: int = 0
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    # a in (1 - a) * CE + a * mean over classes of -log p: positive smooths the labels, negative (Wei et al. 2022)
+    # sharpens them; 0 is plain cross-entropy.
+    label_smoothing: float = 0.0
+    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"privacy": PrivacyConfig(), "label_smoothing": 0.0}
 
     def __post_init__(self) -> None:
         check_lambda(self.mid_lambda)
@@ -123,6 +175,10 @@ class TrainConfig:
         _require(math.isfinite(self.lr) and self.lr > 0, f"learning rate must be positive; got {self.lr}")
         _require(self.weight_decay >= 0, "weight_decay must be non-negative")
         _require(self.augment_shift >= 0, "augment_shift must be non-negative")
+        low, high = LABEL_SMOOTHING_RANGE
+        _require(isinstance(self.label_smoothing, (int, float)) and math.isfinite(self.label_smoothing)
+                 and low <= self.label_smoothing <= high,
+                 f"label smoothing must be in {low:g}..{high:g}; got {self.label_smoothing!r}")
 
 
 @dataclass(frozen=True)
@@ -132,6 +188,13 @@ class TargetConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        _require(not self.train.privacy.enabled or self.model.norm == "group",
+                 "DP-SGD needs per-example gradients, which BatchNorm prevents: set the model's norm to 'group'")
+        _require(feature_map_size(self.data.image_size, self.model.depth) >= 1,
+                 f"{self.model.depth} conv blocks shrink a {self.data.image_size}px image to nothing: lower the "
+                 "depth or raise image_size")
 
 
 @dataclass(frozen=True)
@@ -250,6 +313,29 @@ class InversionConfig:
 
 
 @dataclass(frozen=True)
+class OutputDefenseConfig:
+    """What the target's prediction API returns. Every kind keeps the top-1 label (ties go to it), so test
+    accuracy is unchanged; only a black-box attacker, who sees nothing else, is affected."""
+
+    kind: str = "none"
+    decimals: int = 1  # "round": probabilities rounded to this many decimals
+    noise_std: float = 0.1  # "noise": Gaussian noise of this std added to each probability (then clipped at 0)
+
+    def __post_init__(self) -> None:
+        _require_choice("output defense", self.kind, OUTPUT_DEFENSES)
+        _require(0 <= self.decimals <= 6, f"decimals must be in 0..6; got {self.decimals}")
+        _require(math.isfinite(self.noise_std) and 0 <= self.noise_std <= 10,
+                 f"noise_std must be in 0..10; got {self.noise_std}")
+
+    def irrelevant_fields(self) -> tuple[str, ...]:
+        return tuple(name for name, kind in (("decimals", "round"), ("noise_std", "noise")) if self.kind != kind)
+
+    def label(self) -> str:
+        return {"none": "full vector", "label": "top-1 label only", "round": f"rounded to {self.decimals} decimals",
+                "noise": f"noise std {self.noise_std:g}"}[self.kind]
+
+
+@dataclass(frozen=True)
 class AttackConfig:
     """One attack on one target as the attacker sees it (the view), scored by one evaluator. Only the chosen
     attack's knobs name a result (see `irrelevant_fields`), so tuning GMI never invalidates MI-Face results."""
@@ -262,9 +348,14 @@ class AttackConfig:
     gmi: GMIConfig = field(default_factory=GMIConfig)
     inversion: InversionConfig = field(default_factory=InversionConfig)
     prior: PriorConfig = field(default_factory=PriorConfig)
+    output: OutputDefenseConfig = field(default_factory=OutputDefenseConfig)
+    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"output": OutputDefenseConfig()}
 
     def __post_init__(self) -> None:
         _require_choice("attack", self.attack, ATTACKS)
+        _require(self.output.kind == "none" or self.attack == "inversion",
+                 f"an output defense changes only what a prediction API returns; the {self.attack} attack is "
+                 "white-box (it holds the weights), so use it with the black-box 'inversion' attack")
         _require_choice("view", self.view, PREDICT_MODES)
         _require_choice("public", self.public, PUBLIC_SETS)
         _require(self.view_samples >= 1, "view_samples must be positive")
@@ -341,10 +432,74 @@ def sweep_defaults(dataset: str, folder: str = "") -> SweepConfig:
                        evaluator=evaluator)
 
 
+DEFAULT_NOISE_MULTIPLIERS = (0.3, 0.5, 1.0, 2.0)
+
+
+def dp_defaults() -> tuple[ModelConfig, TrainConfig]:
+    """DP-SGD's own model and training settings, tuned on ORL for test accuracy alone (no attack was run on
+    a DP model while choosing): a narrower net (width 8 beat 16 at equal noise: fewer weights, less noise in
+    all), batches of 128 and 80 epochs (more steps at a larger batch beat 20 epochs of 32), lr 0.01; the
+    clipping norm 1 (0.1 was no better). The README lists the runs."""
+    return (ModelConfig(head="linear", norm="group", width=8),
+            TrainConfig(epochs=80, batch_size=128, lr=1e-2))
+
+
+@dataclass(frozen=True)
+class ComparisonConfig:
+    """Defenses side by side on one dataset, judge and set of attacks: no defense, MID over the sweep's
+    lambdas, DP-SGD over noise multipliers (and its model trained without DP, as a control), and output-side
+    defenses of the undefended model's API."""
+
+    sweep: SweepConfig = field(default_factory=SweepConfig)  # data, MID's lambdas, seeds, judge, attack template
+    attacks: tuple[str, ...] = ATTACKS
+    noise_multipliers: tuple[float, ...] = DEFAULT_NOISE_MULTIPLIERS
+    dp_model: ModelConfig = field(default_factory=lambda: dp_defaults()[0])
+    dp_train: TrainConfig = field(default_factory=lambda: dp_defaults()[1])  # its privacy gives clip and delta
+    outputs: tuple[OutputDefenseConfig, ...] = (
+        OutputDefenseConfig("label"), OutputDefenseConfig("round", decimals=1), OutputDefenseConfig("noise"))
+
+    def __post_init__(self) -> None:
+        _require(len(self.attacks) > 0 and len(set(self.attacks)) == len(self.attacks),
+                 "a comparison needs at least one attack, none repeated")
+        for attack in self.attacks:
+            _require_choice("attack", attack, ATTACKS)
+        for noise in self.noise_multipliers:
+            _require(math.isfinite(noise) and 0 < noise <= 100, f"noise multipliers must be in (0, 100]; got {noise}")
+        _require(len(set(self.noise_multipliers)) == len(self.noise_multipliers), "noise multipliers must not repeat")
+        _require(self.dp_model.norm == "group", "DP-SGD needs the model's norm 'group'")
+        _require(all(o.kind != "none" for o in self.outputs), "output defenses: 'none' is the undefended model")
+
+    def attack(self, name: str) -> AttackConfig:
+        return dataclasses.replace(self.sweep.attack, attack=name)
+
+    def targets(self) -> list[tuple[str, float | None, int, TargetConfig]]:
+        """Every target to train: (defense, strength, seed, config); strength is lambda or the noise."""
+        base = self.sweep.target
+        found: list[tuple[str, float | None, int, TargetConfig]] = []
+        for seed in self.sweep.seeds:
+            undefended = dataclasses.replace(base, model=dataclasses.replace(base.model, head="linear"),
+                                             train=dataclasses.replace(base.train, mid_lambda=0.0, seed=seed))
+            found.append(("none", None, seed, undefended))
+            # The control: DP-SGD's own model and schedule without clipping or noise, so that what DP-SGD
+            # changes is not mistaken for what its narrower, GroupNorm model changes.
+            found.append(("dpmodel", None, seed, TargetConfig(data=base.data, model=self.dp_model,
+                                                              train=dataclasses.replace(self.dp_train, seed=seed,
+                                                                                        privacy=PrivacyConfig()))))
+            found += [("mid", value, seed, self.sweep.target_for(value, seed)) for value in self.sweep.lambdas]
+            for noise in self.noise_multipliers:
+                privacy = dataclasses.replace(self.dp_train.privacy, noise_multiplier=noise)
+                train = dataclasses.replace(self.dp_train, seed=seed, privacy=privacy)
+                found.append(("dpsgd", noise, seed, TargetConfig(data=base.data, model=self.dp_model, train=train)))
+        return found
+
+
 def to_dict(config: Any) -> Any:
-    """A config as plain JSON-ready values, without the fields it declares irrelevant (another attack's knobs)."""
+    """A config as plain JSON-ready values, without the fields it declares irrelevant (another attack's knobs),
+    and without fields added in a later version while they hold the value that reproduces earlier behaviour
+    (ADDED_FIELDS), so every model and result stored before them keeps its hash."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        skip = config.irrelevant_fields() if hasattr(config, "irrelevant_fields") else ()
+        skip = set(config.irrelevant_fields()) if hasattr(config, "irrelevant_fields") else set()
+        skip |= {name for name, value in getattr(config, "ADDED_FIELDS", {}).items() if getattr(config, name) == value}
         return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in skip}
     if isinstance(config, (list, tuple)):
         return [to_dict(value) for value in config]
@@ -382,7 +537,8 @@ def sweep_from_dict(values: dict[str, Any]) -> SweepConfig:
 
 
 _NESTED = {cls.__name__: cls for cls in (TargetConfig, DataConfig, ModelConfig, TrainConfig, AttackConfig,
-                                         MIFaceConfig, GMIConfig, InversionConfig, PriorConfig, EvaluatorConfig)}
+                                         MIFaceConfig, GMIConfig, InversionConfig, PriorConfig, EvaluatorConfig,
+                                         PrivacyConfig, OutputDefenseConfig)}
 
 
 def data_root(flag: str | None = None) -> Path:
@@ -398,3 +554,100 @@ def store_root(flag: str | None = None) -> Path:
 def results_root(flag: str | None = None) -> Path:
     """Where sweep results files go: --out, else $MIDLAB_RESULTS, else ./results."""
     return Path(flag or os.environ.get(RESULTS_ENV) or "results").expanduser()
+
+
+# A regime study's factors and the type of their levels: images per identity (DataConfig.max_per_identity), the
+# number of identities (DataConfig.identities), the target's width, depth and bottleneck size k, its training
+# epochs, the attack, the attacker's view of a MID model, label smoothing of every model (defended or not: a
+# control), and MID models deployed predicting from mu instead of a sample (a control).
+STUDY_FACTORS: dict[str, type] = {
+    "images_per_identity": int, "identities": int, "width": int, "depth": int, "bottleneck": int, "epochs": int,
+    "attack": str, "view": str, "label_smoothing": float, "predict_from_mu": bool,
+}
+# Factors that concern MID models only: the undefended reference is then the base's in every regime.
+MID_ONLY_FACTORS = ("bottleneck", "view", "predict_from_mu")
+MIN_STUDY_SEEDS = 3
+_TRUE, _FALSE = ("true", "yes", "1", "mu"), ("false", "no", "0", "sample")
+
+
+def parse_levels(factor: str, text: str) -> tuple[Any, ...]:
+    """A study's levels from comma-separated text, each read as its factor's type (see STUDY_FACTORS)."""
+    _require_choice("factor", factor, tuple(STUDY_FACTORS))
+    kind = STUDY_FACTORS[factor]
+    words = [word.strip() for word in text.split(",") if word.strip()]
+    _require(bool(words), f"give the levels of {factor} as a comma-separated list")
+    if kind is bool:
+        unknown = [w for w in words if w.lower() not in _TRUE + _FALSE]
+        _require(not unknown, f"levels of {factor} are true or false; got {', '.join(unknown)}")
+        return tuple(w.lower() in _TRUE for w in words)
+    try:
+        return tuple(kind(word) for word in words)
+    except ValueError:
+        raise ConfigError(f"levels of {factor} are {'integers' if kind is int else 'numbers'}; got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Lambda swept jointly with one regime factor, every other setting fixed (the base sweep, recorded with
+    the results): per level of the factor, the base with only that factor changed (see `regimes`), an
+    undefended model (see `undefended`) and a MID model per lambda, each over at least three seeds."""
+
+    base: SweepConfig = field(default_factory=lambda: SweepConfig(seeds=(0, 1, 2)))
+    factor: str = "bottleneck"
+    levels: tuple[Any, ...] = (8, 64, 256)
+
+    def __post_init__(self) -> None:
+        _require_choice("factor", self.factor, tuple(STUDY_FACTORS))
+        _require(len(self.base.seeds) >= MIN_STUDY_SEEDS,
+                 f"a study needs at least {MIN_STUDY_SEEDS} training seeds per point; got {len(self.base.seeds)}")
+        levels = tuple(self.levels)
+        _require(len(levels) > 0, "a study needs at least one level of its factor")
+        kind = STUDY_FACTORS[self.factor]
+        for level in levels:
+            fits = (isinstance(level, bool) if kind is bool else
+                    isinstance(level, (int, float)) and not isinstance(level, bool) if kind is float else
+                    isinstance(level, kind) and not isinstance(level, bool))
+            _require(fits, f"levels of {self.factor} must be of type {kind.__name__}; got {level!r}")
+        if kind is float:
+            levels = tuple(float(level) for level in levels)
+        _require(len(set(levels)) == len(levels), f"levels of {self.factor} must not repeat; got {levels}")
+        object.__setattr__(self, "levels", levels)
+        for level, regime in self.regimes():  # each regime validates itself, e.g. a depth too deep for the image
+            _require(regime.attack.attack != "gmi" or regime.attack.prior.image_size == regime.target.data.image_size,
+                     f"{self.factor}={level}: the GAN prior draws {regime.attack.prior.image_size}px faces but the "
+                     f"target sees {regime.target.data.image_size}px")
+
+    def regimes(self) -> list[tuple[Any, SweepConfig]]:
+        """(level, sweep) per level: the base sweep with only the factor set to that level."""
+        return [(level, self._regime(level)) for level in self.levels]
+
+    def _regime(self, level: Any) -> SweepConfig:
+        base = self.base
+        data, model, train, attack = base.target.data, base.target.model, base.target.train, base.attack
+        replace = dataclasses.replace
+        if self.factor == "images_per_identity":
+            data = replace(data, max_per_identity=level)
+        elif self.factor == "identities":
+            data = replace(data, identities=level)
+        elif self.factor in ("width", "depth", "bottleneck"):
+            model = replace(model, **{"bottleneck_dim" if self.factor == "bottleneck" else self.factor: level})
+        elif self.factor == "epochs":
+            train = replace(train, epochs=level)
+        elif self.factor in ("attack", "view"):
+            attack = replace(attack, **{self.factor: level})
+        elif self.factor == "label_smoothing":
+            train = replace(train, label_smoothing=level)
+        else:  # predict_from_mu: how the deployed MID model answers; trained the same either way
+            model = replace(model, predict_mode="mu" if level else "sample")
+        return replace(base, target=TargetConfig(data=data, model=model, train=train), attack=attack,
+                       evaluator=replace(base.evaluator, data=data))
+
+    def undefended(self, regime: SweepConfig, seed: int) -> tuple[TargetConfig, AttackConfig]:
+        """The undefended reference of a regime and how it is attacked: a linear head trained without the KL
+        term, everything else as the regime's (as ComparisonConfig's 'none'). For a factor that concerns MID
+        models only (MID_ONLY_FACTORS) it is the base's, the same model in every regime."""
+        source = self.base if self.factor in MID_ONLY_FACTORS else regime
+        target = source.target
+        train = dataclasses.replace(target.train, mid_lambda=0.0, seed=seed)
+        return (dataclasses.replace(target, model=dataclasses.replace(target.model, head="linear"), train=train),
+                source.attack)

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from core.attacks import Reconstruction, attacker_query, run_gmi, run_inversion, run_miface
-from core.attacks.base import Query, to_uint8
+from core.attacks.base import Query, defended, to_uint8
 from core.config import (
     AttackConfig,
     ConfigError,
@@ -49,6 +49,18 @@ def _quiet(message: str, done: int, total: int) -> None:
     return None
 
 
+def deployed_mode(config: TargetConfig) -> str:
+    """How the deployed target answers: its configured mode for a MID head; a linear head has only one."""
+    return config.model.predict_mode if config.model.head == "mid" else "mu"
+
+
+def defense_label(config: TargetConfig) -> str:
+    """How a target is defended, in a few words: 'lambda=0.01', 'DP-SGD noise=1', 'no defense'."""
+    if config.train.privacy.enabled:
+        return f"DP-SGD noise={config.train.privacy.noise_multiplier:g}"
+    return f"lambda={config.train.mid_lambda:g}" if config.model.head == "mid" else "no defense"
+
+
 @dataclass
 class Engine:
     store: Store
@@ -70,11 +82,12 @@ class Engine:
             model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
             timings = Timings()
             train_x, train_y = data.train()
-            label = f"train lambda={config.train.mid_lambda:g} seed={config.train.seed}"
-            trainer = Trainer(model, mid_objective(config.train.mid_lambda), TrainerConfig(
+            label = f"train {defense_label(config)} seed={config.train.seed}"
+            objective = mid_objective(config.train.mid_lambda, config.train.label_smoothing)
+            trainer = Trainer(model, objective, TrainerConfig(
                 epochs=config.train.epochs, batch_size=config.train.batch_size, lr=config.train.lr,
                 weight_decay=config.train.weight_decay, augment_shift=config.train.augment_shift,
-                photometric=config.train.photometric, seed=config.train.seed,
+                photometric=config.train.photometric, seed=config.train.seed, privacy=config.train.privacy,
             ), on_epoch_end=[lambda r: self.progress(label, int(r["epoch"]), config.train.epochs),
                              *self.epoch_callbacks])
             with timings.stage("train_s"):
@@ -83,8 +96,8 @@ class Engine:
                 test = self.target_metrics(model, config, data)
             record = {
                 "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
-                "data": data.summary(), "history": history, "test": test, "environment": environment(self.device),
-                "timings": dict(timings), "created": timestamp(),
+                "data": data.summary(), "history": history, "test": test, "privacy": trainer.privacy,
+                "environment": environment(self.device), "timings": dict(timings), "created": timestamp(),
             }
             self.store.save_model("targets", key, model, record)
             return model.eval(), record, False
@@ -97,8 +110,18 @@ class Engine:
         for mode in modes:
             seed_everything(config.train.seed)  # the 'sample' and 'mean' answers are random: make them repeatable
             by_mode[mode] = prediction_metrics(log_probs(model, test_x, self.device, mode=mode), test_y)
-        deployed = config.model.predict_mode if config.model.head == "mid" else "mu"
+        deployed = deployed_mode(config)
         return {"deployed_mode": deployed, "deployed": by_mode[deployed], "by_mode": by_mode}
+
+    def prediction_spread(self, model: TargetNet, config: TargetConfig, data: PreparedData) -> dict[str, list[float]]:
+        """Per test image, the deployed model's top-1 confidence and entropy (nats): the paper's picture of how
+        a defense spreads predictions, as distributions rather than means."""
+        test_x, _ = data.test()
+        seed_everything(config.train.seed)
+        log_p = log_probs(model, test_x, self.device, mode=deployed_mode(config))
+        entropy = -(log_p.exp() * log_p).sum(1)
+        return {"confidence": [round(v, 4) for v in log_p.max(1).values.exp().tolist()],
+                "entropy": [round(v, 4) for v in entropy.tolist()]}
 
     # ---- evaluators ----------------------------------------------------------------------------------
     def evaluator(self, config: EvaluatorConfig, data: PreparedData) -> tuple[EvaluatorNet, dict[str, Any], bool]:
@@ -203,7 +226,7 @@ class Engine:
                 return Reconstruction.from_tensors(loaded[0]), loaded[1], True
             timings = Timings()
             labels = torch.arange(data.images.num_classes, device=self.device)
-            query = attacker_query(target, attack.view, attack.view_samples)
+            query = defended(attacker_query(target, attack.view, attack.view_samples), attack.output)
             result, details = self._invert(query, labels, attack, data, timings)
             result = Reconstruction(result.images.cpu(), result.trajectory.cpu(), result.steps,
                                     result.target_confidence.cpu())

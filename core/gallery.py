@@ -20,7 +20,7 @@ from safetensors.numpy import load as load_safetensors
 from core.config import DataConfig
 from core.data import PreparedData
 from core.files import read_json
-from core.results import list_sweeps, load_results
+from core.results import list_results, load_results
 
 ZOO_DIR = Path(__file__).resolve().parent.parent / "assets" / "zoo"
 MANIFEST = "manifest.json"
@@ -149,7 +149,7 @@ def available_sweeps(results_dir: Path, zoo_dir: Path | None = None) -> tuple[li
     message for each results file that could not be read."""
     sweeps = load_zoo(zoo_dir or ZOO_DIR)
     problems = []
-    for path in list_sweeps(results_dir):
+    for path in list_results(results_dir):
         results = load_results(path)
         if results is None:
             problems.append(f"{path} is unreadable or not a sweep results file; run its sweep again to rewrite it.")

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.config import EvaluatorConfig, ModelConfig
+from core.config import ConfigError, EvaluatorConfig, ModelConfig, feature_map_size
 
 
 def kl_to_standard_normal(mu: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -70,31 +70,39 @@ class MIDHead(nn.Module):
         return HeadOutput(logits, mu, std)
 
 
-def conv_block(c_in: int, c_out: int) -> nn.Sequential:
+def norm_layer(norm: str, channels: int) -> nn.Module:
+    """BatchNorm, or for DP-SGD the GroupNorm that Opacus' ModuleValidator.fix would put in its place."""
+    return nn.BatchNorm2d(channels) if norm == "batch" else nn.GroupNorm(min(32, channels), channels)
+
+
+def conv_block(c_in: int, c_out: int, norm: str = "batch") -> nn.Sequential:
     # Out-of-place ReLU: Opacus' per-sample gradients break on in-place activations.
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), norm_layer(norm, c_out), nn.ReLU(), nn.MaxPool2d(2)
     )
 
 
-def stem(c_out: int, kernel: int) -> nn.Sequential:
+def stem(c_out: int, kernel: int, norm: str = "batch") -> nn.Sequential:
     """A stride-2 first convolution: full-resolution feature maps dominate the cost on a CPU."""
     return nn.Sequential(
-        nn.Conv2d(1, c_out, kernel, stride=2, padding=kernel // 2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()
+        nn.Conv2d(1, c_out, kernel, stride=2, padding=kernel // 2, bias=False), norm_layer(norm, c_out), nn.ReLU()
     )
 
 
 class TargetNet(nn.Module):
-    """A stride-2 stem (width w), three conv blocks (2w, 4w, 8w) to a 4x4 map, flattened, then the head."""
+    """A stride-2 stem (width w), `depth` conv blocks (2w, 4w, ...; by default three, to a 4x4 map at 64px),
+    flattened, then the head."""
 
     def __init__(self, num_classes: int, config: ModelConfig, image_size: int = 64) -> None:
         super().__init__()
         self.config = config
-        w = config.width
-        self.features = nn.Sequential(
-            stem(w, 5), conv_block(w, 2 * w), conv_block(2 * w, 4 * w), conv_block(4 * w, 8 * w), nn.Flatten()
-        )
-        feat = 8 * w * (image_size // 16) ** 2
+        w, norm, depth = config.width, config.norm, config.depth
+        side = feature_map_size(image_size, depth)
+        if side < 1:
+            raise ConfigError(f"{depth} conv blocks shrink a {image_size}px image to nothing")
+        blocks = [conv_block(w * 2**i, w * 2 ** (i + 1), norm) for i in range(depth)]
+        self.features = nn.Sequential(stem(w, 5, norm), *blocks, nn.Flatten())
+        feat = w * 2**depth * side**2
         if config.head == "mid":
             self.head: nn.Module = MIDHead(feat, config.bottleneck_dim, num_classes)
         else:

@@ -1,4 +1,4 @@
-"""Reading sweep results files: light (no torch), so the dashboard's first screen stays fast."""
+"""Reading results files (sweeps and comparisons): light (no torch), so the dashboard's first screen stays fast."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ FIGURE_LABELS = {
 }
 
 
+# Comparisons that ship with MID Lab (`python -m core compare --ship`), with their reconstruction grids.
+COMPARISONS_DIR = Path(__file__).resolve().parent.parent / "assets" / "comparisons"
+
+
+class ReportError(RuntimeError):
+    """A part of a report could not be written; the message says which and how to fix it."""
+
+
 def format_figure(figure: dict[str, Any], digits: int = 2, sep: str = ", ") -> str:
     """A figure as `value [low<sep>high]`, or the value alone when it has no interval (one seed, NaN)."""
     value, low, high = figure["value"], figure.get("low"), figure.get("high")
@@ -30,18 +38,18 @@ def results_path(out_dir: Path, sweep_hash: str) -> Path:
     return Path(out_dir) / f"sweep_{sweep_hash}.json"
 
 
-def list_sweeps(out_dir: Path) -> list[Path]:
-    """Results files in a folder, newest first."""
+def list_results(out_dir: Path, kind: str = "sweep") -> list[Path]:
+    """Results files of a kind ('sweep' or 'comparison') in a folder, newest first."""
     folder = Path(out_dir)
     if not folder.is_dir():
         return []
-    return sorted(folder.glob("sweep_*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return sorted(folder.glob(f"{kind}_*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
 
 
-def load_results(path: Path) -> dict[str, Any] | None:
-    """A sweep results file, or None when missing, unreadable or not a sweep (a warning says which)."""
+def load_results(path: Path, kind: str = "sweep") -> dict[str, Any] | None:
+    """A results file of a kind, or None when missing, unreadable or of another kind (a warning says which)."""
     results = read_json(Path(path))
-    return results if isinstance(results, dict) and results.get("kind") == "sweep" else None
+    return results if isinstance(results, dict) and results.get("kind") == kind else None
 
 
 def summary_table(results: dict[str, Any]) -> list[dict[str, Any]]:

@@ -76,25 +76,25 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
     return results
 
 
-def _figure(run: dict[str, Any], path: tuple[str, str]) -> dict[str, Any]:
-    return run[path[0]][path[1]]
+def _figure(run: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    for key in path:
+        run = run[key]
+    return run
+
+
+def summarise_group(group: list[dict[str, Any]], figures: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Runs of one setting: with one seed, each figure with its own interval; with several, the mean over
+    seeds with its t-interval and spread (the seeds' values listed too)."""
+    if len(group) == 1:
+        return {name: _figure(group[0], path) for name, path in figures.items()}
+    return {name: {**mean_interval(values), "per_seed": values}
+            for name, path in figures.items() for values in [[_figure(r, path)["value"] for r in group]]}
 
 
 def summarise(runs: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[dict[str, Any]]:
-    """Per lambda: with one seed, each figure with its own interval; with several, the mean over seeds with
-    its t-interval and spread (the seeds' values listed too)."""
-    rows = []
-    for mid_lambda in lambdas:
-        group = [r for r in runs if r["lambda"] == mid_lambda]
-        row: dict[str, Any] = {"lambda": mid_lambda, "seeds": len(group)}
-        for name, path in FIGURES.items():
-            if len(group) == 1:
-                row[name] = _figure(group[0], path)
-            else:
-                values = [_figure(r, path)["value"] for r in group]
-                row[name] = {**mean_interval(values), "per_seed": values}
-        rows.append(row)
-    return rows
+    """Per lambda, every figure over its seeds (see summarise_group)."""
+    return [{"lambda": mid_lambda, "seeds": len(group), **summarise_group(group, FIGURES)}
+            for mid_lambda in lambdas for group in [[r for r in runs if r["lambda"] == mid_lambda]]]
 
 
 def format_table(results: dict[str, Any]) -> str:

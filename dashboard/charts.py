@@ -2,14 +2,8 @@
 
 import plotly.graph_objects as go
 
+from core.figures import error_bars
 from core.gallery import Sweep
-
-
-def _bars(rows: list[dict], name: str) -> dict:
-    values = [r[name]["value"] for r in rows]
-    return {"type": "data", "symmetric": False,
-            "array": [max(0.0, (r[name].get("high") or v) - v) for r, v in zip(rows, values, strict=True)],
-            "arrayminus": [max(0.0, v - (r[name].get("low") or v)) for r, v in zip(rows, values, strict=True)]}
 
 
 def _points(rows: list[dict], name: str, colour: str, chosen: float | None, hint: str) -> go.Scatter:
@@ -23,7 +17,7 @@ def _points(rows: list[dict], name: str, colour: str, chosen: float | None, hint
         textposition="middle left", marker={"size": 11, "color": colour}, line={"color": colour},
         hovertemplate=f"lambda = %{{customdata:g}}<br>attack top-1 %{{x:.2f}}<br>test accuracy %{{y:.2f}}"
                       f"<extra>{hint}</extra>",
-        error_x=_bars(ordered, "attack_top1"), error_y=_bars(ordered, "test_accuracy"),
+        error_x=error_bars(ordered, "attack_top1"), error_y=error_bars(ordered, "test_accuracy"),
     )
 
 
@@ -32,7 +26,6 @@ def run_as_row(run: dict) -> dict:
     return {"lambda": run["lambda"], "test_accuracy": run["test"]["accuracy"], "attack_top1": run["attack"]["top1"]}
 
 
-ATTACK_NAMES = {"miface": "MI-Face", "gmi": "GMI (GAN prior)", "inversion": "inversion network (black-box)"}
 OTHER_COLOURS = ("#2ca02c", "#9467bd", "#8c564b")
 
 

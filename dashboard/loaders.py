@@ -1,4 +1,5 @@
-"""Cached, bounded loaders shared by the pages: the sweeps, their reconstructions and the original faces.
+"""Cached, bounded loaders shared by the pages: the sweeps, their reconstructions, the original faces and the
+defense comparisons.
 
 Every cache has max_entries, so a server that runs for weeks keeps a bounded amount in memory
 (tests/test_robustness.py checks every cache in dashboard/)."""
@@ -11,6 +12,7 @@ import streamlit as st
 from core import gallery
 from core.config import results_root
 from core.gallery import Sweep, available_sweeps, original_faces
+from core.results import COMPARISONS_DIR, list_results, load_results
 
 ORIGINALS_TTL_S = 3600
 
@@ -73,3 +75,26 @@ def sweep_selector(label: str, help_text: str, container=st) -> Sweep:
     """A selectbox over the zoo and the user's sweeps (the zoo first)."""
     by_key = {s.key: s for s in require_sweeps()}
     return by_key[container.selectbox(label, list(by_key), format_func=lambda k: by_key[k].label, help=help_text)]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _comparison(path: str, mtime: float) -> dict | None:
+    return load_results(Path(path), "comparison")
+
+
+def comparison_files() -> list[Path]:
+    """The shipped comparisons, then the results folder's, each newest first."""
+    return [*list_results(COMPARISONS_DIR, "comparison"), *list_results(results_root(), "comparison")]
+
+
+def comparisons() -> list[tuple[Path, dict]]:
+    """Every readable comparison with its file, re-read when the file changes; an unreadable one is reported on
+    the page (a comparison still being written appears whole or not at all: files are replaced atomically)."""
+    found = []
+    for path in comparison_files():
+        results = _comparison(str(path), path.stat().st_mtime)
+        if results is None:
+            st.warning(f"Skipped `{path}`: unreadable or not a comparison file. `python -m core compare` rewrites it.")
+        else:
+            found.append((path, results))
+    return found

@@ -38,15 +38,20 @@ def _from_url_once() -> None:
         st.session_state["_url_ids"] = [name for name in params["ids"].split(",") if name]
 
 
-def _choose(label: str, options: list[str], key: str, help_text: str) -> str:
-    wanted = st.session_state.pop(f"_url_{key}", None)
+def settle_choice(key: str, wanted: str | None, options: list[str], param: str) -> None:
+    """Set a control's state to `wanted` (from a link) when it is one of the options, else say it was ignored;
+    a state that is not an option falls back to the first one."""
     if wanted is not None:
         if wanted in options:
             st.session_state[key] = wanted
         else:
-            st.toast(f"Ignored {key}={wanted!r} from the link: not one of {', '.join(options)}.")
+            st.toast(f"Ignored {param}={wanted!r} from the link: not one of {', '.join(options)}.")
     if st.session_state.get(key) not in options:
         st.session_state[key] = options[0]
+
+
+def _choose(label: str, options: list[str], key: str, help_text: str) -> str:
+    settle_choice(key, st.session_state.pop(f"_url_{key}", None), options, key)
     return st.sidebar.selectbox(label, options, key=key, help=help_text)
 
 

@@ -75,8 +75,8 @@ def test_a_diverging_run_stores_nothing(sweep, short_config, monkeypatch):
     engine, _, _ = sweep
     original = core.engine.mid_objective
 
-    def poisoned(mid_lambda):
-        objective = original(mid_lambda)
+    def poisoned(mid_lambda, label_smoothing):
+        objective = original(mid_lambda, label_smoothing)
         return lambda model, x, y: (objective(model, x, y)[0] * float("inf"), {})
 
     monkeypatch.setattr(core.engine, "mid_objective", poisoned)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.results import list_sweeps, load_results
+from core.results import list_results, load_results
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def test_train_a_model_in_the_background(sweep, monkeypatch, data_dir):
     assert not app.exception and "Done: 1 model" in app.success[0].value, [e.value for e in app.error]
     table = app.dataframe[0].value
     assert list(table["lambda"]) == [0.5] and list(table["seed"]) == [0]
-    newest = load_results(list_sweeps(root / "results")[0])
+    newest = load_results(list_results(root / "results")[0])
     assert newest["config"]["lambdas"] == [0.5] and newest["config"]["target"]["train"]["epochs"] == 2
     assert len(app.get("plotly_chart")) == 1
 
@@ -61,5 +61,5 @@ def test_attack_lab_runs_a_new_attack_with_other_steps(sweep, monkeypatch, data_
     wait_until_finished(app)
     assert not app.exception and "Done: 1 model" in app.success[0].value, [e.value for e in app.error]
     assert list(app.dataframe[0].value["reused"]) == [True]  # the model was stored: only the attack ran
-    newest = load_results(list_sweeps(root / "results")[0])
+    newest = load_results(list_results(root / "results")[0])
     assert newest["config"]["attack"]["miface"]["steps"] == 20 and newest["runs"][0]["reused"]["target"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from core.config import OutputDefenseConfig
 
 # An attacker's query: images (N, 1, H, W) in [0, 1] to log-probabilities (N, classes), differentiable.
 Query = Callable[[torch.Tensor], torch.Tensor]
@@ -25,6 +28,41 @@ def attacker_query(model: nn.Module, view: str, samples: int) -> Query:
         return F.log_softmax(model(x, mode=view, samples=samples), dim=1)
 
     return query
+
+
+def defend_output(log_p: torch.Tensor, output: OutputDefenseConfig) -> torch.Tensor:
+    """What a prediction API with an output-side defense returns, as log-probabilities (zeros become -inf).
+    The top-1 label is always kept: after rounding, ties are broken in its favour; after noise, if another
+    entry overtook it, the two swap values."""
+    if output.kind == "none":
+        return log_p
+    probs = log_p.exp()
+    top = probs.argmax(1, keepdim=True)
+    if output.kind == "label":
+        shown = torch.zeros_like(probs).scatter(1, top, 1.0)
+    elif output.kind == "round":
+        scale = 10.0 ** output.decimals
+        shown = (probs * scale).round() / scale
+        # Break ties in the top label's favour by the smallest step a float can take.
+        shown = shown.scatter(1, top, torch.nextafter(shown.gather(1, top), torch.tensor(math.inf)))
+    else:
+        shown = (probs + output.noise_std * torch.randn_like(probs)).clamp_min(0.0)
+        leader = shown.argmax(1, keepdim=True)
+        top_value, leader_value = shown.gather(1, top), shown.gather(1, leader)
+        shown = shown.scatter(1, leader, top_value).scatter(1, top, leader_value)
+    return shown.log()
+
+
+def defended(query: Query, output: OutputDefenseConfig) -> Query:
+    """`query` behind an output-side defense: what a black-box attacker receives (no gradient passes)."""
+    if output.kind == "none":
+        return query
+
+    def answer(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return defend_output(query(x), output)
+
+    return answer
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

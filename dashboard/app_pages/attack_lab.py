@@ -17,10 +17,10 @@ from core.config import (
     with_steps,
 )
 from core.data import DataError
+from core.figures import ATTACK_NAMES
 from core.gallery import GalleryError
 from core.jobs import JOBS
 from dashboard import loaders
-from dashboard.charts import ATTACK_NAMES
 from dashboard.job_panel import job_panel
 from dashboard.state import VIEW_HELP
 

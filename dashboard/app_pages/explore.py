@@ -4,9 +4,10 @@ import streamlit as st
 
 from core.config import data_root
 from core.data import DataError
+from core.figures import ATTACK_NAMES, figure_png, png_export_available
 from core.gallery import GalleryError, attack_siblings, metric_delta
 from dashboard import loaders, state
-from dashboard.charts import ATTACK_NAMES, spread_figure, tradeoff_figure
+from dashboard.charts import spread_figure, tradeoff_figure
 
 DEFAULT_IDENTITIES = 8
 
@@ -106,9 +107,14 @@ with left:
                                               mid_lambda)
     st.plotly_chart(tradeoff, key="tradeoff", on_select=state.lambda_from_chart, selection_mode="points",
                     width="stretch")
-    st.download_button("Download the plot (interactive HTML)", tradeoff_html,
-                       file_name=f"tradeoff_{sweep.key}.html", mime="text/html",
-                       help="For slides and reports. For a PNG, use the camera icon on the plot itself.")
+    html, png = st.columns(2)
+    html.download_button("Download the plot (interactive HTML)", tradeoff_html,
+                         file_name=f"tradeoff_{sweep.key}.html", mime="text/html",
+                         help="For reports: opens in any browser, hover and zoom included.")
+    if png_export_available():  # drawn on the server only when clicked: it takes a few seconds
+        png.download_button("Download the plot (PNG)", lambda: figure_png(tradeoff),
+                            file_name=f"tradeoff_{sweep.key}_lambda{mid_lambda:g}.png", mime="image/png",
+                            help="For slides: drawn on the server at twice the screen resolution.")
 with right:
     if spread is None:
         st.info("This sweep's records predate the prediction-spread figures; run it again to add them.")

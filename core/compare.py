@@ -1,0 +1,264 @@
+"""Defenses compared on equal terms: the same data, judge and attacks against no defense, MID (a lambda grid),
+DP-SGD (a noise grid, epsilon from Opacus' accountant) and output-side defenses of the undefended model's API.
+
+For each attack, each defense's frontier is the best privacy it buys at each level of utility: the lowest
+attack accuracy among its models whose test accuracy is at least that level. Two frontiers are compared at
+every test accuracy both defenses reach, and the result is said in words, whichever way it comes out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.config import ComparisonConfig, config_hash, to_dict
+from core.data import PreparedData
+from core.engine import Engine
+from core.files import write_atomic, write_json_atomic
+from core.results import format_figure
+from core.runtime import Timings, environment, peak_memory_mb, timestamp
+from core.sweep import summarise_group
+
+DEFENSE_NAMES = {"none": "no defense", "dpmodel": "DP-SGD's model without DP", "mid": "MID", "dpsgd": "DP-SGD",
+                 "output": "output defense"}
+ATTACK_FIGURES = ("top1", "top5", "feature_distance")
+
+
+def comparison_path(out_dir: Path, comparison_hash: str) -> Path:
+    return Path(out_dir) / f"comparison_{comparison_hash}.json"
+
+
+def point_label(defense: str, strength: float | None, epsilon: float | None = None) -> str:
+    """'no defense', 'MID lambda=0.01', 'DP-SGD noise=1 (eps=47)'."""
+    if defense == "mid":
+        return f"MID lambda={strength:g}"
+    if defense == "dpsgd":
+        return f"DP-SGD noise={strength:g}" + (f" (eps={epsilon:.3g})" if epsilon is not None else "")
+    return DEFENSE_NAMES[defense]
+
+
+def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
+                   on_point: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train (or load) every defended target, attack each with every attack, score them with one judge and
+    write the comparison file atomically; `on_point` sees each model's point as soon as it is scored."""
+    timings = Timings()
+    with timings.stage("load_data_s"):
+        data = PreparedData.load(config.sweep.target.data, engine.data_root)
+    with timings.stage("evaluator_s"):
+        judge, judge_record, _ = engine.evaluator(config.sweep.evaluator, data)
+    judge_key = judge_record["config_hash"]
+    points: list[dict[str, Any]] = []
+
+    def attacked(model: Any, target_key: str, name: str, **changes: Any) -> dict[str, Any]:
+        attack = dataclasses.replace(config.attack(name), **changes)
+        with timings.stage("attack_s"):
+            _, record, reused = engine.attack(model, target_key, attack, judge, judge_key, data)
+        folder = engine.store.path("attacks", record["config_hash"])
+        return {**{figure: record["scores"][figure] for figure in ATTACK_FIGURES}, "attack_key": record["config_hash"],
+                "grid_path": str(folder / "reconstructions.png"), "reused": reused}
+
+    for defense, strength, seed, target_config in config.targets():
+        target_key = config_hash(target_config)
+        with timings.stage("train_s"):
+            model, record, reused = engine.target(target_config, data)
+        privacy = record.get("privacy")
+        epsilon = privacy["epsilon"] if privacy else None
+        point = {
+            "defense": defense, "strength": strength, "seed": seed, "epsilon": epsilon, "privacy": privacy,
+            "label": point_label(defense, strength, epsilon), "target_key": target_key,
+            "model_path": str(engine.store.path("targets", target_key)), "reused": reused,
+            "test": record["test"]["deployed"], "spread": engine.prediction_spread(model, target_config, data),
+            "attacks": {name: attacked(model, target_key, name) for name in config.attacks},
+        }
+        points.append(point)
+        if on_point:
+            on_point(point)
+        if defense == "none" and "inversion" in config.attacks:  # the API's outputs, for the black-box attack
+            for output in config.outputs:
+                points.append({**point, "defense": "output", "output": to_dict(output), "label": output.label(),
+                               "attacks": {"inversion": attacked(model, target_key, "inversion", output=output)}})
+                if on_point:
+                    on_point(points[-1])
+    summary = summarise_points(points)
+    results = {
+        "kind": "comparison", "config": to_dict(config), "config_hash": config_hash(config), "created": timestamp(),
+        "data": data.summary(), "attacks": list(config.attacks),
+        "evaluator": {"key": judge_key, "heldout_accuracy": judge_record["heldout_accuracy"],
+                      "real_image_distance": judge_record["real_image_distance"]},
+        "points": points, "summary": summary,
+        "frontiers": {name: frontier_report(summary, name) for name in config.attacks},
+        "environment": environment(engine.device), "timings": dict(timings), "peak_memory_mb": peak_memory_mb(),
+    }
+    write_json_atomic(comparison_path(out_dir, results["config_hash"]), results)
+    return results
+
+
+def summarise_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per defense setting (seeds pooled), in the order first met: test accuracy, spread, epsilon and
+    every attack's figures, each with its 95% interval (see core.sweep.summarise_group)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for point in points:
+        groups.setdefault(point["label"].split(" (eps=")[0], []).append(point)
+    rows = []
+    for group in groups.values():
+        first = group[0]
+        figures = {"test_accuracy": ("test", "accuracy"), "confidence": ("test", "confidence"),
+                   "entropy": ("test", "entropy")}
+        row = {"defense": first["defense"], "strength": first["strength"], "seeds": len(group),
+               **summarise_group(group, figures)}
+        epsilons = [p["epsilon"] for p in group if p["epsilon"] is not None]
+        row["epsilon"] = max(epsilons) if epsilons else None  # the guarantee is the weakest seed's
+        row["label"] = point_label(first["defense"], first["strength"], row["epsilon"]) if first["defense"] != \
+            "output" else first["label"]
+        row["attacks"] = {name: summarise_group(group, {f: ("attacks", name, f) for f in ATTACK_FIGURES})
+                          for name in first["attacks"]}
+        rows.append(row)
+    return rows
+
+
+def frontier(points: list[tuple[float, float]]) -> list[int]:
+    """Indexes of the Pareto-optimal (test accuracy, attack accuracy) points, by rising test accuracy: those
+    no other point beats on both (higher or equal test accuracy and lower or equal attack accuracy)."""
+    order = sorted(range(len(points)), key=lambda i: (-points[i][0], points[i][1]))
+    kept, best_attack = [], float("inf")
+    for i in order:  # from the most accurate down: keep a point only if it lowers the attack accuracy
+        if points[i][1] < best_attack:
+            kept.append(i)
+            best_attack = points[i][1]
+    return kept[::-1]
+
+
+def best_at(points: list[tuple[float, float]], level: float) -> int | None:
+    """The point with the lowest attack accuracy among those with test accuracy >= level (None if none)."""
+    eligible = [i for i, (test, _) in enumerate(points) if test >= level]
+    return min(eligible, key=lambda i: points[i][1]) if eligible else None
+
+
+def compare_frontiers(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> dict[str, Any]:
+    """Compare two defenses' frontiers at every test accuracy level (a point's test accuracy) that both reach.
+    Returns the levels where each is lower, and a verdict: 'a', 'b' (dominates), 'tie', 'mixed', 'no overlap'."""
+    if not a or not b:
+        return {"verdict": "no overlap", "levels": [], "a_lower": [], "b_lower": []}
+    reach = min(max(t for t, _ in a), max(t for t, _ in b))
+    levels = sorted({t for t, _ in a + b if t <= reach})
+    rows = []
+    for level in levels:
+        ia, ib = best_at(a, level), best_at(b, level)
+        rows.append({"level": level, "a": ia, "b": ib, "a_attack": a[ia][1], "b_attack": b[ib][1]})
+    a_lower = [r["level"] for r in rows if r["a_attack"] < r["b_attack"] - 1e-9]
+    b_lower = [r["level"] for r in rows if r["b_attack"] < r["a_attack"] - 1e-9]
+    verdict = "mixed" if a_lower and b_lower else "a" if a_lower else "b" if b_lower else "tie"
+    return {"verdict": verdict, "reach": reach, "levels": rows, "a_lower": a_lower, "b_lower": b_lower}
+
+
+def frontier_report(summary: list[dict[str, Any]], attack: str, a: str = "mid", b: str = "dpsgd") -> dict[str, Any]:
+    """Each defense's frontier for `attack` (indexes into its rows) and the plain-words comparison of a and b."""
+    def rows_of(defense: str) -> list[dict[str, Any]]:
+        return [r for r in summary if r["defense"] == defense and attack in r["attacks"]]
+
+    def xy(rows: list[dict[str, Any]]) -> list[tuple[float, float]]:
+        return [(r["test_accuracy"]["value"], r["attacks"][attack]["top1"]["value"]) for r in rows]
+
+    rows_a, rows_b = rows_of(a), rows_of(b)
+    comparison = compare_frontiers(xy(rows_a), xy(rows_b))
+    return {
+        "frontiers": {d: [rows_of(d)[i]["label"] for i in frontier(xy(rows_of(d)))] for d in (a, b)},
+        "verdict": comparison["verdict"], "sentence": frontier_sentence(comparison, rows_a, rows_b, attack, a, b),
+        "control": control_sentence(rows_of("dpmodel"), rows_b, attack),
+    }
+
+
+def control_sentence(control: list[dict[str, Any]], private: list[dict[str, Any]], attack: str) -> str:
+    """What the control says: is DP-SGD's most accurate model harder to attack than the same model trained
+    without DP (noise, clipping) beyond the 95% intervals? If not, its model, not DP, explains its privacy."""
+    if not control or not private:
+        return ""
+    plain, noisy = control[0], max(private, key=lambda r: r["test_accuracy"]["value"])
+    plain_top, noisy_top = plain["attacks"][attack]["top1"], noisy["attacks"][attack]["top1"]
+    figures = (f"{noisy['label']}: test accuracy {format_figure(noisy['test_accuracy'])}, attack top-1 "
+               f"{format_figure(noisy_top)}; the same model and schedule without DP: test accuracy "
+               f"{format_figure(plain['test_accuracy'])}, attack top-1 {format_figure(plain_top)}")
+    if noisy_top["high"] < plain_top["low"]:
+        return f"DP-SGD's noise lowers attack accuracy beyond what its model alone does ({figures})."
+    return (f"DP-SGD's model alone, trained without DP, is about as hard to attack as DP-SGD's most accurate model "
+            f"(95% intervals overlap or lower: {figures}): its model and schedule, not the noise, carry that part "
+            "of its privacy here.")
+
+
+def frontier_sentence(comparison: dict[str, Any], rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]],
+                      attack: str, a: str, b: str) -> str:
+    """The comparison in one or two plain sentences, with the widest gap as the example and whether the 95%
+    intervals of the two models behind it overlap."""
+    name_a, name_b = DEFENSE_NAMES[a], DEFENSE_NAMES[b]
+    if comparison["verdict"] == "no overlap":
+        return f"{name_a} and {name_b} cannot be compared: one of them has no models here."
+    reach = comparison["reach"]
+    if comparison["verdict"] == "tie":
+        return f"Up to test accuracy {reach:.2f}, {name_a} and {name_b} reach the same lowest attack accuracy."
+    widest = max(comparison["levels"], key=lambda r: abs(r["a_attack"] - r["b_attack"]))
+    top_a, top_b = rows_a[widest["a"]]["attacks"][attack]["top1"], rows_b[widest["b"]]["attacks"][attack]["top1"]
+    lower, higher = (top_a, top_b) if widest["a_attack"] < widest["b_attack"] else (top_b, top_a)
+    clear = lower["high"] < higher["low"]
+    overlap = "do not overlap" if clear else "overlap"
+    example = (f"at test accuracy >= {widest['level']:.2f}, {name_a} {format_figure(top_a)} vs {name_b} "
+               f"{format_figure(top_b)} attack top-1 (the 95% intervals {overlap})")
+    if comparison["verdict"] == "mixed":
+        return (f"Neither dominates: of the {len(comparison['levels'])} test-accuracy levels both reach (up to "
+                f"{reach:.2f}), {name_a}'s lowest attack accuracy is lower at {len(comparison['a_lower'])} and "
+                f"{name_b}'s at {len(comparison['b_lower'])}; widest gap {example}.")
+    winner, loser = (name_a, name_b) if comparison["verdict"] == "a" else (name_b, name_a)
+    return (f"{winner} dominates {loser}: at every test accuracy both reach (up to {reach:.2f}), {winner}'s lowest "
+            f"attack accuracy is lower or equal; widest gap {example}.")
+
+
+def table_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per defense setting: test accuracy, epsilon, spread and each attack's top-1 / top-5,
+    each value with its 95% interval bounds; for CSV, Markdown and the dashboard's table."""
+    rows = []
+    for row in results["summary"]:
+        flat: dict[str, Any] = {"defense": DEFENSE_NAMES[row["defense"]], "setting": row["label"],
+                                "seeds": row["seeds"], "epsilon": row["epsilon"]}
+        figures = {"test accuracy": row["test_accuracy"], "top-1 confidence": row["confidence"],
+                   "entropy": row["entropy"]}
+        for attack, scores in row["attacks"].items():
+            figures.update({f"{attack} top-1": scores["top1"], f"{attack} top-5": scores["top5"]})
+        for name, figure in figures.items():
+            flat.update({name: figure["value"], f"{name} low": figure.get("low"), f"{name} high": figure.get("high")})
+        rows.append(flat)
+    return rows
+
+
+def format_comparison(results: dict[str, Any]) -> str:
+    """The comparison as a plain-text table (value [95% interval]) followed by each attack's frontier sentence."""
+    header = ["setting", "epsilon", "test acc", *(f"{a} top-1" for a in results["attacks"])]
+    lines = []
+    for row in results["summary"]:
+        attacks = [format_figure(row["attacks"][a]["top1"], sep=",") if a in row["attacks"] else "-"
+                   for a in results["attacks"]]
+        epsilon = f"{row['epsilon']:.3g}" if row["epsilon"] is not None else "-"
+        lines.append([row["label"], epsilon, format_figure(row["test_accuracy"], sep=","), *attacks])
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    render = [" | ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in [header, *lines]]
+    render.insert(1, "-+-".join("-" * w for w in widths))
+    render += [f"{attack}: {report['sentence']} {report.get('control', '')}".rstrip()
+               for attack, report in results["frontiers"].items()]
+    return "\n".join(render)
+
+
+def ship(results: dict[str, Any], folder: Path) -> Path:
+    """Copy a comparison into `folder` (assets/comparisons) with its reconstruction grids beside it, paths made
+    relative and machine-specific store paths dropped, so the dashboard shows it on any machine."""
+    key = results["config_hash"]
+    points = []
+    for point in results["points"]:
+        attacks = {}
+        for name, scores in point["attacks"].items():
+            relative = f"{key}/{scores['attack_key']}.png"
+            write_atomic(folder / relative, Path(scores["grid_path"]).read_bytes())
+            attacks[name] = {**scores, "grid_path": relative}
+        points.append({k: v for k, v in point.items() if k != "model_path"} | {"attacks": attacks})
+    path = comparison_path(folder, key)
+    write_json_atomic(path, {**results, "points": points})
+    return path

@@ -1,0 +1,117 @@
+"""Plotly figures of a defense comparison, shared by the dashboard and the report command (no Streamlit here):
+the tradeoff per attack with every defense and its frontier, and the spread of the predictions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+import plotly.graph_objects as go
+
+from core.results import ReportError
+
+ATTACK_NAMES = {"miface": "MI-Face", "gmi": "GMI (GAN prior)", "inversion": "inversion network (black-box)"}
+DEFENSE_STYLE = {  # name in the legend, colour, marker
+    "none": ("no defense", "#111111", "star"),
+    "dpmodel": ("DP-SGD's model, no DP (control)", "#ff7f0e", "triangle-up"),
+    "mid": ("MID (lambda grid)", "#1f77b4", "circle"),
+    "dpsgd": ("DP-SGD (noise grid)", "#d62728", "square"),
+    "output": ("output defense (API)", "#2ca02c", "diamond"),
+}
+
+
+PNG_SCALE = 2  # pixels per layout unit: sharp on a projector
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
+
+
+def png_export_available() -> bool:
+    """Whether Kaleido will find a browser to draw PNGs with ($BROWSER_PATH or one on the PATH)."""
+    return bool(os.environ.get("BROWSER_PATH")) or any(shutil.which(name) for name in BROWSERS)
+
+
+def figure_png(figure: go.Figure | dict) -> bytes:
+    """A Plotly figure as PNG bytes, drawn on the server; ReportError when Kaleido or its browser is missing."""
+    try:
+        return go.Figure(figure).to_image(format="png", scale=PNG_SCALE)
+    except Exception as error:  # Kaleido raises several kinds, all meaning "no working browser here"
+        raise ReportError(f"could not draw a PNG ({type(error).__name__}: {error}); Kaleido needs Chrome or "
+                          "Chromium: install one (Debian: apt install chromium) or set BROWSER_PATH") from error
+
+
+def error_bars(rows: list[dict], name: str) -> dict:
+    """Plotly error bars from figures {'value', 'low', 'high'} (missing bounds: no bar)."""
+    values = [r[name]["value"] for r in rows]
+    return {"type": "data", "symmetric": False,
+            "array": [max(0.0, (r[name].get("high") or v) - v) for r, v in zip(rows, values, strict=True)],
+            "arrayminus": [max(0.0, v - (r[name].get("low") or v)) for r, v in zip(rows, values, strict=True)]}
+
+
+def _hover(row: dict[str, Any]) -> str:
+    if row["defense"] == "mid":
+        return f"MID, lambda = {row['strength']:g}"
+    if row["defense"] == "dpsgd":
+        return f"DP-SGD, noise multiplier {row['strength']:g}, epsilon = {row['epsilon']:.3g} at delta = 1e-5"
+    return row["label"]
+
+
+def comparison_figure(results: dict[str, Any], attack: str) -> go.Figure:
+    """Test accuracy against the attack's top-1 accuracy for every defense setting, with 95% interval bars;
+    each defense's frontier (its best privacy at each utility) drawn as a dashed staircase."""
+    summary = [r for r in results["summary"] if attack in r["attacks"]]
+    frontier_labels = {label for labels in results["frontiers"][attack]["frontiers"].values() for label in labels}
+    figure = go.Figure()
+    for defense, (name, colour, symbol) in DEFENSE_STYLE.items():
+        rows = [dict(r, attack_top1=r["attacks"][attack]["top1"]) for r in summary if r["defense"] == defense]
+        if not rows:
+            continue
+        figure.add_trace(go.Scatter(
+            x=[r["attack_top1"]["value"] for r in rows], y=[r["test_accuracy"]["value"] for r in rows],
+            mode="lines+markers" if defense in ("mid", "dpsgd") else "markers", name=name,
+            marker={"size": [14 if r["label"] in frontier_labels else 9 for r in rows], "color": colour,
+                    "symbol": symbol, "line": {"width": 1, "color": "white"}},
+            line={"color": colour, "width": 1}, customdata=[_hover(r) for r in rows],
+            hovertemplate="%{customdata}<br>attack top-1 %{x:.2f}<br>test accuracy %{y:.2f}<extra></extra>",
+            error_x=error_bars(rows, "attack_top1"), error_y=error_bars(rows, "test_accuracy"),
+        ))
+        chosen = [r for r in rows if r["label"] in frontier_labels]
+        if defense in ("mid", "dpsgd") and chosen:
+            chosen.sort(key=lambda r: -r["test_accuracy"]["value"])
+            # A staircase down from the most accurate model: the lowest attack accuracy available at each level
+            # holds until the next frontier model's accuracy, where it steps left.
+            xs, ys = [chosen[0]["attack_top1"]["value"]], [chosen[0]["test_accuracy"]["value"]]
+            for r in chosen[1:]:
+                xs += [xs[-1], r["attack_top1"]["value"]]
+                ys += [r["test_accuracy"]["value"]] * 2
+            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", name=f"{name.split(' (')[0]} "
+                                        "frontier", line={"color": colour, "dash": "dash", "width": 2}))
+    figure.add_vline(x=1 / results["data"]["identities"], line={"color": "gray", "dash": "dot"},
+                     annotation_text="chance", annotation_position="bottom right")
+    figure.update_layout(
+        xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
+        yaxis={"title": "test accuracy → more useful", "range": [-0.02, 1.05]},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=460, legend={"orientation": "h", "y": -0.18},
+        title={"text": f"{ATTACK_NAMES.get(attack, attack)}: defenses compared (bars: 95% intervals; big markers "
+                       "and dashes: frontier)", "font": {"size": 14}},
+    )
+    return figure
+
+
+def spread_figure(results: dict[str, Any], measure: str = "confidence") -> go.Figure:
+    """Per defense setting, the distribution over test images of the top-1 confidence or the entropy
+    (first seed), as box plots: MID spreads predictions, DP-SGD and output defenses differently."""
+    seen: set[str] = set()
+    figure = go.Figure()
+    for point in results["points"]:
+        if point["defense"] == "output" or point["label"] in seen:
+            continue
+        seen.add(point["label"])
+        name, colour, _ = DEFENSE_STYLE[point["defense"]]
+        figure.add_trace(go.Box(y=point["spread"][measure], name=point["label"].replace(" (eps=", "<br>(eps="),
+                                marker_color=colour, boxpoints=False, legendgroup=name, showlegend=False))
+    title = "top-1 confidence" if measure == "confidence" else "entropy of the prediction (nats)"
+    figure.update_layout(
+        yaxis={"title": title}, height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        title={"text": f"Prediction spread on test images: {title} per defense setting", "font": {"size": 14}},
+    )
+    return figure

@@ -1,0 +1,231 @@
+"""A regime study: does MID lower attack accuracy at equal test accuracy, and under which conditions?
+
+Lambda is swept jointly with one regime factor (StudyConfig: images per identity, identities, width, depth,
+bottleneck size k, epochs, attack, attacker view, and two controls: label smoothing of every model, and MID
+models deployed predicting from mu), every other setting fixed and recorded with the results. Per level of the
+factor: an undefended model and a MID model per lambda, each trained over at least three seeds, attacked and
+scored by the regime's judge, pooled over seeds (mean with a 95% t-interval), and judged by `verdict`.
+Everything is trained and attacked through the Engine, so a rerun reuses every stored model and attack.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.compare import compare_frontiers, frontier
+from core.config import StudyConfig, SweepConfig, config_hash, to_dict
+from core.data import PreparedData
+from core.engine import Engine
+from core.files import write_json_atomic
+from core.results import format_figure
+from core.runtime import Timings, environment, peak_memory_mb, timestamp
+from core.sweep import FIGURES, summarise_group
+
+STUDY_FIGURES = {**FIGURES, "balanced_accuracy": ("test", "balanced_accuracy")}
+ATTACK_FIGURES = ("top1", "top5", "feature_distance")
+VERDICTS = ("yes", "no", "inconclusive")
+RULE = ("MID lowers attack accuracy at equal test accuracy when, among the MID models whose mean test accuracy "
+        "is at least the lower 95% bound of the undefended model's, the one with the lowest mean attack top-1 "
+        "has its 95% interval of attack top-1 entirely below the undefended model's (yes); no when every such "
+        "MID model's interval lies entirely above it; inconclusive when the intervals overlap or no MID model "
+        "reaches that accuracy. Intervals are 95% t-intervals of the mean over training seeds.")
+
+
+def study_path(out_dir: Path, study_hash: str) -> Path:
+    return Path(out_dir) / f"study_{study_hash}.json"
+
+
+def row_label(defense: str, mid_lambda: float | None) -> str:
+    return f"MID lambda={mid_lambda:g}" if defense == "mid" else "no defense"
+
+
+def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
+              on_point: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train (or load) and attack every model of every regime, judge each regime and write the study file
+    atomically; `on_point` sees each (regime, model, seed) point as soon as it is scored."""
+    timings = Timings()
+    prepared: dict[str, PreparedData] = {}
+    regimes = []
+    for level, regime in config.regimes():
+        regime_timings = Timings()
+        data_key = config_hash(regime.target.data)
+        with timings.stage("load_data_s"), regime_timings.stage("load_data_s"):
+            if data_key not in prepared:
+                prepared[data_key] = PreparedData.load(regime.target.data, engine.data_root)
+        data = prepared[data_key]
+        with timings.stage("evaluator_s"), regime_timings.stage("evaluator_s"):
+            judge, judge_record, _ = engine.evaluator(regime.evaluator, data)
+        judge_key = judge_record["config_hash"]
+        points = []
+        for seed in regime.seeds:
+            models = [("none", None, *config.undefended(regime, seed))]
+            models += [("mid", value, regime.target_for(value, seed), regime.attack) for value in regime.lambdas]
+            for defense, mid_lambda, target_config, attack in models:
+                target_key = config_hash(target_config)
+                with timings.stage("train_s"), regime_timings.stage("train_s"):
+                    model, record, target_reused = engine.target(target_config, data)
+                with timings.stage("attack_s"), regime_timings.stage("attack_s"):
+                    _, attack_record, attack_reused = engine.attack(model, target_key, attack, judge, judge_key, data)
+                del model
+                attack_key = attack_record["config_hash"]
+                points.append({
+                    "level": level, "defense": defense, "lambda": mid_lambda, "seed": seed,
+                    "label": row_label(defense, mid_lambda), "target_key": target_key, "attack_key": attack_key,
+                    "model_path": str(engine.store.path("targets", target_key)),
+                    "grid_path": str(engine.store.path("attacks", attack_key) / "reconstructions.png"),
+                    "test": record["test"]["deployed"], "final_kl": record["history"][-1].get("kl"),
+                    "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES},
+                    "reused": {"target": target_reused, "attack": attack_reused},
+                })
+                if on_point:
+                    on_point(points[-1])
+        regimes.append(judge_regime(config.factor, level, regime, points)
+                       | {"data": data.summary(), "timings": dict(regime_timings),
+                          "evaluator": {"key": judge_key, "heldout_accuracy": judge_record["heldout_accuracy"]}})
+    results = {
+        "kind": "study", "config": to_dict(config), "config_hash": config_hash(config), "created": timestamp(),
+        "factor": config.factor, "levels": list(config.levels), "lambdas": list(config.base.lambdas),
+        "seeds": list(config.base.seeds), "rule": RULE, "regimes": regimes,
+        "verdicts": [{"level": r["level"], "verdict": r["verdict"]["verdict"]} for r in regimes],
+        "findings": [r["finding"] for r in regimes],
+        "environment": environment(engine.device), "timings": dict(timings), "peak_memory_mb": peak_memory_mb(),
+    }
+    write_json_atomic(study_path(out_dir, results["config_hash"]), results)
+    return results
+
+
+def summarise_rows(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per model setting (the undefended model, MID per lambda), seeds pooled: each figure as the mean
+    over seeds with its 95% t-interval (core.sweep.summarise_group), in the order first met."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for point in points:
+        groups.setdefault(point["label"], []).append(point)
+    return [{"defense": group[0]["defense"], "lambda": group[0]["lambda"], "label": label, "seeds": len(group),
+             **summarise_group(group, STUDY_FIGURES)} for label, group in groups.items()]
+
+
+def judge_regime(factor: str, level: Any, regime: SweepConfig, points: list[dict[str, Any]]) -> dict[str, Any]:
+    """A regime's rows, MID's frontier against the undefended model, the verdict and its finding in words."""
+    rows = summarise_rows(points)
+    mid_rows = [r for r in rows if r["defense"] == "mid"]
+    none_rows = [r for r in rows if r["defense"] == "none"]
+    mid_xy, none_xy = _xy(mid_rows), _xy(none_rows)
+    judged = verdict(mid_rows, none_rows)
+    comparison = compare_frontiers(mid_xy, none_xy)
+    return {
+        "level": level, "sweep_hash": config_hash(regime), "points": points, "rows": rows,
+        "frontier": [mid_rows[i]["label"] for i in frontier(mid_xy)],
+        "frontier_comparison": {key: comparison.get(key) for key in ("verdict", "reach", "a_lower", "b_lower")},
+        "verdict": judged, "finding": finding(factor, level, judged),
+    }
+
+
+def _xy(rows: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    return [(r["test_accuracy"]["value"], r["attack_top1"]["value"]) for r in rows]
+
+
+def _interval(figure: dict[str, Any]) -> tuple[float, float, float] | None:
+    """(value, low, high) of a figure, or None when it has no usable 95% interval."""
+    values = (figure.get("value"), figure.get("low"), figure.get("high"))
+    if any(v is None or not math.isfinite(v) for v in values):
+        return None
+    return values  # type: ignore[return-value]
+
+
+def verdict(mid_rows: list[dict[str, Any]], none_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """'MID lowers attack accuracy at equal test accuracy': yes, no or inconclusive, by this rule (RULE).
+
+    Rows are seed-pooled settings (summarise_rows): 'test_accuracy' and 'attack_top1' each with value (the mean
+    over seeds) and low / high (its 95% interval). Against the undefended row U:
+      - matched accuracy: the MID rows whose mean test accuracy is at least U's lower test bound (within U's
+        interval or above it). None of them -> inconclusive ('no_match'): MID never buys its privacy at
+        equal accuracy here, but nothing was measured at equal accuracy either.
+      - yes ('lower'): the matched MID row with the lowest mean attack top-1 (ties: the more accurate) has
+        its attack interval entirely below U's (high < U's low).
+      - no ('higher'): every matched MID row's attack interval lies entirely above U's (low > U's high).
+      - otherwise inconclusive ('overlap'): with a few seeds, overlapping intervals cannot tell a small
+        effect from none, so no effect is not claimed either.
+    A missing or non-finite interval gives inconclusive ('no_interval'). With several undefended rows each is
+    judged and the answers must agree, else inconclusive ('disagree'). Picking the best of several lambdas
+    before testing favours 'yes' a little; the rows are all kept in the results for anyone to re-judge.
+    """
+    if not none_rows:
+        raise ValueError("a verdict needs the undefended model's row")
+    judged = [_against(mid_rows, reference) for reference in none_rows]
+    if len({j["verdict"] for j in judged}) == 1:
+        return judged[0]
+    return {**judged[0], "verdict": "inconclusive", "reason": "disagree"}
+
+
+def _against(mid_rows: list[dict[str, Any]], reference: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"reference": reference["label"], "none_test": reference["test_accuracy"],
+                           "none_attack": reference["attack_top1"], "matched": [], "best": None}
+    ref_test, ref_attack = _interval(reference["test_accuracy"]), _interval(reference["attack_top1"])
+    if ref_test is None or ref_attack is None:
+        return {**out, "verdict": "inconclusive", "reason": "no_interval"}
+    level = ref_test[1]
+    out["level"] = level
+    # Ranked by mean attack accuracy, ties to the more accurate: the first matched row is the best (best_at).
+    ranked = sorted(mid_rows, key=lambda r: (r["attack_top1"]["value"], -r["test_accuracy"]["value"]))
+    matched = [r for r in ranked if r["test_accuracy"]["value"] >= level]
+    out["matched"] = [r["label"] for r in matched]
+    if not matched:
+        most = max(mid_rows, key=lambda r: r["test_accuracy"]["value"], default=None)
+        return {**out, "verdict": "inconclusive", "reason": "no_match",
+                "most_accurate": most["label"] if most else None,
+                "most_accurate_test": most["test_accuracy"] if most else None}
+    best = matched[0]
+    out.update(best=best["label"], mid_test=best["test_accuracy"], mid_attack=best["attack_top1"])
+    intervals = [_interval(r["attack_top1"]) for r in matched]
+    best_interval = _interval(best["attack_top1"])
+    if best_interval is None or any(i is None for i in intervals):
+        return {**out, "verdict": "inconclusive", "reason": "no_interval"}
+    if best_interval[2] < ref_attack[1]:
+        return {**out, "verdict": "yes", "reason": "lower"}
+    if all(i[1] > ref_attack[2] for i in intervals):  # type: ignore[index]
+        return {**out, "verdict": "no", "reason": "higher"}
+    return {**out, "verdict": "inconclusive", "reason": "overlap"}
+
+
+def finding(factor: str, level: Any, judged: dict[str, Any]) -> str:
+    """A regime's verdict in one sentence, with the figures behind it."""
+    where = f"{factor}={level}"
+    reason = judged["reason"]
+    if reason == "no_interval":
+        return f"{where}: inconclusive, the figures lack 95% intervals (too few seeds)."
+    base = (f"the undefended model (test accuracy {format_figure(judged['none_test'])}, attack top-1 "
+            f"{format_figure(judged['none_attack'])})")
+    if reason == "no_match":
+        most = judged.get("most_accurate")
+        best = f"; the most accurate, {most}, reaches {format_figure(judged['most_accurate_test'])}" if most else ""
+        return f"{where}: inconclusive, no MID model reaches the test accuracy of {base}{best}."
+    pair = (f"{judged['best']} (test accuracy {format_figure(judged['mid_test'])}) is attacked at top-1 "
+            f"{format_figure(judged['mid_attack'])} against {base}")
+    if reason == "lower":
+        return f"{where}: yes, at matched test accuracy {pair}; the 95% intervals do not overlap."
+    if reason == "higher":
+        return (f"{where}: no, every MID model at matched test accuracy is attacked more; the best, {pair}, "
+                "with no overlap of the 95% intervals.")
+    if reason == "disagree":
+        return f"{where}: inconclusive, the undefended models disagree."
+    return f"{where}: inconclusive, at matched test accuracy {pair}; the 95% intervals overlap."
+
+
+def format_study(results: dict[str, Any]) -> str:
+    """Per regime a plain-text table (value [95% interval]) with MID's frontier marked, then its finding."""
+    header = ["setting", "seeds", "test acc", "attack top-1", "attack top-5", "frontier"]
+    render = [f"study of {results['factor']} ({len(results['seeds'])} seeds per point): {results['rule']}"]
+    for regime in results["regimes"]:
+        lines = [[row["label"], str(row["seeds"]), format_figure(row["test_accuracy"], sep=","),
+                  format_figure(row["attack_top1"], sep=","), format_figure(row["attack_top5"], sep=","),
+                  "*" if row["label"] in regime["frontier"] else ""] for row in regime["rows"]]
+        widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+        table = [" | ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in [header, *lines]]
+        table.insert(1, "-+-".join("-" * w for w in widths))
+        render += ["", f"== {results['factor']} = {regime['level']} ==", *table,
+                   f"verdict: {regime['verdict']['verdict']}. {regime['finding']}"]
+    render += ["", "verdicts: " + ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"])]
+    return "\n".join(render)

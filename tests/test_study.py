@@ -1,0 +1,236 @@
+"""The regime study: its verdict rule on hand-made rows, the settings it adds (label smoothing, depth, identities)
+leaving every stored hash alone, StudyConfig's regimes, and a tiny study on real ORL end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core.config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    StudyConfig,
+    SweepConfig,
+    TargetConfig,
+    TrainConfig,
+    config_hash,
+    parse_levels,
+    to_dict,
+)
+from core.data import DataError, load_dataset
+from core.engine import Engine
+from core.models import TargetNet
+from core.store import Store
+from core.study import VERDICTS, finding, format_study, run_study, study_path, verdict
+from core.train import mid_objective, smoothed_cross_entropy
+from tests.conftest import SHORT, run_cli
+from tests.tiny_cli import shrink
+
+# config_hash of the defaults, computed before the study's settings (label_smoothing, depth, identities) existed.
+TARGET_HASH, SWEEP_HASH = "4d2b0ec60bfdac77", "18c4cd800a478195"
+
+
+def figure(value: float, low: float, high: float) -> dict[str, float]:
+    return {"value": value, "low": low, "high": high}
+
+
+def row(label: str, test: tuple[float, float, float], attack: tuple[float, float, float]) -> dict:
+    defense = "none" if label == "no defense" else "mid"
+    return {"defense": defense, "label": label, "seeds": 3, "test_accuracy": figure(*test),
+            "attack_top1": figure(*attack)}
+
+
+UNDEFENDED = [row("no defense", (0.90, 0.85, 0.95), (0.80, 0.70, 0.90))]
+
+
+def test_verdict_yes_when_a_matched_mid_model_is_clearly_less_attacked() -> None:
+    mid = [row("MID lambda=0.001", (0.91, 0.88, 0.94), (0.78, 0.70, 0.86)),
+           row("MID lambda=0.01", (0.87, 0.84, 0.90), (0.30, 0.20, 0.40)),  # within the undefended test interval
+           row("MID lambda=0.1", (0.40, 0.30, 0.50), (0.02, 0.00, 0.05))]  # less attacked, but far less accurate
+    judged = verdict(mid, UNDEFENDED)
+    assert judged["verdict"] == "yes" and judged["reason"] == "lower" and judged["best"] == "MID lambda=0.01"
+    assert judged["matched"] == ["MID lambda=0.01", "MID lambda=0.001"]
+    sentence = finding("bottleneck", 8, judged)
+    assert sentence.startswith("bottleneck=8: yes") and "do not overlap" in sentence
+
+
+def test_verdict_no_when_every_matched_mid_model_is_clearly_more_attacked() -> None:
+    mid = [row("MID lambda=0.001", (0.92, 0.90, 0.94), (0.97, 0.94, 1.00)),
+           row("MID lambda=0.01", (0.86, 0.82, 0.90), (0.95, 0.92, 0.98)),
+           row("MID lambda=0.1", (0.40, 0.30, 0.50), (0.02, 0.00, 0.05))]  # unmatched: does not count
+    judged = verdict(mid, UNDEFENDED)
+    assert judged["verdict"] == "no" and judged["reason"] == "higher"
+    assert finding("epochs", 20, judged).startswith("epochs=20: no")
+
+
+def test_verdict_inconclusive_when_the_intervals_overlap() -> None:
+    mid = [row("MID lambda=0.01", (0.89, 0.85, 0.93), (0.72, 0.60, 0.84)),
+           row("MID lambda=0.1", (0.40, 0.30, 0.50), (0.02, 0.00, 0.05))]
+    judged = verdict(mid, UNDEFENDED)
+    assert judged["verdict"] == "inconclusive" and judged["reason"] == "overlap"
+    assert "intervals overlap" in finding("width", 16, judged)
+    # One matched model clearly above and one overlapping: not every matched model is worse, so not 'no'.
+    mixed = [row("MID lambda=0.001", (0.92, 0.90, 0.94), (0.97, 0.94, 1.00)), mid[0]]
+    assert verdict(mixed, UNDEFENDED)["reason"] == "overlap"
+
+
+def test_verdict_inconclusive_when_no_mid_model_matches_the_accuracy() -> None:
+    mid = [row("MID lambda=0.01", (0.80, 0.75, 0.85), (0.10, 0.05, 0.15)),
+           row("MID lambda=0.1", (0.40, 0.30, 0.50), (0.02, 0.00, 0.05))]
+    judged = verdict(mid, UNDEFENDED)
+    assert judged["verdict"] == "inconclusive" and judged["reason"] == "no_match" and judged["matched"] == []
+    assert "no MID model reaches" in finding("identities", 10, judged) and "MID lambda=0.01" in \
+        finding("identities", 10, judged)
+    no_interval = [row("MID lambda=0.01", (0.90, math.nan, math.nan), (0.1, math.nan, math.nan))]
+    assert verdict(no_interval, UNDEFENDED)["reason"] == "no_interval"
+
+
+def test_label_smoothing_at_zero_is_plain_cross_entropy_bit_for_bit() -> None:
+    torch.manual_seed(0)
+    logits, y = torch.randn(7, 5), torch.randint(0, 5, (7,))
+    assert torch.equal(smoothed_cross_entropy(logits, y, 0.0), F.cross_entropy(logits, y))
+    model = TargetNet(5, ModelConfig(width=2, bottleneck_dim=4), image_size=16).eval()
+    x = torch.rand(6, 1, 16, 16)
+    losses = []
+    for objective in (mid_objective(0.1), mid_objective(0.1, 0.0)):
+        torch.manual_seed(1)
+        losses.append(objective(model, x, y[:6])[0])
+    assert torch.equal(losses[0], losses[1])
+    # Positive smoothing is F.cross_entropy's own.
+    assert torch.allclose(smoothed_cross_entropy(logits, y, 0.1), F.cross_entropy(logits, y, label_smoothing=0.1))
+
+
+def test_negative_label_smoothing_by_hand_on_three_classes() -> None:
+    probs = [0.5, 0.3, 0.2]
+    logits, y, a = torch.tensor([probs]).log(), torch.tensor([0]), -0.2
+    expected = (1 - a) * -math.log(0.5) + a * -sum(math.log(p) for p in probs) / 3  # 0.598006...
+    assert smoothed_cross_entropy(logits, y, a).item() == pytest.approx(expected, rel=1e-6)
+    assert expected == pytest.approx(0.598006, abs=1e-6)
+
+
+def test_new_settings_leave_the_stored_hashes_alone_and_are_validated() -> None:
+    assert config_hash(TargetConfig()) == TARGET_HASH and config_hash(SweepConfig()) == SWEEP_HASH
+    plain = to_dict(TargetConfig())
+    assert "label_smoothing" not in plain["train"] and "depth" not in plain["model"]
+    assert "identities" not in plain["data"]
+    for changed in (TargetConfig(train=TrainConfig(label_smoothing=-0.1)), TargetConfig(model=ModelConfig(depth=2)),
+                    TargetConfig(data=DataConfig(identities=10))):
+        assert config_hash(changed) != TARGET_HASH
+    for bad in ({"label_smoothing": -0.6}, {"label_smoothing": 0.95}, {"label_smoothing": math.nan}):
+        with pytest.raises(ConfigError, match="label smoothing"):
+            TrainConfig(**bad)
+    with pytest.raises(ConfigError, match="shrink a 16px image"):
+        TargetConfig(data=DataConfig(image_size=16), model=ModelConfig(depth=4))
+    with pytest.raises(ConfigError):
+        DataConfig(identities=1)
+
+
+def test_depth_sets_the_conv_blocks_and_depth_3_keeps_the_stored_layout() -> None:
+    def convs(model: TargetNet) -> int:
+        return sum(isinstance(m, torch.nn.Conv2d) for m in model.features.modules())
+
+    for depth, size in ((1, 16), (2, 32), (5, 64)):
+        model = TargetNet(3, ModelConfig(width=2, bottleneck_dim=4, depth=depth), image_size=size)
+        assert convs(model) == depth + 1 and model(torch.rand(2, 1, size, size)).shape == (2, 3)
+    model = TargetNet(3, ModelConfig(width=2, bottleneck_dim=4), image_size=64)
+    norm = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    expected = {"features.0.0.weight", *(f"features.0.1.{n}" for n in norm)}
+    for block in (1, 2, 3):
+        expected |= {f"features.{block}.0.weight", *(f"features.{block}.1.{n}" for n in norm)}
+    expected |= {"head.encode.weight", "head.encode.bias", "head.classify.weight", "head.classify.bias"}
+    state = model.state_dict()
+    assert set(state) == expected
+    assert state["features.3.0.weight"].shape == (16, 8, 3, 3) and state["head.encode.weight"].shape == (8, 16 * 16)
+
+
+def test_identities_keeps_a_nested_seeded_choice(data_dir: Path) -> None:
+    ten = load_dataset(DataConfig(image_size=16, identities=10), data_dir)
+    twenty = load_dataset(DataConfig(image_size=16, identities=20), data_dir)
+    assert ten.num_classes == 10 and len(ten.labels) == 100 and set(ten.names) < set(twenty.names)
+    assert sorted(set(ten.labels.tolist())) == list(range(10))
+    with pytest.raises(DataError, match="cannot keep 41"):
+        load_dataset(DataConfig(image_size=16, identities=41), data_dir)
+
+
+def test_study_config_regimes_change_only_their_factor() -> None:
+    base = SweepConfig(seeds=(0, 1, 2), lambdas=(0.01,))
+    with pytest.raises(ConfigError, match="at least 3 training seeds"):
+        StudyConfig(base=SweepConfig(seeds=(0, 1)))
+    for bad in ((), (8, 8), (8.5,), (True,)):
+        with pytest.raises(ConfigError):
+            StudyConfig(base=base, factor="bottleneck", levels=bad)
+    with pytest.raises(ConfigError, match="factor"):
+        StudyConfig(base=base, factor="lambda", levels=(1,))
+    study = StudyConfig(base=base, factor="bottleneck", levels=(8, 64))
+    (_, small), (_, large) = study.regimes()
+    assert small.target.model == dataclasses.replace(base.target.model, bottleneck_dim=8)
+    assert dataclasses.replace(large, target=small.target) == small
+    # The undefended model ignores k: one model serves every bottleneck regime.
+    assert study.undefended(small, 0) == study.undefended(large, 0)
+    assert study.undefended(small, 0)[0].model.head == "linear"
+    smoothing = StudyConfig(base=base, factor="label_smoothing", levels=(-0.1, 0, 0.1))
+    assert smoothing.levels == (-0.1, 0.0, 0.1)
+    regimes = dict(smoothing.regimes())
+    assert regimes[-0.1].target.train.label_smoothing == -0.1
+    assert smoothing.undefended(regimes[0.0], 0)[0] == study.undefended(small, 0)[0]  # 0 is the base itself
+    assert smoothing.undefended(regimes[-0.1], 0)[0].train.label_smoothing == -0.1
+    mu = dict(StudyConfig(base=base, factor="predict_from_mu", levels=(False, True)).regimes())
+    assert mu[True].target.model.predict_mode == "mu" and mu[False].target.model.predict_mode == "sample"
+    people = dict(StudyConfig(base=base, factor="identities", levels=(10, 20)).regimes())
+    assert people[10].evaluator.data == people[10].target.data and people[10].target.data.identities == 10
+    assert parse_levels("predict_from_mu", "false, true") == (False, True)
+    assert parse_levels("attack", "miface,gmi") == ("miface", "gmi")
+    with pytest.raises(ConfigError, match="integers"):
+        parse_levels("width", "8,wide")
+
+
+def test_cli_refuses_a_bad_factor_or_levels(capsys: pytest.CaptureFixture) -> None:
+    code, _, err = run_cli(capsys, "study", "--factor", "lambda", "--levels", "1")
+    assert code == 2 and "invalid choice" in err
+    code, _, err = run_cli(capsys, "study", "--factor", "width", "--levels", "8,x")
+    assert code == 2 and "levels of width are integers" in err
+    code, _, err = run_cli(capsys, "study", "--factor", "width", "--levels", "8", "--seeds", "0,1")
+    assert code == 2 and "at least 3 training seeds" in err
+
+
+def tiny_study() -> StudyConfig:
+    """Real ORL at 16 pixels, width-2 networks trained 2 epochs, 10 MI-Face steps; k in (2, 4), one lambda."""
+    sweep = shrink(SHORT)
+    sweep = dataclasses.replace(sweep, lambdas=(0.01,), seeds=(0, 1, 2),
+                                target=dataclasses.replace(sweep.target, train=TrainConfig(epochs=2)))
+    return StudyConfig(base=sweep, factor="bottleneck", levels=(2, 4))
+
+
+def test_tiny_study_on_real_orl_runs_end_to_end_and_reuses_everything(data_dir: Path, tmp_path: Path) -> None:
+    config = tiny_study()
+    engine = Engine(Store(tmp_path / "store"), data_dir, torch.device("cpu"))
+    seen = []
+    results = run_study(config, engine, tmp_path / "results", on_point=seen.append)
+    path = study_path(tmp_path / "results", config_hash(config))
+    assert path.is_file() and results["kind"] == "study" and results["factor"] == "bottleneck"
+    assert len(seen) == 12 and [r["level"] for r in results["regimes"]] == [2, 4]
+    for regime in results["regimes"]:
+        assert [(r["label"], r["seeds"]) for r in regime["rows"]] == [("no defense", 3), ("MID lambda=0.01", 3)]
+        row = regime["rows"][1]
+        assert row["test_accuracy"]["low"] <= row["test_accuracy"]["value"] <= row["test_accuracy"]["high"]
+        assert len(row["attack_top1"]["per_seed"]) == 3
+        assert regime["verdict"]["verdict"] in VERDICTS
+        assert regime["finding"].startswith(f"bottleneck={regime['level']}")
+        assert regime["frontier"] == ["MID lambda=0.01"]
+    none_keys = [[p["target_key"] for p in r["points"] if p["defense"] == "none"] for r in results["regimes"]]
+    assert none_keys[0] == none_keys[1]  # the undefended model does not depend on k: trained once
+    assert results["environment"]["torch"] and results["peak_memory_mb"] > 0 and results["rule"]
+    text = format_study(results)
+    assert "== bottleneck = 2 ==" in text and "verdicts: 2: " in text
+    # Everything is stored: a second run trains and attacks nothing, and judges the same.
+    again = run_study(config, engine, tmp_path / "results")
+    points = [p for r in again["regimes"] for p in r["points"]]
+    assert all(p["reused"] == {"target": True, "attack": True} for p in points)
+    assert again["verdicts"] == results["verdicts"]
+    assert [r["rows"] for r in again["regimes"]] == [r["rows"] for r in results["regimes"]]
