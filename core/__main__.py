@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--attacks", action="store_true",
                        help="also time GMI and the inversion network on the lambda = 0 model (about 2 minutes)")
     bench.add_argument("--dp", action="store_true",
-                       help="also time the default comparison's DP-SGD targets on ORL (about 4 minutes)")
+                       help="time only the default comparison's four DP-SGD targets on ORL, from an empty store "
+                            "(about 4 minutes)")
 
     zoo = commands.add_parser("zoo", help="rebuild the default model zoo in assets/zoo from the default ORL sweep",
                               description="Runs (or reuses from the store) the default ORL sweep under every attack "

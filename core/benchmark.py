@@ -55,8 +55,8 @@ def dp_benchmark(engine: Engine) -> None:
 
 def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = False, dp: bool = False) -> int:
     """Time the default sweep from an empty store; with `keep`, the store and results stay in that folder;
-    with `attacks`, also GMI and the inversion network on the lambda = 0 model; with `dp`, the DP-SGD
-    targets of the default comparison."""
+    with `attacks`, also GMI and the inversion network on the lambda = 0 model; with `dp`, instead, the
+    DP-SGD targets of the default comparison."""
     config = sweep_defaults("orl")
     if keep is not None and keep.exists() and any(keep.iterdir()):
         raise StoreError(f"{keep} is not empty: the benchmark starts from an empty store")
@@ -64,6 +64,11 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
         base = keep or Path(tmp)
         store, out = base / "store", base / "results"
         engine = Engine(Store(store), data_root, pick_device(), progress=ProgressLine())
+        if dp:
+            print(f"machine: {machine()}")
+            dp_benchmark(engine)
+            print(f"peak memory {peak_memory_mb():.0f} MB")
+            return 0
         start = time.perf_counter()
         results = run_sweep(config, engine, out)
         cold = time.perf_counter() - start
@@ -77,8 +82,6 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
             raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
         others = [run_sweep(dataclasses.replace(config, lambdas=(0.0,), attack=dataclasses.replace(
             config.attack, attack=name)), engine, out) for name in ATTACKS[1:]] if attacks else []
-        if dp:
-            dp_benchmark(engine)
 
     runs = results["runs"]
     print(f"\nMID Lab benchmark: default ORL sweep ({len(config.lambdas)} lambdas x {len(config.seeds)} seed, "

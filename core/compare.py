@@ -17,7 +17,7 @@ from core.config import ComparisonConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_atomic, write_json_atomic
-from core.results import format_figure
+from core.results import format_figure, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.sweep import summarise_group
 
@@ -239,9 +239,7 @@ def format_comparison(results: dict[str, Any]) -> str:
                    for a in results["attacks"]]
         epsilon = f"{row['epsilon']:.3g}" if row["epsilon"] is not None else "-"
         lines.append([row["label"], epsilon, format_figure(row["test_accuracy"], sep=","), *attacks])
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    render = [" | ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in [header, *lines]]
-    render.insert(1, "-+-".join("-" * w for w in widths))
+    render = text_table(header, lines)
     render += [f"{attack}: {report['sentence']} {report.get('control', '')}".rstrip()
                for attack, report in results["frontiers"].items()]
     return "\n".join(render)

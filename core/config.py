@@ -331,7 +331,9 @@ class OutputDefenseConfig:
         return tuple(name for name, kind in (("decimals", "round"), ("noise_std", "noise")) if self.kind != kind)
 
     def label(self) -> str:
-        return {"none": "full vector", "label": "top-1 label only", "round": f"rounded to {self.decimals} decimals",
+        plural = "" if self.decimals == 1 else "s"
+        return {"none": "full vector", "label": "top-1 label only",
+                "round": f"rounded to {self.decimals} decimal{plural}",
                 "noise": f"noise std {self.noise_std:g}"}[self.kind]
 
 
@@ -435,6 +437,12 @@ def sweep_defaults(dataset: str, folder: str = "") -> SweepConfig:
 DEFAULT_NOISE_MULTIPLIERS = (0.3, 0.5, 1.0, 2.0)
 
 
+def undefended_target(target: TargetConfig, seed: int) -> TargetConfig:
+    """`target` without a defense: a plain linear head trained without the KL term, everything else the same."""
+    return dataclasses.replace(target, model=dataclasses.replace(target.model, head="linear"),
+                               train=dataclasses.replace(target.train, mid_lambda=0.0, seed=seed))
+
+
 def dp_defaults() -> tuple[ModelConfig, TrainConfig]:
     """DP-SGD's own model and training settings, tuned on ORL for test accuracy alone (no attack was run on
     a DP model while choosing): a narrower net (width 8 beat 16 at equal noise: fewer weights, less noise in
@@ -477,9 +485,7 @@ class ComparisonConfig:
         base = self.sweep.target
         found: list[tuple[str, float | None, int, TargetConfig]] = []
         for seed in self.sweep.seeds:
-            undefended = dataclasses.replace(base, model=dataclasses.replace(base.model, head="linear"),
-                                             train=dataclasses.replace(base.train, mid_lambda=0.0, seed=seed))
-            found.append(("none", None, seed, undefended))
+            found.append(("none", None, seed, undefended_target(base, seed)))
             # The control: DP-SGD's own model and schedule without clipping or noise, so that what DP-SGD
             # changes is not mistaken for what its narrower, GroupNorm model changes.
             found.append(("dpmodel", None, seed, TargetConfig(data=base.data, model=self.dp_model,
@@ -647,7 +653,4 @@ class StudyConfig:
         term, everything else as the regime's (as ComparisonConfig's 'none'). For a factor that concerns MID
         models only (MID_ONLY_FACTORS) it is the base's, the same model in every regime."""
         source = self.base if self.factor in MID_ONLY_FACTORS else regime
-        target = source.target
-        train = dataclasses.replace(target.train, mid_lambda=0.0, seed=seed)
-        return (dataclasses.replace(target, model=dataclasses.replace(target.model, head="linear"), train=train),
-                source.attack)
+        return undefended_target(source.target, seed), source.attack

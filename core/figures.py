@@ -55,46 +55,60 @@ def _hover(row: dict[str, Any]) -> str:
     return row["label"]
 
 
+def add_defense(figure: go.Figure, rows: list[dict], defense: str, frontier_labels: set[str],
+                hover: list[str], connect: bool) -> None:
+    """One defense's rows (each with 'attack_top1' and 'test_accuracy' figures) as markers with 95% bars, its
+    frontier rows drawn larger; when `connect`, the rows joined by a line and the frontier by a dashed staircase."""
+    name, colour, symbol = DEFENSE_STYLE[defense]
+    figure.add_trace(go.Scatter(
+        x=[r["attack_top1"]["value"] for r in rows], y=[r["test_accuracy"]["value"] for r in rows],
+        mode="lines+markers" if connect else "markers", name=name,
+        marker={"size": [14 if r["label"] in frontier_labels else 9 for r in rows], "color": colour,
+                "symbol": symbol, "line": {"width": 1, "color": "white"}},
+        line={"color": colour, "width": 1}, customdata=hover,
+        hovertemplate="%{customdata}<br>attack top-1 %{x:.2f}<br>test accuracy %{y:.2f}<extra></extra>",
+        error_x=error_bars(rows, "attack_top1"), error_y=error_bars(rows, "test_accuracy"),
+    ))
+    chosen = sorted((r for r in rows if r["label"] in frontier_labels), key=lambda r: -r["test_accuracy"]["value"])
+    if connect and chosen:
+        # A staircase down from the most accurate model: the lowest attack accuracy available at each level
+        # holds until the next frontier model's accuracy, where it steps left.
+        xs, ys = [chosen[0]["attack_top1"]["value"]], [chosen[0]["test_accuracy"]["value"]]
+        for r in chosen[1:]:
+            xs += [xs[-1], r["attack_top1"]["value"]]
+            ys += [r["test_accuracy"]["value"]] * 2
+        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", name=f"{name.split(' (')[0]} "
+                                    "frontier", line={"color": colour, "dash": "dash", "width": 2}))
+
+
+def tradeoff_layout(figure: go.Figure, identities: int | None, title: str, height: int = 460) -> go.Figure:
+    """Axes of a tradeoff plot (attack accuracy across, test accuracy up), the chance line and the title."""
+    if identities:
+        figure.add_vline(x=1 / identities, line={"color": "gray", "dash": "dot"}, annotation_text="chance",
+                         annotation_position="bottom right")
+    figure.update_layout(
+        xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
+        yaxis={"title": "test accuracy → more useful", "range": [-0.02, 1.05]},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=height, legend={"orientation": "h", "y": -0.18},
+        title={"text": title, "font": {"size": 14}},
+    )
+    return figure
+
+
 def comparison_figure(results: dict[str, Any], attack: str) -> go.Figure:
     """Test accuracy against the attack's top-1 accuracy for every defense setting, with 95% interval bars;
     each defense's frontier (its best privacy at each utility) drawn as a dashed staircase."""
     summary = [r for r in results["summary"] if attack in r["attacks"]]
     frontier_labels = {label for labels in results["frontiers"][attack]["frontiers"].values() for label in labels}
     figure = go.Figure()
-    for defense, (name, colour, symbol) in DEFENSE_STYLE.items():
+    for defense in DEFENSE_STYLE:
         rows = [dict(r, attack_top1=r["attacks"][attack]["top1"]) for r in summary if r["defense"] == defense]
-        if not rows:
-            continue
-        figure.add_trace(go.Scatter(
-            x=[r["attack_top1"]["value"] for r in rows], y=[r["test_accuracy"]["value"] for r in rows],
-            mode="lines+markers" if defense in ("mid", "dpsgd") else "markers", name=name,
-            marker={"size": [14 if r["label"] in frontier_labels else 9 for r in rows], "color": colour,
-                    "symbol": symbol, "line": {"width": 1, "color": "white"}},
-            line={"color": colour, "width": 1}, customdata=[_hover(r) for r in rows],
-            hovertemplate="%{customdata}<br>attack top-1 %{x:.2f}<br>test accuracy %{y:.2f}<extra></extra>",
-            error_x=error_bars(rows, "attack_top1"), error_y=error_bars(rows, "test_accuracy"),
-        ))
-        chosen = [r for r in rows if r["label"] in frontier_labels]
-        if defense in ("mid", "dpsgd") and chosen:
-            chosen.sort(key=lambda r: -r["test_accuracy"]["value"])
-            # A staircase down from the most accurate model: the lowest attack accuracy available at each level
-            # holds until the next frontier model's accuracy, where it steps left.
-            xs, ys = [chosen[0]["attack_top1"]["value"]], [chosen[0]["test_accuracy"]["value"]]
-            for r in chosen[1:]:
-                xs += [xs[-1], r["attack_top1"]["value"]]
-                ys += [r["test_accuracy"]["value"]] * 2
-            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", name=f"{name.split(' (')[0]} "
-                                        "frontier", line={"color": colour, "dash": "dash", "width": 2}))
-    figure.add_vline(x=1 / results["data"]["identities"], line={"color": "gray", "dash": "dot"},
-                     annotation_text="chance", annotation_position="bottom right")
-    figure.update_layout(
-        xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
-        yaxis={"title": "test accuracy → more useful", "range": [-0.02, 1.05]},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=460, legend={"orientation": "h", "y": -0.18},
-        title={"text": f"{ATTACK_NAMES.get(attack, attack)}: defenses compared (bars: 95% intervals; big markers "
-                       "and dashes: frontier)", "font": {"size": 14}},
-    )
-    return figure
+        if rows:
+            add_defense(figure, rows, defense, frontier_labels, [_hover(r) for r in rows],
+                        connect=defense in ("mid", "dpsgd"))
+    return tradeoff_layout(figure, results["data"]["identities"],
+                           f"{ATTACK_NAMES.get(attack, attack)}: defenses compared (bars: 95% intervals; big "
+                           "markers and dashes: frontier)")
 
 
 def spread_figure(results: dict[str, Any], measure: str = "confidence") -> go.Figure:

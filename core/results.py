@@ -34,6 +34,15 @@ def format_figure(figure: dict[str, Any], digits: int = 2, sep: str = ", ") -> s
     return f"{value:.{digits}f} [{low:.{digits}f}{sep}{high:.{digits}f}]"
 
 
+def text_table(header: list[str], lines: list[list[str]], right: bool = False) -> list[str]:
+    """A plain-text table: the header, a rule, then the lines, columns padded to their widest cell."""
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    pad = str.rjust if right else str.ljust
+    render = [" | ".join(pad(v, w) for v, w in zip(line, widths, strict=True)) for line in [header, *lines]]
+    render.insert(1, "-+-".join("-" * w for w in widths))
+    return render
+
+
 def results_path(out_dir: Path, sweep_hash: str) -> Path:
     return Path(out_dir) / f"sweep_{sweep_hash}.json"
 

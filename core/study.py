@@ -20,7 +20,7 @@ from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
-from core.results import format_figure
+from core.results import format_figure, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.sweep import FIGURES, summarise_group
 
@@ -222,10 +222,7 @@ def format_study(results: dict[str, Any]) -> str:
         lines = [[row["label"], str(row["seeds"]), format_figure(row["test_accuracy"], sep=","),
                   format_figure(row["attack_top1"], sep=","), format_figure(row["attack_top5"], sep=","),
                   "*" if row["label"] in regime["frontier"] else ""] for row in regime["rows"]]
-        widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-        table = [" | ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in [header, *lines]]
-        table.insert(1, "-+-".join("-" * w for w in widths))
-        render += ["", f"== {results['factor']} = {regime['level']} ==", *table,
+        render += ["", f"== {results['factor']} = {regime['level']} ==", *text_table(header, lines),
                    f"verdict: {regime['verdict']['verdict']}. {regime['finding']}"]
     render += ["", "verdicts: " + ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"])]
     return "\n".join(render)

@@ -15,7 +15,7 @@ from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
 from core.metrics import mean_interval
-from core.results import format_figure, results_path
+from core.results import format_figure, results_path, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 
 # The figures summarised per lambda: a name and where it sits in a run's record.
@@ -109,9 +109,7 @@ def format_table(results: dict[str, Any]) -> str:
         lines.append([f"{row['lambda']:g}", cell(row["test_accuracy"]), cell(row["attack_top1"]),
                       cell(row["attack_top5"]), cell(row["feature_distance"], 1), cell(row["confidence"]),
                       cell(row["entropy"])])
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    render = [" | ".join(v.rjust(w) for v, w in zip(line, widths, strict=True)) for line in [header, *lines]]
-    render.insert(1, "-+-".join("-" * w for w in widths))
+    render = text_table(header, lines, right=True)
     evaluator = results["evaluator"]
     render.append(
         f"judge held-out accuracy {cell(evaluator['heldout_accuracy'])}; a real held-out photo lies at feature "

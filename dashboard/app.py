@@ -31,6 +31,7 @@ pages = [
     st.Page("app_pages/attack_lab.py", title="Attack lab", icon=":material/science:"),
     st.Page("app_pages/results.py", title="Results table", icon=":material/table_chart:"),
     st.Page("app_pages/compare.py", title="Compare defenses", icon=":material/balance:"),
+    st.Page("app_pages/findings.py", title="Findings", icon=":material/fact_check:"),
     st.Page("app_pages/learn.py", title="Learn", icon=":material/school:"),
 ]
 st.navigation(pages, position="hidden" if presenter else "sidebar").run()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from core import gallery
 from core.config import results_root
@@ -98,3 +99,44 @@ def comparisons() -> list[tuple[Path, dict]]:
         else:
             found.append((path, results))
     return found
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _study(path: str, mtime: float) -> dict | None:
+    return load_results(Path(path), "study")
+
+
+def study_files() -> list[Path]:
+    """The results folder's study files, newest first (a glob: cheap enough to redo on every run)."""
+    return list_results(results_root(), "study")
+
+
+def studies() -> list[tuple[Path, dict]]:
+    """Every readable study with its file, newest first, re-read when the file changes; an unreadable one is
+    reported on the page (files are replaced atomically, so a study being written appears whole or not at all)."""
+    found = []
+    for path in study_files():
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:  # deleted since the folder was listed
+            continue
+        results = _study(str(path), mtime)
+        if results is None:
+            st.warning(f"Skipped `{path}`: unreadable or not a study file. `python -m core study` rewrites it.")
+        else:
+            found.append((path, results))
+    return found
+
+
+def grid_image(grid_path: str, folder: Path, what: str, rerun: str) -> Image.Image | None:
+    """A reconstruction grid PNG (a relative path is read from `folder`, the results file's own), or None after
+    a warning that names `what` it shows and the command that `rerun`s it."""
+    path = Path(grid_path)
+    path = path if path.is_absolute() else folder / path
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except OSError as error:
+        st.warning(f"The reconstructions of {what} cannot be shown: `{path}` is missing or damaged "
+                   f"({type(error).__name__}). {rerun} rewrites them.")
+        return None

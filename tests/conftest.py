@@ -55,6 +55,16 @@ def write_idx(path: Path, array: np.ndarray) -> None:
         f.write(header + array.astype(np.uint8).tobytes())
 
 
+@pytest.fixture
+def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A results folder for the dashboard's pages, and no shipped comparisons unless a test adds one."""
+    from dashboard import loaders
+
+    monkeypatch.setattr(loaders, "COMPARISONS_DIR", tmp_path / "shipped")
+    monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The real data root; the ORL faces must be there."""

@@ -8,8 +8,6 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from dashboard import loaders
-
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "dashboard" / "app_pages" / "compare.py")
 APP = str(ROOT / "dashboard" / "app.py")
@@ -63,13 +61,6 @@ def write_comparison(folder: Path, config_hash: str = "c0ffee", verdicts: tuple[
     path = folder / f"comparison_{config_hash}.json"
     path.write_text(json.dumps(results))
     return path
-
-
-@pytest.fixture
-def results_dir(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setattr(loaders, "COMPARISONS_DIR", tmp_path / "shipped")  # none shipped unless a test adds one
-    monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "results"))
-    return tmp_path / "results"
 
 
 def page() -> AppTest:

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import streamlit as st
-from PIL import Image
 
 from core.compare import table_rows
 from core.config import results_root
@@ -21,19 +20,6 @@ def from_url(key: str, param: str, options: list[str]) -> None:
 def to_url(param: str, value: str) -> None:
     if st.query_params.get(param) != value:
         st.query_params[param] = value
-
-
-def grid(point: dict, attack: str, folder: Path) -> Image.Image | None:
-    """The point's reconstruction grid (a relative path is read from the comparison file's folder)."""
-    path = Path(point["attacks"][attack]["grid_path"])
-    path = path if path.is_absolute() else folder / path
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except OSError as error:
-        st.warning(f"The reconstructions of {point['label']} cannot be shown: `{path}` is missing or damaged "
-                   f"({type(error).__name__}). Running `python -m core compare` again rewrites them.")
-        return None
 
 
 def describe(config_hash: str) -> str:
@@ -153,7 +139,8 @@ for column, row in zip(st.columns(len(shown)), shown, strict=True):
     point = first_point(results, row, attack)
     with column:
         st.markdown(f"**{row['label']}**")
-        image = grid(point, attack, path.parent)
+        image = loaders.grid_image(point["attacks"][attack]["grid_path"], path.parent, point["label"],
+                                   "Running `python -m core compare` again")
         if image is not None:
             st.image(image, caption=caption(row, point, attack), width="stretch")
 st.caption("One reconstruction per person, ten to a row, in label order. The judge can be wrong both ways: look "

@@ -1,0 +1,173 @@
+"""A regime study (core/study.py) for people, shared by the dashboard's Findings page and a future report command
+(no Streamlit, no torch here): each regime's tradeoff figure, its status in the paper's terms, the command that
+reruns the study, the machine it ran on, and the paper's claims beside what the stored studies measured."""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+from typing import Any
+
+import plotly.graph_objects as go
+
+from core.figures import ATTACK_NAMES, add_defense, tradeoff_layout
+
+# The verdict of "MID lowers attack accuracy at equal test accuracy" in the paper's terms; every status is shown
+# the same neutral way: a reproduction that fails is as much a finding as one that holds.
+STATUS = {"yes": "reproduced", "no": "not reproduced", "inconclusive": "inconclusive"}
+STUDY_COMMAND = "python -m core study --factor bottleneck --levels 8,64,256"
+COMPARE_COMMAND = "python -m core compare"
+FRONTIER_WORDS = {"a": "MID dominates DP-SGD", "b": "DP-SGD dominates MID", "mixed": "neither dominates",
+                  "tie": "a tie", "no overlap": "cannot be compared"}
+
+
+def status(regime: dict[str, Any]) -> str:
+    return STATUS.get(regime["verdict"]["verdict"], regime["verdict"]["verdict"])
+
+
+def _number(value: float) -> str:
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
+def level_text(level: Any) -> str:
+    """A level as the command line writes it (true / false, 0.1, 64, miface)."""
+    if isinstance(level, bool):
+        return "true" if level else "false"
+    return _number(level) if isinstance(level, float) else str(level)
+
+
+def _at(tree: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        tree = tree.get(key, {}) if isinstance(tree, dict) else {}
+    return tree if tree != {} else None
+
+
+def study_command(results: dict[str, Any]) -> tuple[str, bool]:
+    """The `python -m core study` command for a study (only options the command line has), and whether it
+    reproduces the study exactly (the same settings as the file records); a study made in code, e.g. by a test
+    with shrunken models, may use settings no option sets."""
+    from core.__main__ import build_parser, study_config  # light: no torch
+    from core.config import to_dict
+
+    base = results["config"]["base"]
+    data, attack = base["target"]["data"], base["attack"]
+    levels = ",".join(level_text(level) for level in results["levels"])
+    required = ["--dataset", data["dataset"], *(["--folder", data["folder"]] if data.get("folder") else []),
+                "--factor", results["factor"], *([f"--levels={levels}"] if levels.startswith("-") else
+                                                 ["--levels", levels])]
+    chosen = ["--lambdas", ",".join(_number(v) for v in base["lambdas"]), "--seeds",
+              ",".join(str(s) for s in base["seeds"]), "--attack", attack["attack"], "--view", attack["view"]]
+    optional = [("--public", ("attack", "public")), ("--public-identities", ("target", "data", "public_identities")),
+                ("--top-k", ("attack", "inversion", "top_k")),
+                ("--max-per-identity", ("target", "data", "max_per_identity")),
+                ("--predict-mode", ("target", "model", "predict_mode")),
+                ("--bottleneck", ("target", "model", "bottleneck_dim")), ("--epochs", ("target", "train", "epochs"))]
+    parser = build_parser()
+    try:
+        default = to_dict(study_config(parser.parse_args(["study", *required])))["base"]
+        for flag, path in optional:
+            value = _at(base, *path)
+            if value is not None and value != _at(default, *path):
+                chosen += [flag, level_text(value)]
+        rebuilt = to_dict(study_config(parser.parse_args(["study", *required, *chosen])))
+        exact = json.loads(json.dumps(rebuilt)) == results["config"]
+    except (SystemExit, Exception):  # an option this version's command line refuses: the command is a guide only
+        exact = False
+    return shlex.join(["python", "-m", "core", "study", *required, *chosen]), exact
+
+
+def machine(results: dict[str, Any]) -> str:
+    """Where the study ran: the GPU's name on a GPU, so CPU and GPU results are told apart."""
+    env = results.get("environment", {})
+    device = str(env.get("device", "unknown device"))
+    if env.get("gpu"):
+        return f"GPU {env['gpu']} ({device})"
+    threads = f", {env['torch_threads']} torch thread(s)" if env.get("torch_threads") else ""
+    return f"{'CPU' if device == 'cpu' else device}{threads}"
+
+
+def timings_text(timings: dict[str, float]) -> str:
+    stages = " · ".join(f"{name.removesuffix('_s').replace('_', ' ')} {seconds:.1f} s"
+                        for name, seconds in timings.items())
+    return f"{sum(timings.values()):.1f} s ({stages})" if timings else "not recorded"
+
+
+def study_figure(regime: dict[str, Any], factor: str) -> go.Figure:
+    """Test accuracy against attack top-1 for the undefended model and each MID lambda, with 95% interval bars;
+    MID's frontier rows drawn larger and joined by a dashed staircase."""
+    frontier = set(regime.get("frontier", []))
+    figure = go.Figure()
+    for defense in ("none", "mid"):
+        rows = [r for r in regime["rows"] if r["defense"] == defense]
+        if rows:
+            add_defense(figure, rows, defense, frontier, [f"{r['label']} ({r['seeds']} seeds)" for r in rows],
+                        connect=defense == "mid")
+    return tradeoff_layout(figure, regime.get("data", {}).get("identities"),
+                           f"{factor} = {level_text(regime['level'])}: bars are 95% intervals over seeds; big "
+                           "markers and dashes: MID's frontier", height=420)
+
+
+def _above(a: dict[str, Any], b: dict[str, Any]) -> tuple[bool, bool]:
+    """(a's mean above b's, a's 95% interval entirely above b's)."""
+    clear = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (a.get("low"), b.get("high")))
+    return a["value"] > b["value"], clear and a["low"] > b["high"]
+
+
+def _mid_rows(regime: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted((row for row in regime["rows"] if row["defense"] == "mid"), key=lambda row: row["lambda"])
+
+
+def claims(studies: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The paper's claims (paraphrased, Wang, Zhang & Jia, AAAI 2021) beside what the stored studies and
+    comparisons measured; 'not measured yet' with the command that would measure it."""
+    regimes = [r for s in studies for r in s["regimes"]]
+    where = f"{len(regimes)} regime(s) of {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}"
+    todo = f"not measured yet: `{STUDY_COMMAND}`"
+
+    counts = {word: sum(status(r) == word for r in regimes) for word in STATUS.values()}
+    attack = (f"{where}: " + ", ".join(f"{word} in {n}" for word, n in counts.items()) +
+              " (each regime's verdict, by the rule below).") if regimes else todo
+
+    trend = [_mid_rows(r) for r in regimes if len(_mid_rows(r)) >= 2]
+    lower = sum(mids[-1]["attack_top1"]["value"] < mids[0]["attack_top1"]["value"] for mids in trend)
+    costs = sum(mids[-1]["test_accuracy"]["value"] < mids[0]["test_accuracy"]["value"] for mids in trend)
+    single = " (every stored study has a single lambda)" if regimes else ""
+    strength = (f"in {lower} of {len(trend)} regime(s) with two or more lambdas, the largest lambda's mean attack "
+                f"top-1 is below the smallest's; its mean test accuracy is below in {costs} (means only, untested)."
+                if trend else f"not measured yet{single}: `{STUDY_COMMAND} --lambdas 0.001,0.01,0.1`")
+
+    spread = []
+    for regime in regimes:
+        none = next((row for row in regime["rows"] if row["defense"] == "none"), None)
+        mids = _mid_rows(regime)
+        if none and mids and "entropy" in none and "entropy" in mids[-1]:
+            spread.append(_above(mids[-1]["entropy"], none["entropy"]))
+    entropy = (f"{where}: the largest lambda's mean prediction entropy is above the undefended model's in "
+               f"{sum(a for a, _ in spread)} of {len(spread)}, with non-overlapping 95% intervals in "
+               f"{sum(c for _, c in spread)}.") if spread else todo
+
+    dp = f"not measured yet (a study has no DP-SGD): `{COMPARE_COMMAND}`"
+    if comparisons:
+        newest = comparisons[0]
+        verdicts = "; ".join(f"{ATTACK_NAMES.get(a, a)}: {FRONTIER_WORDS.get(f['verdict'], f['verdict'])}"
+                             for a, f in newest["frontiers"].items())
+        dp = (f"comparison {newest['config_hash']} ({newest.get('data', {}).get('dataset', '?')}): {verdicts} "
+              "(frontiers of attack top-1 against test accuracy; see Compare defenses).")
+    return [
+        {"claim": "MID lowers the accuracy of model inversion attacks at little cost in test accuracy: at matched "
+                  "test accuracy, a MID model is attacked less than an undefended one.", "measured": attack},
+        {"claim": "A larger lambda (a tighter bottleneck) trades test accuracy for lower attack accuracy.",
+         "measured": strength},
+        {"claim": "MID limits what a prediction reveals about its input, so its predictions are less confident: "
+                  "higher entropy than the undefended model's.", "measured": entropy},
+        {"claim": "MID reaches a given attack accuracy at a smaller cost in test accuracy than differentially "
+                  "private training (DP-SGD).", "measured": dp},
+    ]
+
+
+def first_point(regime: dict[str, Any], label: str) -> dict[str, Any] | None:
+    """The first seed's point behind a row of a regime."""
+    points = sorted((p for p in regime.get("points", []) if p["label"] == label), key=lambda p: p["seed"])
+    return points[0] if points else None

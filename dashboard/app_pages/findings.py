@@ -1,0 +1,118 @@
+"""Findings: the paper's claims beside what MID Lab measured, then every stored regime study (core/study.py) with
+each regime's finding, its tradeoff, the command that reruns it and the faces behind the numbers."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.config import results_root
+from core.results import format_figure
+from core.study_figures import (
+    STATUS,
+    STUDY_COMMAND,
+    claims,
+    first_point,
+    level_text,
+    machine,
+    status,
+    study_command,
+    study_figure,
+    timings_text,
+)
+from dashboard import loaders
+
+PAPER = ("Wang, Zhang & Jia, *Improving Robustness to Model Inversion Attacks via Mutual Information "
+         "Regularization*, AAAI 2021")
+
+
+def caption(row: dict, point: dict) -> str:
+    return (f"{row['label']}: test accuracy {format_figure(row['test_accuracy'])} · attack top-1 "
+            f"{format_figure(row['attack_top1'])} (95% intervals over {row['seeds']} seeds; faces of seed "
+            f"{point['seed']})")
+
+
+def faces(results: dict, folder: Path) -> None:
+    """A chosen row's reconstructions (first seed) beside the undefended model's, in a chosen regime."""
+    key, regimes = results["config_hash"], results["regimes"]
+    left, right = st.columns(2)
+    index = left.selectbox(f"Regime ({results['factor']})", range(len(regimes)), key=f"faces_level_{key}",
+                           format_func=lambda i: f"{results['factor']} = {level_text(regimes[i]['level'])}")
+    regime = regimes[index]
+    labels = [row["label"] for row in regime["rows"] if row["defense"] != "none"] or \
+        [row["label"] for row in regime["rows"]]
+    picked = right.selectbox("Setting", labels, key=f"faces_row_{key}",
+                             help="Its reconstructions, beside those of the undefended model.")
+    shown = [row for row in regime["rows"] if row["defense"] == "none" and row["label"] != picked]
+    shown += [row for row in regime["rows"] if row["label"] == picked]
+    for column, row in zip(st.columns(len(shown)), shown, strict=True):
+        with column:
+            st.markdown(f"**{row['label']}**")
+            point = first_point(regime, row["label"])
+            if point is None:
+                st.warning(f"The study file lists no model behind {row['label']}: no faces to show.")
+                continue
+            image = loaders.grid_image(point["grid_path"], folder, f"{point['label']} (seed {point['seed']})",
+                                       "Rerunning the study's command")
+            if image is not None:
+                st.image(image, caption=caption(row, point), width="stretch")
+
+
+def show_study(path: Path, results: dict) -> None:
+    factor, key = results["factor"], results["config_hash"]
+    st.header(f"Study of {factor}: {', '.join(level_text(level) for level in results['levels'])}")
+    lambdas = ", ".join(f"{value:g}" for value in results["lambdas"])
+    st.caption(f"Made {results.get('created', '?')} · `{path.name}` · MID lambdas {lambdas} · "
+               f"{len(results['seeds'])} training seeds per point (seeds {', '.join(map(str, results['seeds']))})")
+    memory = f" · peak memory {results['peak_memory_mb']:.0f} MiB" if results.get("peak_memory_mb") else ""
+    st.markdown(f"**Ran on** {machine(results)} · **time** {timings_text(results.get('timings', {}))}{memory}")
+    command, exact = study_command(results)
+    st.code(command, language="bash")
+    st.caption("It reruns exactly this study; with the same store, every model and attack is reused." if exact else
+               "This study used settings no command-line option sets (it was made in code, for instance by a test "
+               "with shrunken models): the command runs the nearest study, which gets a different hash.")
+    with st.expander("The rule behind each verdict"):
+        st.markdown(results["rule"])
+        st.markdown("The status says what the verdict means for the paper's claim that MID lowers attack accuracy "
+                    f"at equal test accuracy: yes -> **{STATUS['yes']}**, no -> **{STATUS['no']}**, inconclusive -> "
+                    f"**{STATUS['inconclusive']}**. Every status is shown alike: a claim that does not reproduce "
+                    "is as much a finding as one that does.")
+    for index, regime in enumerate(results["regimes"]):
+        st.subheader(f"{factor} = {level_text(regime['level'])}")
+        # One neutral style for every outcome: the page takes no side.
+        st.info(f"**{status(regime)}** · {regime['finding']}")
+        st.plotly_chart(study_figure(regime, factor), width="stretch", key=f"study_{key}_{index}")
+        data, judge = regime.get("data", {}), regime.get("evaluator", {})
+        details = [f"{data['dataset']}: {data['identities']} identities, {data['train_images']} training / "
+                   f"{data['test_images']} test images" if {"dataset", "identities", "train_images",
+                                                             "test_images"} <= set(data) else None,
+                   f"judge's held-out accuracy {format_figure(judge['heldout_accuracy'])}"
+                   if judge.get("heldout_accuracy") else None,
+                   f"time {timings_text(regime['timings'])}" if regime.get("timings") else None]
+        if any(details):
+            st.caption(" · ".join(d for d in details if d))
+    st.subheader("Show me the faces")
+    faces(results, path.parent)
+    st.caption("One reconstruction per person, in label order. The judge can be wrong both ways: look at the "
+               "faces, not only at the numbers.")
+
+
+st.title("Findings")
+found = loaders.studies()
+st.subheader("The paper's claims beside what MID Lab measured")
+st.caption(f"The claims are paraphrased from {PAPER}; the measurements are this installation's stored studies "
+           "and the newest defense comparison. A claim that holds in one regime may fail in another: read each "
+           "regime below.")
+table = ["| The paper's claim (paraphrased) | Measured here |", "| --- | --- |"]
+table += [f"| {row['claim']} | {row['measured']} |"
+          for row in claims([results for _, results in found], [results for _, results in loaders.comparisons()])]
+st.markdown("\n".join(table))
+
+if not found:
+    st.info(f"No study to show: `{results_root().resolve()}` holds none. Run `{STUDY_COMMAND}` (lambda swept with "
+            "the bottleneck size k, three seeds each; slow: many models), or vary another factor, e.g. "
+            "`python -m core study --factor images_per_identity --levels 4,10`; `MIDLAB_RESULTS=DIR` points the "
+            "dashboard at another results folder.")
+    st.stop()
+for study_path, study in found:
+    st.divider()
+    show_study(study_path, study)

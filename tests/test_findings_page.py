@@ -1,0 +1,191 @@
+"""The Findings page, driven by AppTest: a hand-made study file with PNG grids (two regimes, one reproduced, one
+inconclusive), no study at all, and a tiny real study on ORL end to end."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core.__main__ import build_parser, study_config
+from core.config import config_hash, to_dict
+from core.study_figures import study_command
+from dashboard import loaders
+from tests.test_compare_page import write_comparison
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "dashboard" / "app_pages" / "findings.py")
+APP = str(ROOT / "dashboard" / "app.py")
+TIMEOUT = 30  # the page imports no torch, but a cold start on a busy 2-core machine can take seconds
+ARGV = ["study", "--factor", "bottleneck", "--levels", "8,64", "--lambdas", "0.01,0.1"]
+COMMAND = ("python -m core study --dataset orl --factor bottleneck --levels 8,64 --lambdas 0.01,0.1 --seeds 0,1,2 "
+           "--attack miface --view mu")
+FINDINGS = {8: "bottleneck=8: yes, hand-written finding of the small bottleneck.",
+            64: "bottleneck=64: inconclusive, hand-written finding of the large bottleneck."}
+# label, defense, lambda, test accuracy, attack top-1, entropy
+ROWS = [("no defense", "none", None, 0.9, 0.8, 1.0), ("MID lambda=0.01", "mid", 0.01, 0.88, 0.5, 1.5),
+        ("MID lambda=0.1", "mid", 0.1, 0.6, 0.2, 2.5)]
+
+
+def figure(value: float, seeds: int = 3) -> dict:
+    return {"value": value, "low": value - 0.05, "high": value + 0.05, "std": 0.02, "n": seeds,
+            "per_seed": [value] * seeds}
+
+
+def write_study(folder: Path, verdicts: tuple[str, str] = ("yes", "inconclusive"), environment: dict | None = None,
+                ) -> Path:
+    """A study file in `folder` as `python -m core study ARGV` writes it, with a grid per model and seed (one
+    colour each; the first MID setting's grids by a path relative to the file's folder, the others absolute)."""
+    config = study_config(build_parser().parse_args(ARGV))
+    (folder / "grids").mkdir(parents=True, exist_ok=True)
+    regimes = []
+    for r, ((level, sentence), word) in enumerate(zip(FINDINGS.items(), verdicts, strict=True)):
+        rows, points = [], []
+        for i, (label, defense, mid_lambda, test, top1, entropy) in enumerate(ROWS):
+            rows.append({"defense": defense, "lambda": mid_lambda, "label": label, "seeds": 3,
+                         "test_accuracy": figure(test), "attack_top1": figure(top1), "attack_top5": figure(top1),
+                         "feature_distance": figure(0.1), "confidence": figure(0.5), "entropy": figure(entropy),
+                         "balanced_accuracy": figure(test)})
+            for seed in (1, 0, 2):  # not in seed order: the faces shown are seed 0's
+                name = f"grids/{level}_{i}_{seed}.png"
+                Image.fromarray(np.full((16, 48, 3), 40 * i + 10 * seed + r, dtype=np.uint8)).save(folder / name)
+                points.append({"level": level, "defense": defense, "lambda": mid_lambda, "seed": seed, "label": label,
+                               "grid_path": name if label == "MID lambda=0.01" else str(folder / name)})
+        regimes.append({"level": level, "rows": rows, "points": points,
+                        "frontier": ["MID lambda=0.01", "MID lambda=0.1"],
+                        "verdict": {"verdict": word, "reason": "hand-written"}, "finding": sentence,
+                        "data": {"dataset": "orl", "identities": 40, "train_images": 280, "test_images": 120},
+                        "evaluator": {"heldout_accuracy": figure(0.97)}, "timings": {"train_s": 1.0, "attack_s": 2.0}})
+    results = {"kind": "study", "config": to_dict(config), "config_hash": config_hash(config),
+               "created": "2025-01-01T00:00:00+0000", "factor": "bottleneck", "levels": [8, 64],
+               "lambdas": [0.01, 0.1], "seeds": [0, 1, 2], "rule": "A hand-written rule.", "regimes": regimes,
+               "verdicts": [{"level": r["level"], "verdict": r["verdict"]["verdict"]} for r in regimes],
+               "findings": list(FINDINGS.values()),
+               "environment": environment or {"device": "cpu", "torch_threads": 2},
+               "timings": {"train_s": 2.0, "attack_s": 4.0}, "peak_memory_mb": 512.0}
+    path = folder / f"study_{results['config_hash']}.json"
+    path.write_text(json.dumps(results))
+    return path
+
+
+def page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+
+
+def claims_table(app: AppTest) -> str:
+    return next(m.value for m in app.markdown if m.value.startswith("| The paper's claim"))
+
+
+def test_the_page_shows_each_finding_with_its_status_plot_command_and_faces(results_dir):
+    write_study(results_dir, environment={"device": "cuda:0", "gpu": "NVIDIA H200", "torch_threads": 16})
+    app = page().run()
+    assert not app.exception and not app.warning
+    assert app.title[0].value == "Findings"
+    assert [info.value for info in app.info] == [f"**reproduced** · {FINDINGS[8]}",
+                                                 f"**inconclusive** · {FINDINGS[64]}"]
+    assert not app.success and not app.error  # the same neutral style whatever the verdict
+    assert len(app.get("plotly_chart")) == 2
+    assert [code.value for code in app.code] == [COMMAND]
+    assert any("reruns exactly this study" in c.value for c in app.caption)  # the command reproduces the file's hash
+    assert any("GPU NVIDIA H200 (cuda:0)" in m.value and "6.0 s" in m.value for m in app.markdown)
+    assert app.expander and any(m.value == "A hand-written rule." for m in app.markdown)
+    table = claims_table(app)
+    assert "2 regime(s) of 1 study: reproduced in 1, not reproduced in 0, inconclusive in 1" in table
+    assert "above the undefended model's in 2 of 2, with non-overlapping 95% intervals in 2" in table
+    assert "not measured yet (a study has no DP-SGD): `python -m core compare`" in table
+    captions = [image.captions[0] for image in app.image]  # no defense beside the first MID setting, seed 0
+    assert len(captions) == 2 and captions[0].startswith("no defense: test accuracy 0.90 [0.85, 0.95]")
+    assert captions[1].startswith("MID lambda=0.01") and "faces of seed 0" in captions[1]
+
+
+def test_picking_a_regime_and_setting_changes_the_faces(results_dir):
+    write_study(results_dir)
+    app = page().run()
+    before = [image.value for image in app.image]
+    app.selectbox[1].set_value("MID lambda=0.1").run()
+    after = [image.value for image in app.image]
+    assert not app.exception and after[0] == before[0] and after[1] != before[1]
+    assert app.image[1].captions[0].startswith("MID lambda=0.1: test accuracy 0.60")
+    app.selectbox[0].set_value(1).run()  # bottleneck = 64: other grids
+    assert not app.exception and app.image[0].value != before[0]
+
+
+@pytest.mark.parametrize(("verdict", "word"), [("yes", "reproduced"), ("no", "not reproduced"),
+                                               ("inconclusive", "inconclusive")])
+def test_every_verdict_is_shown_the_same_neutral_way(results_dir, verdict, word):
+    write_study(results_dir, verdicts=(verdict, "inconclusive"))
+    app = page().run()
+    assert app.info[0].value == f"**{word}** · {FINDINGS[8]}"
+    assert not app.success and not app.error and not app.exception
+
+
+def test_a_missing_grid_is_a_warning_not_a_crash(results_dir):
+    write_study(results_dir)
+    (results_dir / "grids" / "8_1_0.png").unlink()  # MID lambda=0.01, seed 0: the first setting shown
+    app = page().run()
+    assert not app.exception and len(app.warning) == 1
+    assert str(results_dir / "grids" / "8_1_0.png") in app.warning[0].value
+    assert len(app.image) == 1 and app.image[0].captions[0].startswith("no defense")
+
+
+def test_without_studies_it_says_how_to_make_them(results_dir):
+    results_dir.mkdir()
+    (results_dir / "study_broken.json").write_text('{"kind": "study", "regimes": [')
+    app = page().run()
+    assert not app.exception and "study_broken.json" in app.warning[0].value
+    assert "`python -m core study --factor bottleneck --levels 8,64,256`" in app.info[0].value
+    assert not app.get("plotly_chart") and not app.code
+    assert claims_table(app).count("not measured yet") == 4
+
+
+def test_the_dp_claim_reads_the_newest_comparison(results_dir):
+    write_study(results_dir)
+    write_comparison(results_dir, verdicts=("b", "mixed"))
+    app = page().run()
+    assert not app.exception
+    expected = ("comparison c0ffee (orl): MI-Face: DP-SGD dominates MID; inversion network (black-box): neither "
+                "dominates")
+    assert expected in claims_table(app)
+
+
+def test_a_study_made_in_code_says_its_command_is_only_the_nearest(tmp_path):
+    path = write_study(tmp_path)
+    results = json.loads(path.read_text())
+    assert study_command(results) == (COMMAND, True)
+    results["config"]["base"]["target"]["data"]["image_size"] = 16  # no option sets it
+    command, exact = study_command(results)
+    assert command == COMMAND and not exact
+    results["factor"], results["levels"] = "label_smoothing", [-0.1, 0.0]
+    assert "--factor label_smoothing --levels=-0.1,0" in study_command(results)[0]
+
+
+def test_the_page_is_in_the_navigation(results_dir):
+    write_study(results_dir)
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run().switch_page("app_pages/findings.py").run()
+    assert not app.exception and app.title[0].value == "Findings"
+    assert app.info[0].value == f"**reproduced** · {FINDINGS[8]}"
+
+
+@pytest.mark.slow
+def test_a_tiny_real_study_on_orl_renders(data_dir, tmp_path, monkeypatch):
+    """tests/test_study.py's tiny study (16-pixel ORL, width-2 networks, 3 seeds), then the page on its file."""
+    from core.engine import Engine
+    from core.store import Store
+    from core.study import run_study
+    from tests.test_study import tiny_study
+
+    results = run_study(tiny_study(), Engine(Store(tmp_path / "store"), data_dir, torch.device("cpu")),
+                        tmp_path / "results")
+    monkeypatch.setattr(loaders, "COMPARISONS_DIR", tmp_path / "shipped")
+    monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "results"))
+    app = page().run()
+    assert not app.exception and not app.warning
+    infos = [info.value for info in app.info]
+    assert len(infos) == 2 and all(finding in info for finding, info in zip(results["findings"], infos, strict=True))
+    assert len(app.get("plotly_chart")) == 2 and len(app.image) == 2
+    assert "--factor bottleneck --levels 2,4" in app.code[0].value
+    assert any("no command-line option sets" in c.value for c in app.caption)  # 16-pixel faces, width-2 networks
+    assert any("**Ran on** CPU" in m.value for m in app.markdown)
