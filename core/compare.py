@@ -195,6 +195,15 @@ def frontier_sentence(comparison: dict[str, Any], rows_a: list[dict[str, Any]], 
     if comparison["verdict"] == "no overlap":
         return f"{name_a} and {name_b} cannot be compared: one of them has no models here."
     reach = comparison["reach"]
+    top_a, top_b = (max(r["test_accuracy"]["value"] for r in rows) for rows in (rows_a, rows_b))
+    beyond = (f" Above test accuracy {reach:.2f} only {name_a if top_a > top_b else name_b} has models (up to "
+              f"{max(top_a, top_b):.2f}), so nothing is compared there." if max(top_a, top_b) > reach + 1e-9 else "")
+    return _frontier_verdict(comparison, rows_a, rows_b, attack, name_a, name_b) + beyond
+
+
+def _frontier_verdict(comparison: dict[str, Any], rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]],
+                      attack: str, name_a: str, name_b: str) -> str:
+    reach = comparison["reach"]
     if comparison["verdict"] == "tie":
         return f"Up to test accuracy {reach:.2f}, {name_a} and {name_b} reach the same lowest attack accuracy."
     widest = max(comparison["levels"], key=lambda r: abs(r["a_attack"] - r["b_attack"]))

@@ -77,7 +77,10 @@ class Engine:
             model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
             record = self.store.load_model("targets", key, model)
             if record is not None:
-                return model.to(self.device).eval(), record, True
+                model = model.to(self.device).eval()
+                if "balanced_accuracy" not in record["test"]["deployed"]:  # stored by an older version: complete it
+                    record = {**record, "test": self.target_metrics(model, config, data)}
+                return model, record, True
             seed_everything(config.train.seed)
             model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
             timings = Timings()

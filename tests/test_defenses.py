@@ -13,7 +13,7 @@ import torch
 from opacus.accountants import RDPAccountant
 
 from core.attacks.base import defend_output
-from core.compare import compare_frontiers, format_comparison, frontier, run_comparison
+from core.compare import compare_frontiers, format_comparison, frontier, frontier_report, run_comparison
 from core.config import (
     AttackConfig,
     ComparisonConfig,
@@ -208,3 +208,20 @@ def test_cli_refuses_bad_defense_settings_and_a_missing_comparison(capsys: pytes
     (tmp_path / "comparison_broken.json").write_text("{not json")
     code, _, err = run_cli(capsys, "report", str(tmp_path / "comparison_broken.json"))
     assert code == 2 and "not a readable comparison file" in err
+
+
+def test_frontier_sentence_names_the_winner_and_what_was_not_compared() -> None:
+    def row(defense: str, label: str, test: float, attack: float) -> dict:
+        figure = {"value": test, "low": test - 0.03, "high": test + 0.03}
+        top1 = {"value": attack, "low": attack - 0.05, "high": attack + 0.05}
+        return {"defense": defense, "label": label, "test_accuracy": figure, "attacks": {"miface": {"top1": top1}}}
+
+    summary = [row("mid", "MID lambda=0", 0.95, 0.70), row("mid", "MID lambda=0.1", 0.50, 0.60),
+               row("dpsgd", "DP-SGD noise=1", 0.55, 0.20), row("dpsgd", "DP-SGD noise=2", 0.30, 0.10)]
+    report = frontier_report(summary, "miface")
+    assert report["verdict"] == "b" and report["frontiers"]["mid"] == ["MID lambda=0.1", "MID lambda=0"]
+    assert report["sentence"].startswith("DP-SGD dominates MID: at every test accuracy both reach (up to 0.55)")
+    assert "(the 95% intervals do not overlap)" in report["sentence"]
+    assert report["sentence"].endswith("Above test accuracy 0.55 only MID has models (up to 0.95), so nothing is "
+                                       "compared there.")
+    assert report["control"] == ""  # no control model in this summary
