@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.config import (
     ATTACKS,
@@ -42,6 +43,9 @@ from core.config import (
 )
 from core.data import DataError
 from core.files import StoreError
+
+if TYPE_CHECKING:  # the engine imports torch: only the commands that need it load it
+    from core.engine import Engine
 
 
 def _lambda_list(text: str) -> tuple[float, ...]:
@@ -255,16 +259,23 @@ def sweep_config(args: argparse.Namespace) -> SweepConfig:
                        evaluator=dataclasses.replace(base.evaluator, data=data))
 
 
-def command_sweep(args: argparse.Namespace) -> int:
+def engine_for(args: argparse.Namespace) -> Engine:
+    """The engine over the --store and --data folders, with a progress line unless --quiet."""
     from core.engine import Engine
-    from core.results import results_path
     from core.runtime import ProgressLine, pick_device
     from core.store import Store
+
+    quiet = getattr(args, "quiet", False)
+    return Engine(Store(store_root(args.store)), data_root(args.data), pick_device(),
+                  progress=(lambda *a: None) if quiet else ProgressLine())
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from core.results import results_path
     from core.sweep import format_table, run_sweep
 
     config = sweep_config(args)
-    engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(),
-                    progress=(lambda *a: None) if args.quiet else ProgressLine())
+    engine = engine_for(args)
     out = results_root(args.out)
     results = run_sweep(config, engine, out)
     print(format_table(results))
@@ -276,17 +287,13 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 def command_compare(args: argparse.Namespace) -> int:
     from core.compare import comparison_path, format_comparison, run_comparison, ship
-    from core.engine import Engine
     from core.results import COMPARISONS_DIR
-    from core.runtime import ProgressLine, pick_device
-    from core.store import Store
 
     model, train = dp_defaults()
     train = dataclasses.replace(train, privacy=dataclasses.replace(train.privacy, max_grad_norm=args.clip))
     config = ComparisonConfig(sweep=sweep_config(args), attacks=args.attacks,
                               noise_multipliers=args.noise_multipliers, dp_model=model, dp_train=train)
-    engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(),
-                    progress=(lambda *a: None) if args.quiet else ProgressLine())
+    engine = engine_for(args)
     out = results_root(args.out)
     results = run_comparison(config, engine, out)
     print(format_comparison(results))
@@ -303,14 +310,10 @@ def study_config(args: argparse.Namespace) -> StudyConfig:
 
 
 def command_study(args: argparse.Namespace) -> int:
-    from core.engine import Engine
-    from core.runtime import ProgressLine, pick_device
-    from core.store import Store
     from core.study import format_study, run_study, study_path
 
     config = study_config(args)
-    engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(),
-                    progress=(lambda *a: None) if args.quiet else ProgressLine())
+    engine = engine_for(args)
     out = results_root(args.out)
     results = run_study(config, engine, out)
     print(format_study(results))
@@ -344,13 +347,10 @@ def command_benchmark(args: argparse.Namespace) -> int:
 
 
 def command_zoo(args: argparse.Namespace) -> int:
-    from core.engine import Engine
     from core.gallery import ZOO_DIR
-    from core.runtime import ProgressLine, pick_device
-    from core.store import Store
     from core.zoo import build_zoo
 
-    engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(), progress=ProgressLine())
+    engine = engine_for(args)
     manifest = build_zoo(engine, results_root(args.out))
     size = sum((ZOO_DIR / name).stat().st_size for name in manifest["zoo"]["files"])
     runs = [run for sweep in manifest["sweeps"] for run in sweep["runs"]]
@@ -363,11 +363,9 @@ def command_zoo(args: argparse.Namespace) -> int:
 
 def command_prior(args: argparse.Namespace) -> int:
     from core.config import config_hash
-    from core.engine import SHIPPED, Engine
-    from core.runtime import ProgressLine, pick_device
-    from core.store import Store
+    from core.engine import SHIPPED
 
-    engine = Engine(Store(store_root(args.store)), data_root(args.data), pick_device(), progress=ProgressLine())
+    engine = engine_for(args)
     config = framed_for(args.dataset, AttackConfig()).prior
     gan, record, reused = engine.prior(config)
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in gan.state_dict().items()}
