@@ -78,54 +78,37 @@ def sweep_selector(label: str, help_text: str, container=st) -> Sweep:
     return by_key[container.selectbox(label, list(by_key), format_func=lambda k: by_key[k].label, help=help_text)]
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _comparison(path: str, mtime: float) -> dict | None:
-    return load_results(Path(path), "comparison")
+@st.cache_data(max_entries=32, show_spinner=False)
+def _results(path: str, mtime: float, kind: str) -> dict | None:
+    return load_results(Path(path), kind)
 
 
-def comparison_files() -> list[Path]:
-    """The shipped comparisons, then the results folder's, each newest first."""
-    return [*list_results(COMPARISONS_DIR, "comparison"), *list_results(results_root(), "comparison")]
-
-
-def comparisons() -> list[tuple[Path, dict]]:
-    """Every readable comparison with its file, re-read when the file changes; an unreadable one is reported on
-    the page (a comparison still being written appears whole or not at all: files are replaced atomically)."""
+def readable(kind: str, files: list[Path], command: str) -> list[tuple[Path, dict]]:
+    """Every readable results file of a kind with its path, re-read when the file changes; an unreadable one is
+    reported on the page (files are replaced atomically, so one being written appears whole or not at all)."""
     found = []
-    for path in comparison_files():
-        results = _comparison(str(path), path.stat().st_mtime)
-        if results is None:
-            st.warning(f"Skipped `{path}`: unreadable or not a comparison file. `python -m core compare` rewrites it.")
-        else:
-            found.append((path, results))
-    return found
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _study(path: str, mtime: float) -> dict | None:
-    return load_results(Path(path), "study")
-
-
-def study_files() -> list[Path]:
-    """The results folder's study files, newest first (a glob: cheap enough to redo on every run)."""
-    return list_results(results_root(), "study")
-
-
-def studies() -> list[tuple[Path, dict]]:
-    """Every readable study with its file, newest first, re-read when the file changes; an unreadable one is
-    reported on the page (files are replaced atomically, so a study being written appears whole or not at all)."""
-    found = []
-    for path in study_files():
+    for path in files:
         try:
             mtime = path.stat().st_mtime
         except OSError:  # deleted since the folder was listed
             continue
-        results = _study(str(path), mtime)
+        results = _results(str(path), mtime, kind)
         if results is None:
-            st.warning(f"Skipped `{path}`: unreadable or not a study file. `python -m core study` rewrites it.")
+            st.warning(f"Skipped `{path}`: unreadable or not a {kind} file. `{command}` rewrites it.")
         else:
             found.append((path, results))
     return found
+
+
+def comparisons() -> list[tuple[Path, dict]]:
+    """The shipped comparisons, then the results folder's, each newest first."""
+    return readable("comparison", [*list_results(COMPARISONS_DIR, "comparison"),
+                                   *list_results(results_root(), "comparison")], "python -m core compare")
+
+
+def studies() -> list[tuple[Path, dict]]:
+    """The results folder's regime studies, newest first."""
+    return readable("study", list_results(results_root(), "study"), "python -m core study")
 
 
 def grid_image(grid_path: str, folder: Path, what: str, rerun: str) -> Image.Image | None:
