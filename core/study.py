@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.compare import compare_frontiers, frontier
+from core.compare import ATTACK_FIGURES, compare_frontiers, frontier
 from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
@@ -25,7 +25,6 @@ from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.sweep import FIGURES, summarise_group
 
 STUDY_FIGURES = {**FIGURES, "balanced_accuracy": ("test", "balanced_accuracy")}
-ATTACK_FIGURES = ("top1", "top5", "feature_distance")
 VERDICTS = ("yes", "no", "inconclusive")
 RULE = ("MID lowers attack accuracy at equal test accuracy when, among the MID models whose mean test accuracy "
         "is at least the lower 95% bound of the undefended model's, the one with the lowest mean attack top-1 "
