@@ -17,6 +17,9 @@ from core.config import (
     DATASETS,
     DEFAULT_LAMBDAS,
     DEFAULT_NOISE_MULTIPLIERS,
+    DEFAULT_STUDY_LAMBDAS,
+    DEFAULT_STUDY_SEEDS,
+    DEFAULT_STUDY_SUITE,
     PREDICT_MODES,
     PUBLIC_SETS,
     RESULTS_ENV,
@@ -103,6 +106,10 @@ def _choice_list(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
+def _numbers(values: Sequence[float]) -> str:
+    return ",".join(f"{v:g}" for v in values)
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
     parser.add_argument("--store", help=f"folder of trained models and attacks (default: ${STORE_ENV}, else ./store)")
@@ -116,7 +123,7 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", default="", help="for --dataset folder: a folder of <identity>/<image> files")
     parser.add_argument("--lambdas", type=_lambda_list, default=DEFAULT_LAMBDAS,
                         help="comma-separated MID weights, each in [0, 1000] (default: "
-                             f"{','.join(f'{v:g}' for v in DEFAULT_LAMBDAS)})")
+                             f"{_numbers(DEFAULT_LAMBDAS)})")
     parser.add_argument("--public", choices=PUBLIC_SETS, default="lfw_public",
                         help="the attacker's auxiliary faces (MI-Face starts from their mean): LFW's public_rest "
                              "people, or identities of the dataset held out of the target (default: lfw_public)")
@@ -170,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"comma-separated attacks (default: {','.join(ATTACKS)})")
     compare.add_argument("--noise-multipliers", type=_noise_list, default=DEFAULT_NOISE_MULTIPLIERS,
                          help="comma-separated DP-SGD noise multipliers, each in (0, 100] (default: "
-                              f"{','.join(f'{v:g}' for v in DEFAULT_NOISE_MULTIPLIERS)})")
+                              f"{_numbers(DEFAULT_NOISE_MULTIPLIERS)})")
     compare.add_argument("--clip", type=float, default=PrivacyConfig().max_grad_norm,
                          help=f"DP-SGD per-example clipping norm (default: {PrivacyConfig().max_grad_norm:g})")
     compare.add_argument("--ship", action="store_true",
@@ -179,33 +186,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     study = commands.add_parser(
         "study", help="lambda swept with one regime factor, >= 3 seeds each: does MID lower attack accuracy at "
-                      "equal test accuracy, per regime?",
+                      "equal test accuracy, per regime? Without --factor: the default study",
         description="For each level of one factor (every other setting fixed), train (or reuse) an undefended "
                     "model and a MID model per lambda over the seeds, attack and score them, and judge per "
                     "regime whether MID lowers attack accuracy at equal test accuracy (yes / no / inconclusive, "
                     "by non-overlapping 95% intervals at matched accuracy; see core/study.py). Writes "
-                    "study_<hash>.json.")
+                    "study_<hash>.json. Without --factor it runs the default study, one study per factor: "
+                    + "; ".join(f"{factor} {levels}" for factor, levels in DEFAULT_STUDY_SUITE)
+                    + " (about 41 minutes on 2 CPU cores from an empty store).")
     add_sweep_options(study)
-    for action in study._actions:  # a study's points need at least three seeds
+    for action in study._actions:  # a study's points need at least three seeds; few lambdas keep it affordable
         if action.dest == "seeds":
-            action.default, action.help = (0, 1, 2), "comma-separated training seeds, at least 3 (default: 0,1,2)"
+            action.default = DEFAULT_STUDY_SEEDS
+            action.help = f"comma-separated training seeds, at least 3 (default: {_numbers(DEFAULT_STUDY_SEEDS)})"
+        elif action.dest == "lambdas":
+            action.default = DEFAULT_STUDY_LAMBDAS
+            action.help = f"comma-separated MID weights (default: {_numbers(DEFAULT_STUDY_LAMBDAS)})"
     study.add_argument("--attack", choices=ATTACKS, default="miface",
                        help="inversion attack for every regime (default: miface; the factor 'attack' varies it)")
-    study.add_argument("--factor", required=True, choices=tuple(STUDY_FACTORS),
-                       help="the one setting varied across regimes")
-    study.add_argument("--levels", required=True,
-                       help="comma-separated values of the factor, e.g. 8,64,256 for bottleneck, miface,gmi for "
-                            "attack, false,true for predict_from_mu; a negative first level needs '=': "
-                            "--levels=-0.1,0,0.1")
+    study.add_argument("--factor", choices=tuple(STUDY_FACTORS),
+                       help="the one setting varied across regimes (default: the default study's factors)")
+    study.add_argument("--levels",
+                       help="with --factor: comma-separated values of the factor, e.g. 8,64,256 for bottleneck, "
+                            "miface,gmi for attack, false,true for predict_from_mu; a negative first level needs "
+                            "'=': --levels=-0.1,0,0.1")
+    study.add_argument("--ship", action="store_true",
+                       help="also copy each study and its first seed's reconstructions to assets/studies, where "
+                            "the dashboard's Findings page shows it to every user")
 
     report = commands.add_parser(
-        "report", help="write a comparison's plots (PNG, HTML) and table (CSV, Markdown) for slides",
-        description="Reads a comparison file (default: the newest in the results folder) and writes the "
-                    "tradeoff plot per attack, the prediction-spread plot, the table as CSV and Markdown and "
-                    "the frontier sentences into one folder.")
-    report.add_argument("comparison", nargs="?", help="a comparison_*.json file (default: the newest)")
+        "report", help="write a comparison's or a study's plots (PNG, HTML) and table (CSV, Markdown) for slides",
+        description="Reads a comparison or study file (default: the newest in the results folder) and writes "
+                    "its plots (a comparison: the tradeoff per attack and the prediction spread; a study: each "
+                    "regime's tradeoff), its table as CSV and Markdown, and its sentences into one folder.")
+    report.add_argument("results_file", nargs="?", metavar="file",
+                        help="a comparison_*.json or study_*.json file (default: the newest of either)")
     report.add_argument("--results", help=f"folder of results files (default: ${RESULTS_ENV}, else ./results)")
     report.add_argument("--out", default="report", help="folder to write the report into (default: ./report)")
+    report.add_argument("--no-png", action="store_true",
+                        help="skip the PNGs (drawing them needs Chrome or Chromium on this machine)")
 
     bench = commands.add_parser("benchmark", help="time the default ORL sweep from an empty store, then stored",
                                 description="Runs the default ORL sweep into a fresh temporary store, prints wall "
@@ -219,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dp", action="store_true",
                        help="time only the default comparison's four DP-SGD targets on ORL, from an empty store "
                             "(about 4 minutes)")
+    bench.add_argument("--study", action="store_true",
+                       help="time only the default regime study (`python -m core study`) from an empty store, "
+                            "then stored (about 42 minutes)")
 
     zoo = commands.add_parser("zoo", help="rebuild the default model zoo in assets/zoo from the default ORL sweep",
                               description="Runs (or reuses from the store) the default ORL sweep under every attack "
@@ -304,23 +326,38 @@ def command_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def study_config(args: argparse.Namespace) -> StudyConfig:
-    """The study the command line describes: the sweep options as its fixed settings, one factor's levels."""
-    return StudyConfig(base=sweep_config(args), factor=args.factor, levels=parse_levels(args.factor, args.levels))
+def study_config(args: argparse.Namespace, factor: str | None = None, levels: str | None = None) -> StudyConfig:
+    """The study the command line describes: the sweep options as its fixed settings, one factor's levels
+    (--factor and --levels unless given)."""
+    factor, levels = factor or args.factor, levels or args.levels
+    return StudyConfig(base=sweep_config(args), factor=factor, levels=parse_levels(factor, levels))
+
+
+def study_configs(args: argparse.Namespace) -> list[StudyConfig]:
+    """The one study of --factor and --levels, or without --factor the default study's (DEFAULT_STUDY_SUITE)."""
+    if (args.factor is None) != (args.levels is None):
+        raise ConfigError("give --factor and --levels together, or neither for the default study")
+    if args.factor:
+        return [study_config(args)]
+    return [study_config(args, factor, levels) for factor, levels in DEFAULT_STUDY_SUITE]
 
 
 def command_study(args: argparse.Namespace) -> int:
-    from core.study import format_study, run_study, study_path
+    from core.results import STUDIES_DIR
+    from core.study import format_study, run_study, ship, study_path
 
-    config = study_config(args)
+    configs = study_configs(args)
     engine = engine_for(args)
     out = results_root(args.out)
-    results = run_study(config, engine, out)
-    print(format_study(results))
-    points = [point for regime in results["regimes"] for point in regime["points"]]
-    reused = sum(point["reused"]["target"] for point in points)
-    print(f"{len(points)} points ({reused} models reused) in {sum(results['timings'].values()):.1f}s; "
-          f"results: {study_path(out, results['config_hash'])}")
+    for config in configs:
+        results = run_study(config, engine, out)
+        print(format_study(results))
+        points = [point for regime in results["regimes"] for point in regime["points"]]
+        reused = sum(point["reused"]["target"] for point in points)
+        print(f"{len(points)} points ({reused} models reused) in {sum(results['timings'].values()):.1f}s; "
+              f"results: {study_path(out, results['config_hash'])}")
+        if args.ship:
+            print(f"shipped: {ship(results, STUDIES_DIR)}")
     return 0
 
 
@@ -328,14 +365,18 @@ def command_report(args: argparse.Namespace) -> int:
     from core.report import write_report
     from core.results import list_results, load_results
 
-    path = Path(args.comparison) if args.comparison else next(iter(list_results(results_root(args.results),
-                                                                                   "comparison")), None)
+    kinds = ("comparison", "study")
+    folder = results_root(args.results)
+    newest = sorted((path for kind in kinds for path in list_results(folder, kind)),
+                    key=lambda path: path.stat().st_mtime, reverse=True)
+    path = Path(args.results_file) if args.results_file else next(iter(newest), None)
     if path is None:
-        raise ConfigError(f"no comparison file in {results_root(args.results)}: run `python -m core compare` first")
-    results = load_results(path, "comparison")
+        raise ConfigError(f"no comparison or study file in {folder}: run `python -m core compare` or "
+                          "`python -m core study` first")
+    results = next((found for kind in kinds if (found := load_results(path, kind)) is not None), None)
     if results is None:
-        raise ConfigError(f"{path} is not a readable comparison file")
-    for written in write_report(results, Path(args.out)):
+        raise ConfigError(f"{path} is not a readable comparison or study file")
+    for written in write_report(results, Path(args.out), png=not args.no_png):
         print(f"wrote {written}")
     return 0
 
@@ -343,7 +384,8 @@ def command_report(args: argparse.Namespace) -> int:
 def command_benchmark(args: argparse.Namespace) -> int:
     from core.benchmark import run_benchmark
 
-    return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None, args.attacks, args.dp)
+    return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None, args.attacks, args.dp,
+                         args.study)
 
 
 def command_zoo(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
 """The benchmark: the default ORL sweep from an empty store, then again with everything stored; optionally
-the GAN-prior attack and the inversion network on its lambda = 0 model, and the DP-SGD targets.
+the GAN-prior attack and the inversion network on its lambda = 0 model; or instead the DP-SGD targets, or the
+default regime study.
 
 Prints wall time per stage, peak memory, the machine, and the figures; the README quotes its output.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from core.config import ATTACKS, ComparisonConfig, sweep_defaults
+from core.config import ATTACKS, ComparisonConfig, config_hash, default_studies, sweep_defaults
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import StoreError
@@ -53,10 +54,50 @@ def dp_benchmark(engine: Engine) -> None:
     print(f"  all {len(targets)} from an empty store: {time.perf_counter() - start:.1f} s")
 
 
-def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = False, dp: bool = False) -> int:
+def stored_rerun(command: list[str], data_root: Path, store: Path, out: Path) -> float:
+    """Seconds a user waits re-running `python -m core <command>` with everything stored: a new process, its
+    imports counted."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "core", *command, "--quiet", "--data", str(data_root), "--store",
+                    str(store), "--out", str(out)], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def study_benchmark(engine: Engine, data_root: Path, store: Path, out: Path) -> None:
+    """Run the default study (core.config.default_studies) from an empty store and print each study's time,
+    models and verdicts and the total; then re-run it in a new process and check that nothing was redone."""
+    from core.study import run_study, study_path
+
+    configs = default_studies()
+    base = configs[0].base
+    print(f"machine: {machine()}")
+    print(f"default study on {base.target.data.dataset}: lambdas {', '.join(f'{v:g}' for v in base.lambdas)}; seeds "
+          f"{', '.join(map(str, base.seeds))}; base attack {base.attack.attack} ({base.attack.view} view)")
+    start = time.perf_counter()
+    for config in configs:
+        began = time.perf_counter()
+        results = run_study(config, engine, out)
+        points = [point for regime in results["regimes"] for point in regime["points"]]
+        trained = sum(not point["reused"]["target"] for point in points)
+        attacked = sum(not point["reused"]["attack"] for point in points)
+        verdicts = ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"])
+        print(f"  {config.factor:<16} {len(points):3d} points, {trained:2d} models trained, {attacked:2d} attacks run, "
+              f"{time.perf_counter() - began:7.1f} s  ({verdicts})", flush=True)
+    cold = time.perf_counter() - start
+    warm = stored_rerun(["study"], data_root, store, out)
+    for config in configs:
+        rerun = load_results(study_path(out, config_hash(config)), "study")
+        if rerun is None or not all(all(p["reused"].values()) for r in rerun["regimes"] for p in r["points"]):
+            raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
+    print(f"from an empty store: {cold:.1f} s ({cold / 60:.1f} min); everything stored (new process): {warm:.1f} s; "
+          f"peak memory {peak_memory_mb():.0f} MB")
+
+
+def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = False, dp: bool = False,
+                  study: bool = False) -> int:
     """Time the default sweep from an empty store; with `keep`, the store and results stay in that folder;
     with `attacks`, also GMI and the inversion network on the lambda = 0 model; with `dp`, instead, the
-    DP-SGD targets of the default comparison."""
+    DP-SGD targets of the default comparison; with `study`, instead, the default regime study."""
     config = sweep_defaults("orl")
     if keep is not None and keep.exists() and any(keep.iterdir()):
         raise StoreError(f"{keep} is not empty: the benchmark starts from an empty store")
@@ -69,14 +110,13 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
             dp_benchmark(engine)
             print(f"peak memory {peak_memory_mb():.0f} MB")
             return 0
+        if study:
+            study_benchmark(engine, data_root, store, out)
+            return 0
         start = time.perf_counter()
         results = run_sweep(config, engine, out)
         cold = time.perf_counter() - start
-        # Stored: a user re-running the same command, so a new process with its imports counted.
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "core", "sweep", "--quiet", "--data", str(data_root),
-                        "--store", str(store), "--out", str(out)], check=True, capture_output=True)
-        warm = time.perf_counter() - start
+        warm = stored_rerun(["sweep"], data_root, store, out)
         rerun = load_results(results_path(out, results["config_hash"]))
         if rerun is None or not all(all(run["reused"].values()) for run in rerun["runs"]):
             raise StoreError("the stored re-run trained or attacked again: the store did not serve it")

@@ -16,8 +16,8 @@ from typing import Any
 from core.config import ComparisonConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
-from core.files import write_atomic, write_json_atomic
-from core.results import format_figure, text_table
+from core.files import write_json_atomic
+from core.results import format_figure, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.sweep import summarise_group
 
@@ -262,9 +262,7 @@ def ship(results: dict[str, Any], folder: Path) -> Path:
     for point in results["points"]:
         attacks = {}
         for name, scores in point["attacks"].items():
-            relative = f"{key}/{scores['attack_key']}.png"
-            write_atomic(folder / relative, Path(scores["grid_path"]).read_bytes())
-            attacks[name] = {**scores, "grid_path": relative}
+            attacks[name] = {**scores, "grid_path": ship_grid(scores["grid_path"], folder, key, scores["attack_key"])}
         points.append({k: v for k, v in point.items() if k != "model_path"} | {"attacks": attacks})
     path = comparison_path(folder, key)
     write_json_atomic(path, {**results, "points": points})

@@ -1,5 +1,6 @@
-"""A comparison written out for slides: each plot as PNG and interactive HTML, the table as CSV and Markdown,
-and the frontier sentences. PNGs are drawn by Kaleido, which drives a Chrome or Chromium on this machine."""
+"""A comparison or a regime study written out for slides: each plot as PNG and interactive HTML, the table as
+CSV and Markdown, and the sentences (a comparison's frontiers, a study's findings). PNGs are drawn by Kaleido,
+which drives a Chrome or Chromium on this machine."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from plotly.offline import get_plotlyjs
 from core.compare import DEFENSE_NAMES, table_rows
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, spread_figure
 from core.files import write_atomic
-from core.results import format_figure
+from core.results import FIGURE_LABELS, flat_figures, format_figure
+from core.study_figures import level_text, machine, status, study_command, study_figure
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
@@ -50,20 +52,59 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def study_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per regime and setting: each figure's mean over seeds and its 95% interval, the regime's
+    verdict and whether the setting is on MID's frontier."""
+    labels = {"balanced_accuracy": "balanced accuracy", **FIGURE_LABELS}
+    return [{results["factor"]: level_text(regime["level"]), "setting": row["label"], "seeds": row["seeds"],
+             **flat_figures(row, labels), "on MID's frontier": row["label"] in regime["frontier"],
+             "verdict": regime["verdict"]["verdict"]}
+            for regime in results["regimes"] for row in regime["rows"]]
+
+
+def study_markdown(results: dict[str, Any]) -> str:
+    """The study as Markdown: per regime its status and finding, its table and plot; the rule, the command that
+    reruns it and where it ran."""
+    factor = results["factor"]
+    command, exact = study_command(results)
+    lines = [f"# Does MID lower attack accuracy at equal test accuracy? Study of {factor} (`{results['config_hash']}`)",
+             "", f"MID lambdas {', '.join(f'{v:g}' for v in results['lambdas'])}; {len(results['seeds'])} training "
+             f"seeds per point; ran on {machine(results)}.", "", f"Rule: {results['rule']}", "",
+             f"Rerun{'' if exact else ' (the nearest study: these settings have no command-line option)'}: "
+             f"`{command}`", ""]
+    for regime in results["regimes"]:
+        level = level_text(regime["level"])
+        lines += [f"## {factor} = {level}: {status(regime)}", "", regime["finding"], "",
+                  "| setting | seeds | test accuracy | attack top-1 | attack top-5 | frontier |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {row['label']} | {row['seeds']} | {format_figure(row['test_accuracy'])} | "
+                  f"{format_figure(row['attack_top1'])} | {format_figure(row['attack_top5'])} | "
+                  f"{'*' if row['label'] in regime['frontier'] else ''} |" for row in regime["rows"]]
+        lines += ["", f"![{factor} = {level}](regime_{level}.png)", ""]
+    lines += ["Brackets: 95% t-intervals of the mean over training seeds. Attack accuracy is judged by an "
+              "independently trained classifier; look at the faces on the dashboard's Findings page too.", ""]
+    return "\n".join(lines)
+
+
 def write_report(results: dict[str, Any], out_dir: Path, png: bool = True) -> list[Path]:
-    """Write the report's files into out_dir (created), each atomically; returns their paths. With png, a
-    missing browser raises ReportError after the HTML, CSV and Markdown are written."""
+    """Write the report of a comparison or a study into out_dir (created), each file atomically; returns their
+    paths. With png, a missing browser raises ReportError after the HTML, CSV and Markdown are written."""
     out_dir = Path(out_dir)
-    figures = {f"tradeoff_{a}": comparison_figure(results, a) for a in results["attacks"]}
-    figures |= {f"spread_{m}": spread_figure(results, m) for m in ("confidence", "entropy")}
+    if results.get("kind") == "study":
+        figures = {f"regime_{level_text(r['level'])}": study_figure(r, results["factor"]) for r in results["regimes"]}
+        tables = {"study.csv": csv_text(study_rows(results)), "study.md": study_markdown(results)}
+    else:
+        figures = {f"tradeoff_{a}": comparison_figure(results, a) for a in results["attacks"]}
+        figures |= {f"spread_{m}": spread_figure(results, m) for m in ("confidence", "entropy")}
+        tables = {"comparison.csv": csv_text(table_rows(results)), "comparison.md": markdown(results)}
     written = []
 
     def put(name: str, content: bytes) -> None:
         write_atomic(out_dir / name, content)
         written.append(out_dir / name)
 
-    put("comparison.csv", csv_text(table_rows(results)).encode())
-    put("comparison.md", markdown(results).encode())
+    for name, text in tables.items():
+        put(name, text.encode())
     put("plotly.min.js", get_plotlyjs().encode())  # once, beside the pages: they open offline
     for name, figure in figures.items():
         put(f"{name}.html", figure.to_html(include_plotlyjs="directory", full_html=True).encode())

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from core.files import read_json
+from core.files import read_json, write_atomic
 
 FIGURE_LABELS = {
     "test_accuracy": "test accuracy",
@@ -18,8 +18,10 @@ FIGURE_LABELS = {
 }
 
 
-# Comparisons that ship with MID Lab (`python -m core compare --ship`), with their reconstruction grids.
+# Comparisons and studies that ship with MID Lab (`python -m core compare --ship`, `python -m core study --ship`),
+# each with its reconstruction grids in a folder named by its config hash.
 COMPARISONS_DIR = Path(__file__).resolve().parent.parent / "assets" / "comparisons"
+STUDIES_DIR = Path(__file__).resolve().parent.parent / "assets" / "studies"
 
 
 class ReportError(RuntimeError):
@@ -55,6 +57,13 @@ def list_results(out_dir: Path, kind: str = "sweep") -> list[Path]:
     return sorted(folder.glob(f"{kind}_*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+def ship_grid(grid_path: str, folder: Path, results_key: str, attack_key: str) -> str:
+    """Copy a reconstruction grid beside a shipped results file; its path relative to `folder`."""
+    relative = f"{results_key}/{attack_key}.png"
+    write_atomic(Path(folder) / relative, Path(grid_path).read_bytes())
+    return relative
+
+
 def load_results(path: Path, kind: str = "sweep") -> dict[str, Any] | None:
     """A results file of a kind, or None when missing, unreadable or of another kind (a warning says which)."""
     results = read_json(Path(path))
@@ -65,11 +74,16 @@ def summary_table(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One flat row per lambda: each figure's value and 95% interval bounds, for tables and CSV."""
     rows = []
     for row in results["summary"]:
-        flat: dict[str, Any] = {"lambda": row["lambda"], "seeds": row["seeds"]}
-        for name, label in FIGURE_LABELS.items():
-            figure = row[name]
-            flat[label] = figure["value"]
-            flat[f"{label} low"] = figure.get("low")
-            flat[f"{label} high"] = figure.get("high")
-        rows.append(flat)
+        rows.append({"lambda": row["lambda"], "seeds": row["seeds"], **flat_figures(row)})
     return rows
+
+
+def flat_figures(row: dict[str, Any], labels: dict[str, str] = FIGURE_LABELS) -> dict[str, Any]:
+    """A row's figures as flat columns (its label, then 'low' and 'high' bounds), for tables and CSV; a figure
+    the row lacks is left out."""
+    flat: dict[str, Any] = {}
+    for name, label in labels.items():
+        if name in row:
+            flat |= {label: row[name]["value"], f"{label} low": row[name].get("low"),
+                     f"{label} high": row[name].get("high")}
+    return flat

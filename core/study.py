@@ -20,7 +20,7 @@ from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
-from core.results import format_figure, text_table
+from core.results import format_figure, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.sweep import FIGURES, summarise_group
 
@@ -78,12 +78,15 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
                     "test": record["test"]["deployed"], "final_kl": record["history"][-1].get("kl"),
                     "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES},
                     "reused": {"target": target_reused, "attack": attack_reused},
+                    # What computing them took when they were made, reused or not: a rerun's own time says little.
+                    "compute_s": {"target": _seconds(record), "attack": _seconds(attack_record)},
                 })
                 if on_point:
                     on_point(points[-1])
         regimes.append(judge_regime(config.factor, level, regime, points)
                        | {"data": data.summary(), "timings": dict(regime_timings),
-                          "evaluator": {"key": judge_key, "heldout_accuracy": judge_record["heldout_accuracy"]}})
+                          "evaluator": {"key": judge_key, "heldout_accuracy": judge_record["heldout_accuracy"],
+                                        "compute_s": _seconds(judge_record)}})
     results = {
         "kind": "study", "config": to_dict(config), "config_hash": config_hash(config), "created": timestamp(),
         "factor": config.factor, "levels": list(config.levels), "lambdas": list(config.base.lambdas),
@@ -91,9 +94,44 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
         "verdicts": [{"level": r["level"], "verdict": r["verdict"]["verdict"]} for r in regimes],
         "findings": [r["finding"] for r in regimes],
         "environment": environment(engine.device), "timings": dict(timings), "peak_memory_mb": peak_memory_mb(),
+        "compute_s": compute_seconds(regimes),
     }
     write_json_atomic(study_path(out_dir, results["config_hash"]), results)
     return results
+
+
+def _seconds(record: dict[str, Any]) -> float:
+    return round(sum(v for v in record.get("timings", {}).values() if isinstance(v, (int, float))), 3)
+
+
+def compute_seconds(regimes: list[dict[str, Any]]) -> float:
+    """Seconds that computing the study's judges, models and attacks took when each was made, every one counted
+    once however many regimes share it: the study's cost from an empty store, however much this run reused."""
+    parts = {("judge", r["evaluator"]["key"]): r["evaluator"]["compute_s"] for r in regimes}
+    for point in (p for r in regimes for p in r["points"]):
+        parts[("target", point["target_key"])] = point["compute_s"]["target"]
+        parts[("attack", point["attack_key"])] = point["compute_s"]["attack"]
+    return round(sum(parts.values()), 1)
+
+
+def ship(results: dict[str, Any], folder: Path) -> Path:
+    """Copy a study into `folder` (assets/studies) with the reconstruction grids the Findings page shows (each
+    row's first seed; the other seeds' figures stay, their grids do not ship), paths made relative and
+    machine-specific store paths dropped, so the dashboard shows it on any machine."""
+    key = results["config_hash"]
+    first_seed = min(results["seeds"])
+    regimes = []
+    for regime in results["regimes"]:
+        points = []
+        for point in regime["points"]:
+            kept = {k: v for k, v in point.items() if k not in ("model_path", "grid_path")}
+            if point["seed"] == first_seed:
+                kept["grid_path"] = ship_grid(point["grid_path"], folder, key, point["attack_key"])
+            points.append(kept)
+        regimes.append({**regime, "points": points})
+    path = study_path(folder, key)
+    write_json_atomic(path, {**results, "regimes": regimes})
+    return path
 
 
 def summarise_rows(points: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from core.figures import ATTACK_NAMES, add_defense, tradeoff_layout
 # The verdict of "MID lowers attack accuracy at equal test accuracy" in the paper's terms; every status is shown
 # the same neutral way: a reproduction that fails is as much a finding as one that holds.
 STATUS = {"yes": "reproduced", "no": "not reproduced", "inconclusive": "inconclusive"}
-STUDY_COMMAND = "python -m core study --factor bottleneck --levels 8,64,256"
+STUDY_COMMAND = "python -m core study"
 COMPARE_COMMAND = "python -m core compare"
 FRONTIER_WORDS = {"a": "MID dominates DP-SGD", "b": "DP-SGD dominates MID", "mixed": "neither dominates",
                   "tie": "a tie", "no overlap": "cannot be compared"}
@@ -136,7 +136,7 @@ def claims(studies: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> 
     single = " (every stored study has a single lambda)" if regimes else ""
     strength = (f"in {lower} of {len(trend)} regime(s) with two or more lambdas, the largest lambda's mean attack "
                 f"top-1 is below the smallest's; its mean test accuracy is below in {costs} (means only, untested)."
-                if trend else f"not measured yet{single}: `{STUDY_COMMAND} --lambdas 0.001,0.01,0.1`")
+                if trend else f"not measured yet{single}: `{STUDY_COMMAND}`")
 
     spread = []
     for regime in regimes:
@@ -168,6 +168,8 @@ def claims(studies: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> 
 
 
 def first_point(regime: dict[str, Any], label: str) -> dict[str, Any] | None:
-    """The first seed's point behind a row of a regime."""
-    points = sorted((p for p in regime.get("points", []) if p["label"] == label), key=lambda p: p["seed"])
+    """The first seed's point behind a row of a regime that has reconstructions (a shipped study keeps only the
+    first seed's)."""
+    points = sorted((p for p in regime.get("points", []) if p["label"] == label and p.get("grid_path")),
+                    key=lambda p: p["seed"])
     return points[0] if points else None

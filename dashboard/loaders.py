@@ -13,7 +13,7 @@ from PIL import Image
 from core import gallery
 from core.config import results_root
 from core.gallery import Sweep, available_sweeps, original_faces
-from core.results import COMPARISONS_DIR, list_results, load_results
+from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, load_results
 
 ORIGINALS_TTL_S = 3600
 
@@ -107,8 +107,9 @@ def comparisons() -> list[tuple[Path, dict]]:
 
 
 def studies() -> list[tuple[Path, dict]]:
-    """The results folder's regime studies, newest first."""
-    return readable("study", list_results(results_root(), "study"), "python -m core study")
+    """The shipped regime studies, then the results folder's, each newest first."""
+    return readable("study", [*list_results(STUDIES_DIR, "study"), *list_results(results_root(), "study")],
+                    "python -m core study")
 
 
 def grid_image(grid_path: str, folder: Path, what: str, rerun: str) -> Image.Image | None:

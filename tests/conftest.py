@@ -57,10 +57,11 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 @pytest.fixture
 def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A results folder for the dashboard's pages, and no shipped comparisons unless a test adds one."""
+    """A results folder for the dashboard's pages, and no shipped comparisons or studies unless a test adds one."""
     from dashboard import loaders
 
     monkeypatch.setattr(loaders, "COMPARISONS_DIR", tmp_path / "shipped")
+    monkeypatch.setattr(loaders, "STUDIES_DIR", tmp_path / "shipped_studies")
     monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "results"))
     return tmp_path / "results"
 

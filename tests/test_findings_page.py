@@ -136,7 +136,7 @@ def test_without_studies_it_says_how_to_make_them(results_dir):
     (results_dir / "study_broken.json").write_text('{"kind": "study", "regimes": [')
     app = page().run()
     assert not app.exception and "study_broken.json" in app.warning[0].value
-    assert "`python -m core study --factor bottleneck --levels 8,64,256`" in app.info[0].value
+    assert "Run `python -m core study` (the default study" in app.info[0].value
     assert not app.get("plotly_chart") and not app.code
     assert claims_table(app).count("not measured yet") == 4
 
@@ -162,6 +162,25 @@ def test_a_study_made_in_code_says_its_command_is_only_the_nearest(tmp_path):
     assert "--factor label_smoothing --levels=-0.1,0" in study_command(results)[0]
 
 
+def test_a_shipped_study_shows_without_any_results_folder(results_dir, tmp_path):
+    """A study shipped in assets/studies (relative grid paths, only the first seed's grids) shows on any machine."""
+    shipped = write_study(tmp_path / "shipped_studies")
+    results = json.loads(shipped.read_text())
+    for regime in results["regimes"]:
+        for point in regime["points"]:
+            grid = Path(point.pop("grid_path"))
+            if point["seed"] == 0:
+                point["grid_path"] = str(grid.relative_to(shipped.parent) if grid.is_absolute() else grid)
+    shipped.write_text(json.dumps(results))
+    app = page().run()
+    assert not app.exception and not app.warning and not results_dir.exists()
+    assert app.info[0].value == f"**reproduced** · {FINDINGS[8]}"
+    assert len(app.image) == 2 and all("faces of seed 0" in image.captions[0] for image in app.image)
+    glance = next(m.value for m in app.markdown if m.value.startswith("| Study | Regime |"))
+    assert f"| bottleneck = 8 | **reproduced** | {FINDINGS[8]} |" in glance
+    assert f"| bottleneck = 64 | **inconclusive** | {FINDINGS[64]} |" in glance
+
+
 def test_the_page_is_in_the_navigation(results_dir):
     write_study(results_dir)
     app = AppTest.from_file(APP, default_timeout=TIMEOUT).run().switch_page("app_pages/findings.py").run()
@@ -180,6 +199,7 @@ def test_a_tiny_real_study_on_orl_renders(data_dir, tmp_path, monkeypatch):
     results = run_study(tiny_study(), Engine(Store(tmp_path / "store"), data_dir, torch.device("cpu")),
                         tmp_path / "results")
     monkeypatch.setattr(loaders, "COMPARISONS_DIR", tmp_path / "shipped")
+    monkeypatch.setattr(loaders, "STUDIES_DIR", tmp_path / "shipped_studies")
     monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "results"))
     app = page().run()
     assert not app.exception and not app.warning
@@ -188,4 +208,48 @@ def test_a_tiny_real_study_on_orl_renders(data_dir, tmp_path, monkeypatch):
     assert len(app.get("plotly_chart")) == 2 and len(app.image) == 2
     assert "--factor bottleneck --levels 2,4" in app.code[0].value
     assert any("no command-line option sets" in c.value for c in app.caption)  # 16-pixel faces, width-2 networks
-    assert any("**Ran on** CPU" in m.value for m in app.markdown)
+    assert any("**Ran on** CPU" in m.value and "**from an empty store**" in m.value for m in app.markdown)
+
+
+def test_a_study_report_has_each_regime_plot_table_and_finding(tmp_path, capsys):
+    """`python -m core report` on the newest results file, here a study: per regime an offline HTML plot, the
+    findings and verdicts in Markdown, one CSV row per regime and setting."""
+    import csv
+
+    from core.__main__ import main
+
+    write_comparison(tmp_path / "results")
+    study = write_study(tmp_path / "results")
+    assert main(["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "r"), "--no-png"]) == 0
+    assert f"wrote {tmp_path / 'r' / 'study.md'}" in capsys.readouterr().out
+    written = {p.name for p in (tmp_path / "r").iterdir()}
+    assert written == {"study.csv", "study.md", "regime_8.html", "regime_64.html", "plotly.min.js"}
+    assert 'src="plotly.min.js"' in (tmp_path / "r" / "regime_8.html").read_text()  # opens offline
+    text = (tmp_path / "r" / "study.md").read_text()
+    assert all(sentence in text for sentence in FINDINGS.values())
+    assert "## bottleneck = 8: reproduced" in text and "## bottleneck = 64: inconclusive" in text
+    assert f"`{COMMAND}`" in text and "ran on CPU, 2 torch thread(s)" in text
+    with open(tmp_path / "r" / "study.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["bottleneck"], r["setting"]) for r in rows] == [(str(level), label) for level in (8, 64)
+                                                                 for label, *_ in ROWS]
+    assert rows[1]["attack top-1"] == "0.5" and rows[1]["on MID's frontier"] == "True" and rows[0]["verdict"] == "yes"
+    # Named explicitly, the older comparison is reported instead.
+    comparison = next((tmp_path / "results").glob("comparison_*.json"))
+    assert main(["report", str(comparison), "--out", str(tmp_path / "c"), "--no-png"]) == 0
+    assert (tmp_path / "c" / "comparison.md").is_file() and study.is_file()
+
+
+def test_the_shipped_default_study_renders(tmp_path, monkeypatch):
+    """The real assets/studies: every regime's sentence, plot and the faces, with no warning."""
+    from core.config import default_studies
+
+    monkeypatch.setattr(loaders, "COMPARISONS_DIR", tmp_path / "shipped")
+    monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "results"))
+    app = page().run()
+    assert not app.exception and not app.warning
+    regimes = sum(len(study.levels) for study in default_studies())
+    assert len(app.get("plotly_chart")) == regimes and len(app.info) == regimes
+    assert len(app.code) == len(default_studies()) and len(app.image) >= 2 * len(default_studies())
+    glance = next(m.value for m in app.markdown if m.value.startswith("| Study | Regime |"))
+    assert glance.count("\n") == regimes + 1

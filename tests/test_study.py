@@ -21,14 +21,16 @@ from core.config import (
     TargetConfig,
     TrainConfig,
     config_hash,
+    default_studies,
     parse_levels,
+    sweep_defaults,
     to_dict,
 )
 from core.data import DataError, load_dataset
 from core.engine import Engine
 from core.models import TargetNet
 from core.store import Store
-from core.study import VERDICTS, finding, format_study, run_study, study_path, verdict
+from core.study import VERDICTS, finding, format_study, run_study, ship, study_path, verdict
 from core.train import mid_objective, smoothed_cross_entropy
 from tests.conftest import SHORT, run_cli
 from tests.tiny_cli import shrink
@@ -198,6 +200,27 @@ def test_cli_refuses_a_bad_factor_or_levels(capsys: pytest.CaptureFixture) -> No
     assert code == 2 and "levels of width are integers" in err
     code, _, err = run_cli(capsys, "study", "--factor", "width", "--levels", "8", "--seeds", "0,1")
     assert code == 2 and "at least 3 training seeds" in err
+    code, _, err = run_cli(capsys, "study", "--factor", "width")
+    assert code == 2 and "--factor and --levels together" in err
+    code, _, err = run_cli(capsys, "study", "--levels", "8,16")
+    assert code == 2 and "--factor and --levels together" in err
+
+
+def test_the_default_study_is_the_command_without_a_factor() -> None:
+    from core.__main__ import build_parser, study_configs
+
+    studies = default_studies()
+    assert study_configs(build_parser().parse_args(["study"])) == studies
+    assert [(s.factor, s.levels) for s in studies] == [
+        ("attack", ("miface", "gmi", "inversion")), ("predict_from_mu", (False, True)),
+        ("label_smoothing", (-0.1, 0.0, 0.1)), ("bottleneck", (8, 64))]
+    base = studies[0].base
+    assert all(s.base == base for s in studies) and base.seeds == (0, 1, 2) and base.lambdas == (0.003, 0.01, 0.03)
+    assert base.target == sweep_defaults("orl").target and base.attack.attack == "miface"
+    # The base regime is shared: each study's level equal to the base trains the same models.
+    base_regimes = {config_hash(regime) for study in studies for level, regime in study.regimes()
+                    if regime.target == base.target and regime.attack == base.attack}
+    assert base_regimes == {config_hash(base)}
 
 
 def tiny_study() -> StudyConfig:
@@ -241,3 +264,35 @@ def test_tiny_study_on_real_orl_runs_end_to_end_and_reuses_everything(data_dir: 
     assert all(p["reused"] == {"target": True, "attack": True} for p in points)
     assert again["verdicts"] == results["verdicts"]
     assert [r["rows"] for r in again["regimes"]] == [r["rows"] for r in results["regimes"]]
+    # The cost of computing it all once (shared models counted once) is kept, however fast the rerun was.
+    assert again["compute_s"] == results["compute_s"] > 0
+    assert sum(again["timings"].values()) < results["compute_s"]
+    # Shipped: the first seed's grids beside the file, relative; no path into this machine's store.
+    shipped = ship(results, tmp_path / "assets")
+    text = shipped.read_text()
+    assert shipped == study_path(tmp_path / "assets", results["config_hash"]) and str(tmp_path / "store") not in text
+    copy = json.loads(text)
+    points = [p for r in copy["regimes"] for p in r["points"]]
+    assert len(points) == 12 and all("model_path" not in p for p in points)
+    grids = [p["grid_path"] for p in points if p["seed"] == 0]
+    assert len(grids) == 4 and all(not Path(g).is_absolute() and (tmp_path / "assets" / g).is_file() for g in grids)
+    assert all("grid_path" not in p for p in points if p["seed"] != 0)
+    assert copy["verdicts"] == results["verdicts"]
+
+
+def test_the_shipped_studies_are_the_default_study_and_complete() -> None:
+    """assets/studies holds exactly the default study, so `python -m core study` reproduces what the Findings
+    page shows; a change to the defaults that moves its hashes fails here until the study is rerun and shipped."""
+    from core.results import STUDIES_DIR, load_results
+
+    shipped = [load_results(path, "study") for path in sorted(STUDIES_DIR.glob("study_*.json"))]
+    assert all(results is not None for results in shipped)
+    assert {r["config_hash"] for r in shipped} == {config_hash(c) for c in default_studies()}
+    for results in shipped:
+        assert results["config"] == json.loads(json.dumps(to_dict(next(
+            c for c in default_studies() if config_hash(c) == results["config_hash"]))))
+        points = [p for regime in results["regimes"] for p in regime["points"]]
+        assert len({p["seed"] for p in points}) >= 3 and all("model_path" not in p for p in points)
+        grids = [p["grid_path"] for p in points if "grid_path" in p]
+        assert grids and all((STUDIES_DIR / grid).is_file() for grid in grids)
+        assert results["compute_s"] > 0 and results["environment"]["device"] == "cpu"

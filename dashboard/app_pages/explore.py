@@ -1,5 +1,6 @@
 """Explore: move lambda and see what the attacker recovers, next to the real faces and the tradeoff curve."""
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from core.config import data_root
@@ -12,17 +13,18 @@ from dashboard.charts import spread_figure, tradeoff_figure
 DEFAULT_IDENTITIES = 8
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
 def figures(_sweep, sweep_key: str, _siblings, sibling_keys: tuple[str, ...],
-            mid_lambda: float) -> tuple[dict, str, dict | None]:
-    """The two figures as plain dicts (and the tradeoff as HTML), built once per lambda: building Plotly
-    figures costs more than the rest of a rerun. The same models under other attacks are extra curves."""
+            mid_lambda: float) -> tuple[go.Figure, str, go.Figure | None]:
+    """The two figures (and the tradeoff as HTML), built once per lambda and shared, never copied: building a
+    Plotly figure costs more than the rest of a rerun, and st.plotly_chart re-validates a dict (tens of
+    milliseconds) but not a Figure. Read-only: nothing may change them. The same models under other attacks
+    are extra curves."""
     others = [(ATTACK_NAMES[s.results["config"]["attack"]["attack"]], s.results["summary"]) for s in _siblings]
     tradeoff = tradeoff_figure(_sweep.results["summary"], mid_lambda,
                                name=ATTACK_NAMES[_sweep.results["config"]["attack"]["attack"]] + " (shown)",
                                others=others)
-    spread = spread_figure(_sweep, mid_lambda)
-    return tradeoff.to_dict(), tradeoff.to_html(include_plotlyjs="cdn"), None if spread is None else spread.to_dict()
+    return tradeoff, tradeoff.to_html(include_plotlyjs="cdn"), spread_figure(_sweep, mid_lambda)
 
 
 def interval(figure: dict, digits: int = 2) -> str:

@@ -64,7 +64,10 @@ def show_study(path: Path, results: dict) -> None:
     st.caption(f"Made {results.get('created', '?')} · `{path.name}` · MID lambdas {lambdas} · "
                f"{len(results['seeds'])} training seeds per point (seeds {', '.join(map(str, results['seeds']))})")
     memory = f" · peak memory {results['peak_memory_mb']:.0f} MiB" if results.get("peak_memory_mb") else ""
-    st.markdown(f"**Ran on** {machine(results)} · **time** {timings_text(results.get('timings', {}))}{memory}")
+    computed = (f" · **from an empty store** {results['compute_s'] / 60:.0f} min of training and attacks (as "
+                "recorded with each model)") if results.get("compute_s") else ""
+    st.markdown(f"**Ran on** {machine(results)} · **this run** {timings_text(results.get('timings', {}))}{memory}"
+                f"{computed}")
     command, exact = study_command(results)
     st.code(command, language="bash")
     st.caption("It reruns exactly this study; with the same store, every model and attack is reused." if exact else
@@ -107,9 +110,18 @@ table += [f"| {row['claim']} | {row['measured']} |"
           for row in claims([results for _, results in found], [results for _, results in loaders.comparisons()])]
 st.markdown("\n".join(table))
 
-if not found:
-    st.info(f"No study to show: `{results_root().resolve()}` holds none. Run `{STUDY_COMMAND}` (lambda swept with "
-            "the bottleneck size k, three seeds each; slow: many models), or vary another factor, e.g. "
+if found:
+    st.subheader("Every regime at a glance")
+    st.caption("One row per regime of every stored study, in the order below; each is explained, plotted and shown "
+               "in faces further down.")
+    glance = ["| Study | Regime | Status | Finding |", "| --- | --- | --- | --- |"]
+    glance += [f"| {results['factor']} (`{results['config_hash']}`) | {results['factor']} = {level_text(r['level'])} | "
+               f"**{status(r)}** | {r['finding']} |" for _, results in found for r in results["regimes"]]
+    st.markdown("\n".join(glance))
+else:
+    st.info(f"No study to show: neither the shipped `assets/studies` nor `{results_root().resolve()}` holds one. "
+            f"Run `{STUDY_COMMAND}` (the default study: lambda swept with the attack, both controls and the "
+            "bottleneck size, three seeds each; about 41 minutes on two CPU cores), or vary one factor, e.g. "
             "`python -m core study --factor images_per_identity --levels 4,10`; `MIDLAB_RESULTS=DIR` points the "
             "dashboard at another results folder.")
     st.stop()
