@@ -6,14 +6,15 @@ from core.figures import error_bars
 from core.gallery import Sweep
 
 
-def _points(rows: list[dict], name: str, colour: str, chosen: float | None, hint: str) -> go.Scatter:
+def _points(rows: list[dict], name: str, colour: str, hint: str) -> go.Scatter:
     ordered = sorted(rows, key=lambda r: r["lambda"])
     return go.Scatter(
         x=[r["attack_top1"]["value"] for r in ordered], y=[r["test_accuracy"]["value"] for r in ordered],
         mode="lines+markers+text", customdata=[r["lambda"] for r in ordered], name=name,
-        # Label only the ends and the chosen point: the small lambdas sit on top of each other.
-        text=[f"λ={r['lambda']:g}" if i in (0, len(ordered) - 1) or r["lambda"] == chosen else ""
-              for i, r in enumerate(ordered)],
+        # Label only the ends (the chosen point's label is the ring's): the small lambdas sit on top of each
+        # other. Labels that stay put also let the live chart redraw in place (Plotly.react drops a label that
+        # moves from one point of a trace to another).
+        text=[f"λ={r['lambda']:g}" if i in (0, len(ordered) - 1) else "" for i, r in enumerate(ordered)],
         textposition="middle left", marker={"size": 11, "color": colour}, line={"color": colour},
         hovertemplate=f"lambda = %{{customdata:g}}<br>attack top-1 %{{x:.2f}}<br>test accuracy %{{y:.2f}}"
                       f"<extra>{hint}</extra>",
@@ -35,18 +36,19 @@ def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[d
     ringed; `added` rows (models trained now) in a second colour; `others`, (name, rows) of the same models
     under other attacks, as thinner curves."""
     figure = go.Figure()
-    figure.add_trace(_points(rows, name, "#1f77b4", chosen, "click to select"))
+    figure.add_trace(_points(rows, name, "#1f77b4", "click to select"))
     if added:
-        figure.add_trace(_points(added, "trained now", "#ff7f0e", None, "trained now"))
+        figure.add_trace(_points(added, "trained now", "#ff7f0e", "trained now"))
     for (other_name, other_rows), colour in zip(others or [], OTHER_COLOURS, strict=False):
-        trace = _points(other_rows, other_name, colour, None, other_name)
+        trace = _points(other_rows, other_name, colour, other_name)
         trace.update(marker={"size": 7, "symbol": "diamond"}, line={"dash": "dot"}, opacity=0.8, text=None)
         figure.add_trace(trace)
     if chosen is not None:
         pick = next(r for r in rows if r["lambda"] == chosen)
         figure.add_trace(go.Scatter(
-            x=[pick["attack_top1"]["value"]], y=[pick["test_accuracy"]["value"]], mode="markers",
-            hoverinfo="skip", showlegend=False,
+            x=[pick["attack_top1"]["value"]], y=[pick["test_accuracy"]["value"]], mode="markers+text",
+            text=[f"λ={chosen:g}"], textposition="top right", textfont={"color": "red", "size": 13},
+            hoverinfo="skip", showlegend=False, name="chosen",
             marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "red"}}))
     figure.update_layout(
         xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},

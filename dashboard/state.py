@@ -85,6 +85,14 @@ def pick_sweep(sweeps: list[Sweep]) -> Sweep:
     return by_key[st.session_state["sweep"]]
 
 
+LAMBDA_SLIDER = "MID strength lambda"
+
+
+def lambda_text(value: float) -> str:
+    """A lambda as the slider shows it."""
+    return f"{value:g}"
+
+
 def default_lambda(sweep: Sweep) -> float:
     """The strongest lambda whose test accuracy stays within 0.1 of lambda = 0's: where the tradeoff is worth a look."""
     free = sweep.row(sweep.lambdas[0])["test_accuracy"]["value"]
@@ -100,7 +108,7 @@ def pick_lambda(sweep: Sweep) -> float:
         wanted = min(grid, key=lambda v: abs(math.log10(v + 1e-6) - math.log10(max(wanted, 0) + 1e-6)))
     st.session_state["lam"] = wanted
     return st.select_slider(
-        "MID strength lambda", options=grid, key="lam", format_func=lambda v: f"{v:g}",
+        LAMBDA_SLIDER, options=grid, key="lam", format_func=lambda_text,
         help="The weight of the KL term: 0 is an ordinary classifier, larger squeezes more information out of "
              "the model's code z. The slider snaps to the models that were trained.")
 
@@ -129,8 +137,10 @@ def write_url(sweep: Sweep, mid_lambda: float, identities: list[str]) -> None:
 
 
 def lambda_from_chart() -> None:
-    """Clicking a point of the tradeoff plot selects its lambda."""
-    points = st.session_state["tradeoff"]["selection"]["points"]
-    picked = [p["customdata"] for p in points if p.get("customdata") is not None]
+    """Clicking a point of the tradeoff plot selects its lambda: the live chart reports the point's customdata
+    as 'picked'; st.plotly_chart, its fallback, as a selection of points."""
+    state = st.session_state["tradeoff"]
+    points = (state.get("selection") or {}).get("points", [])
+    picked = [value for value in [state.get("picked"), *(p.get("customdata") for p in points)] if value is not None]
     if picked:
         st.session_state["lam"] = float(picked[0])

@@ -19,6 +19,14 @@ def explore(tmp_path, monkeypatch, data_dir):
     return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
 
+def tradeoff(app: AppTest) -> tuple[dict, dict]:
+    """The tradeoff plot's figure and its ring (the highlight that follows the slider in the browser), as the
+    live chart (dashboard/live_chart.py) receives them."""
+    (live,) = app.get("bidi_component")
+    data = json.loads(live.proto.json)
+    return json.loads(data["figure"]), data["ring"]
+
+
 def metric_values(app: AppTest) -> list[str]:
     return [m.value for m in app.metric]
 
@@ -27,18 +35,18 @@ def test_first_screen_shows_faces_metrics_and_plots(explore):
     app = explore.run()
     assert not app.exception
     assert len(app.image) == 8 * 3  # original, lambda = 0 and chosen lambda for 8 people
-    assert len(app.metric) == 4 and len(app.get("plotly_chart")) == 2
+    assert len(app.metric) == 4 and len(app.get("plotly_chart")) == 1 and len(app.get("bidi_component")) == 1
     assert "precomputed" in app.markdown[0].value or any("precomputed" in m.value for m in app.markdown)
 
 
 def test_the_tradeoff_plot_has_one_curve_per_attack_and_the_attack_selector_switches(explore):
     app = explore.run()
-    names = [trace.get("name") for trace in json.loads(app.get("plotly_chart")[0].proto.spec)["data"]]
+    names = [trace.get("name") for trace in tradeoff(app)[0]["data"]]
     assert names[:3] == ["MI-Face (shown)", "GMI (GAN prior)", "inversion network (black-box)"]
     miface_images = [image.value for image in app.image]
     app.selectbox[0].set_value("gmi").run()
     assert not app.exception and app.query_params["attack"] in ("gmi", ["gmi"])
-    names = [trace.get("name") for trace in json.loads(app.get("plotly_chart")[0].proto.spec)["data"]]
+    names = [trace.get("name") for trace in tradeoff(app)[0]["data"]]
     assert names[0] == "GMI (GAN prior) (shown)" and "MI-Face" in names
     images = [image.value for image in app.image]
     assert images[0::3] == miface_images[0::3] and images[1::3] != miface_images[1::3]
@@ -97,6 +105,38 @@ def test_presenter_mode_hides_the_sidebar(explore):
     explore.query_params["presenter"] = "1"
     app = explore.run()
     assert not app.exception and len(app.image) == 24
+
+
+def test_the_highlight_ring_follows_the_slider(explore):
+    """The ring is the figure's last trace, labelled with the chosen lambda; the browser moves it to the point
+    the ring data names for the slider's new value before the server answers, so those points must be the
+    plotted ones, keyed by the slider's own text."""
+    app = explore.run()
+    zoo = load_zoo()[0]
+    for value in (default_lambda(zoo), zoo.lambdas[-1]):
+        app.select_slider[0].set_value(value).run()
+        figure, ring = tradeoff(app)
+        highlight = figure["data"][ring["trace"]]
+        assert ring["trace"] == len(figure["data"]) - 1 and ring["slider"] == app.select_slider[0].label
+        assert ring["shown"] == f"{value:g}" and highlight["text"] == [f"λ={value:g}"]
+        assert [highlight["x"][0], highlight["y"][0]] == ring["points"][f"{value:g}"]
+        shown = figure["data"][0]
+        assert list(ring["points"]) == [f"{v:g}" for v in zoo.lambdas]
+        assert [ring["points"][f"{v:g}"] for v in shown["customdata"]] == [list(p) for p in zip(shown["x"], shown["y"],
+                                                                                                strict=True)]
+
+
+def test_without_static_serving_the_tradeoff_plot_falls_back_to_plotly_chart(explore, monkeypatch):
+    import streamlit as st
+
+    from dashboard import live_chart
+
+    live_chart.plotly_js_served.clear()
+    option = st.get_option
+    monkeypatch.setattr(st, "get_option", lambda name: False if name == "server.enableStaticServing" else option(name))
+    app = explore.run()
+    live_chart.plotly_js_served.clear()
+    assert not app.exception and not app.get("bidi_component") and len(app.get("plotly_chart")) == 2
 
 
 def test_learn_page(explore):

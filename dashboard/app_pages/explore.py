@@ -9,14 +9,15 @@ from core.figures import ATTACK_NAMES, figure_png, png_export_available
 from core.gallery import GalleryError, attack_siblings, metric_delta
 from dashboard import loaders, state
 from dashboard.charts import spread_figure, tradeoff_figure
+from dashboard.live_chart import live_plotly_chart
 
 DEFAULT_IDENTITIES = 8
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def figures(_sweep, sweep_key: str, _siblings, sibling_keys: tuple[str, ...],
-            mid_lambda: float) -> tuple[go.Figure, str, go.Figure | None]:
-    """The two figures (and the tradeoff as HTML), built once per lambda and shared, never copied: building a
+            mid_lambda: float) -> tuple[go.Figure, str, str, go.Figure | None]:
+    """The two figures (and the tradeoff as JSON and HTML), built once per lambda and shared, never copied: building a
     Plotly figure costs more than the rest of a rerun, and st.plotly_chart re-validates a dict (tens of
     milliseconds) but not a Figure. Read-only: nothing may change them. The same models under other attacks
     are extra curves."""
@@ -24,7 +25,7 @@ def figures(_sweep, sweep_key: str, _siblings, sibling_keys: tuple[str, ...],
     tradeoff = tradeoff_figure(_sweep.results["summary"], mid_lambda,
                                name=ATTACK_NAMES[_sweep.results["config"]["attack"]["attack"]] + " (shown)",
                                others=others)
-    return tradeoff, tradeoff.to_html(include_plotlyjs="cdn"), spread_figure(_sweep, mid_lambda)
+    return tradeoff, tradeoff.to_json(), tradeoff.to_html(include_plotlyjs="cdn"), spread_figure(_sweep, mid_lambda)
 
 
 def interval(figure: dict, digits: int = 2) -> str:
@@ -105,10 +106,13 @@ st.caption("Captions: the judge's verdict on the reconstruction (✓ names the r
 left, right = st.columns(2)
 with left:
     siblings = attack_siblings(sweep, sweeps)
-    tradeoff, tradeoff_html, spread = figures(sweep, sweep.key, siblings, tuple(s.key for s in siblings),
-                                              mid_lambda)
-    st.plotly_chart(tradeoff, key="tradeoff", on_select=state.lambda_from_chart, selection_mode="points",
-                    width="stretch")
+    tradeoff, tradeoff_json, tradeoff_html, spread = figures(sweep, sweep.key, siblings,
+                                                             tuple(s.key for s in siblings), mid_lambda)
+    # The highlight ring (the figure's last trace) follows the slider in the browser at once.
+    ring = {"slider": state.LAMBDA_SLIDER, "trace": len(tradeoff.data) - 1, "shown": state.lambda_text(mid_lambda),
+            "points": {state.lambda_text(r["lambda"]): [r["attack_top1"]["value"], r["test_accuracy"]["value"]]
+                       for r in sweep.results["summary"]}}
+    live_plotly_chart(tradeoff, tradeoff_json, "tradeoff", state.lambda_from_chart, ring)
     html, png = st.columns(2)
     html.download_button("Download the plot (interactive HTML)", tradeoff_html,
                          file_name=f"tradeoff_{sweep.key}.html", mime="text/html",
