@@ -122,8 +122,11 @@ def _mid_rows(regime: dict[str, Any]) -> list[dict[str, Any]]:
 def claims(studies: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The paper's claims (paraphrased, Wang, Zhang & Jia, AAAI 2021) beside what the stored studies and
     comparisons measured; 'not measured yet' with the command that would measure it."""
-    regimes = [r for s in studies for r in s["regimes"]]
-    where = f"{len(regimes)} regime(s) of {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}"
+    # A regime shared by several studies (each study's level equal to their common base) counts once.
+    distinct = {r.get("sweep_hash") or f"{s['config_hash']}/{i}": r for s in studies
+                for i, r in enumerate(s["regimes"])}
+    regimes = list(distinct.values())
+    where = f"{len(regimes)} distinct regime(s) of {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}"
     todo = f"not measured yet: `{STUDY_COMMAND}`"
 
     counts = {word: sum(status(r) == word for r in regimes) for word in STATUS.values()}

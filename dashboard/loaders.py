@@ -11,7 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from core import gallery
-from core.config import results_root
+from core.config import DEFAULT_STUDY_SUITE, results_root
 from core.gallery import Sweep, available_sweeps, original_faces
 from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, load_results
 
@@ -101,15 +101,21 @@ def readable(kind: str, files: list[Path], command: str) -> list[tuple[Path, dic
 
 
 def comparisons() -> list[tuple[Path, dict]]:
-    """The shipped comparisons, then the results folder's, each newest first."""
-    return readable("comparison", [*list_results(COMPARISONS_DIR, "comparison"),
-                                   *list_results(results_root(), "comparison")], "python -m core compare")
+    """The shipped comparisons, newest made first (a checkout gives shipped files arbitrary modification times:
+    their own 'created' orders them), then the results folder's, newest first."""
+    command = "python -m core compare"
+    shipped = readable("comparison", list_results(COMPARISONS_DIR, "comparison"), command)
+    return [*sorted(shipped, key=lambda item: item[1].get("created", ""), reverse=True),
+            *readable("comparison", list_results(results_root(), "comparison"), command)]
 
 
 def studies() -> list[tuple[Path, dict]]:
-    """The shipped regime studies, then the results folder's, each newest first."""
-    return readable("study", [*list_results(STUDIES_DIR, "study"), *list_results(results_root(), "study")],
-                    "python -m core study")
+    """The shipped regime studies in the default study's order (the attack first), then the results folder's,
+    newest first."""
+    order = [factor for factor, _ in DEFAULT_STUDY_SUITE]
+    shipped = readable("study", list_results(STUDIES_DIR, "study"), "python -m core study")
+    shipped.sort(key=lambda item: order.index(item[1]["factor"]) if item[1]["factor"] in order else len(order))
+    return [*shipped, *readable("study", list_results(results_root(), "study"), "python -m core study")]
 
 
 def grid_image(grid_path: str, folder: Path, what: str, rerun: str) -> Image.Image | None:

@@ -93,7 +93,7 @@ def test_the_page_shows_each_finding_with_its_status_plot_command_and_faces(resu
     assert any("GPU NVIDIA H200 (cuda:0)" in m.value and "6.0 s" in m.value for m in app.markdown)
     assert app.expander and any(m.value == "A hand-written rule." for m in app.markdown)
     table = claims_table(app)
-    assert "2 regime(s) of 1 study: reproduced in 1, not reproduced in 0, inconclusive in 1" in table
+    assert "2 distinct regime(s) of 1 study: reproduced in 1, not reproduced in 0, inconclusive in 1" in table
     assert "above the undefended model's in 2 of 2, with non-overlapping 95% intervals in 2" in table
     assert "not measured yet (a study has no DP-SGD): `python -m core compare`" in table
     captions = [image.captions[0] for image in app.image]  # no defense beside the first MID setting, seed 0
@@ -253,3 +253,7 @@ def test_the_shipped_default_study_renders(tmp_path, monkeypatch):
     assert len(app.code) == len(default_studies()) and len(app.image) >= 2 * len(default_studies())
     glance = next(m.value for m in app.markdown if m.value.startswith("| Study | Regime |"))
     assert glance.count("\n") == regimes + 1
+    # In the default study's order whatever the files' times; its shared base regime is counted once.
+    assert [h.value.split(":")[0] for h in app.header] == [f"Study of {s.factor}" for s in default_studies()]
+    distinct = len({config_hash(regime) for study in default_studies() for _, regime in study.regimes()})
+    assert f"{distinct} distinct regime(s) of 4 studies" in claims_table(app) and distinct == regimes - 3
