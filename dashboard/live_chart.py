@@ -1,4 +1,4 @@
-"""A Plotly chart that redraws in place, for the plot that follows the lambda slider.
+"""A Plotly chart that redraws in place, for the plots that follow the lambda slider.
 
 st.plotly_chart gives a chart whose figure changed a new element id, so the browser builds a new plot from
 scratch on every lambda change (a remount, about 0.3 s in headless Chromium on 2 cores). This component keeps
@@ -105,16 +105,19 @@ def plotly_js_served() -> bool:
 _live_plot = st.components.v2.component("midlab.live_plot", js=_JS, isolate_styles=False)
 
 
-def live_plotly_chart(figure: go.Figure, figure_json: str, key: str, on_pick: Callable[[], None],
+def live_plotly_chart(figure: go.Figure, figure_json: str, key: str, on_pick: Callable[[], None] | None = None,
                       ring: dict | None = None) -> None:
-    """Draw `figure` (its JSON given, as it is cached) so that a new figure updates the plot in place; a click
-    on a point with customdata calls `on_pick`, which finds its value in st.session_state[key]['picked'].
-    `ring` makes trace `ring['trace']` follow the slider labelled `ring['slider']` in the browser: {'slider':
-    aria-label, 'trace': index, 'shown': the slider value text it shows now, 'points': {value text: [x, y]}}."""
+    """Draw `figure` (its JSON given, as it is cached) so that a new figure updates the plot in place; with
+    `on_pick`, a click on a point with customdata calls it, and it finds the value in
+    st.session_state[key]['picked']. `ring` makes trace `ring['trace']` follow the slider labelled
+    `ring['slider']` in the browser: {'slider': aria-label, 'trace': index, 'shown': the slider value text it
+    shows now, 'points': {value text: [x, y]}}."""
+    selection = {"on_select": on_pick, "selection_mode": "points"} if on_pick else {}
     if not plotly_js_served():
-        st.plotly_chart(figure, key=key, on_select=on_pick, selection_mode="points", width="stretch")
+        st.plotly_chart(figure, key=key, width="stretch", **selection)
         return
     base = st.get_option("server.baseUrlPath").strip("/")
+    callbacks = {"on_picked_change": on_pick} if on_pick else {}
     _live_plot(data={"figure": figure_json, "src": f"{'/' + base if base else ''}/app/static/plotly.min.js",
                      "ring": ring},
-               key=key, on_picked_change=on_pick, height=figure.layout.height or 450)
+               key=key, height=figure.layout.height or 450, **callbacks)

@@ -22,8 +22,9 @@ def explore(tmp_path, monkeypatch, data_dir):
 def tradeoff(app: AppTest) -> tuple[dict, dict]:
     """The tradeoff plot's figure and its ring (the highlight that follows the slider in the browser), as the
     live chart (dashboard/live_chart.py) receives them."""
-    (live,) = app.get("bidi_component")
+    live, spread = app.get("bidi_component")  # the prediction spread, the other live chart, has no ring
     data = json.loads(live.proto.json)
+    assert json.loads(spread.proto.json)["ring"] is None
     return json.loads(data["figure"]), data["ring"]
 
 
@@ -35,7 +36,7 @@ def test_first_screen_shows_faces_metrics_and_plots(explore):
     app = explore.run()
     assert not app.exception
     assert len(app.image) == 8 * 3  # original, lambda = 0 and chosen lambda for 8 people
-    assert len(app.metric) == 4 and len(app.get("plotly_chart")) == 1 and len(app.get("bidi_component")) == 1
+    assert len(app.metric) == 4 and not app.get("plotly_chart") and len(app.get("bidi_component")) == 2
     assert "precomputed" in app.markdown[0].value or any("precomputed" in m.value for m in app.markdown)
 
 

@@ -16,16 +16,17 @@ DEFAULT_IDENTITIES = 8
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def figures(_sweep, sweep_key: str, _siblings, sibling_keys: tuple[str, ...],
-            mid_lambda: float) -> tuple[go.Figure, str, str, go.Figure | None]:
-    """The two figures (and the tradeoff as JSON and HTML), built once per lambda and shared, never copied: building a
-    Plotly figure costs more than the rest of a rerun, and st.plotly_chart re-validates a dict (tens of
-    milliseconds) but not a Figure. Read-only: nothing may change them. The same models under other attacks
-    are extra curves."""
+            mid_lambda: float) -> tuple[go.Figure, str, str, go.Figure | None, str]:
+    """The two figures (the tradeoff also as JSON and HTML, the spread as JSON), built once per lambda and shared,
+    never copied: building a Plotly figure costs more than the rest of a rerun. Read-only: nothing may change
+    them. The same models under other attacks are extra curves."""
     others = [(ATTACK_NAMES[s.results["config"]["attack"]["attack"]], s.results["summary"]) for s in _siblings]
     tradeoff = tradeoff_figure(_sweep.results["summary"], mid_lambda,
                                name=ATTACK_NAMES[_sweep.results["config"]["attack"]["attack"]] + " (shown)",
                                others=others)
-    return tradeoff, tradeoff.to_json(), tradeoff.to_html(include_plotlyjs="cdn"), spread_figure(_sweep, mid_lambda)
+    spread = spread_figure(_sweep, mid_lambda)
+    return (tradeoff, tradeoff.to_json(), tradeoff.to_html(include_plotlyjs="cdn"), spread,
+            "" if spread is None else spread.to_json())
 
 
 def interval(figure: dict, digits: int = 2) -> str:
@@ -106,8 +107,8 @@ st.caption("Captions: the judge's verdict on the reconstruction (✓ names the r
 left, right = st.columns(2)
 with left:
     siblings = attack_siblings(sweep, sweeps)
-    tradeoff, tradeoff_json, tradeoff_html, spread = figures(sweep, sweep.key, siblings,
-                                                             tuple(s.key for s in siblings), mid_lambda)
+    tradeoff, tradeoff_json, tradeoff_html, spread, spread_json = figures(sweep, sweep.key, siblings,
+                                                                          tuple(s.key for s in siblings), mid_lambda)
     # The highlight ring (the figure's last trace) follows the slider in the browser at once.
     ring = {"slider": state.LAMBDA_SLIDER, "trace": len(tradeoff.data) - 1, "shown": state.lambda_text(mid_lambda),
             "points": {state.lambda_text(r["lambda"]): [r["attack_top1"]["value"], r["test_accuracy"]["value"]]
@@ -125,4 +126,4 @@ with right:
     if spread is None:
         st.info("This sweep's records predate the prediction-spread figures; run it again to add them.")
     else:
-        st.plotly_chart(spread, width="stretch")
+        live_plotly_chart(spread, spread_json, "spread")  # one plotly.js for the page, and no remount either
