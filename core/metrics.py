@@ -29,14 +29,22 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> dict[str, float]
     return {"value": p, "low": max(0.0, centre - half), "high": min(1.0, centre + half), "n": n}
 
 
-def mean_interval(values: list[float] | np.ndarray) -> dict[str, float]:
-    """Mean, standard deviation and 95% t-interval of the mean (the interval is NaN for a single value)."""
+PROPORTION = (0.0, 1.0)
+
+
+def mean_interval(values: list[float] | np.ndarray, bounds: tuple[float, float] | None = None) -> dict[str, float]:
+    """Mean, standard deviation and 95% t-interval of the mean (the interval is NaN for a single value). With
+    `bounds` (PROPORTION for accuracies and probabilities), the interval is cut to them: a t-interval of values
+    near 1 can reach past 1, which no accuracy can, and cutting it keeps at least its coverage."""
     data = np.asarray(values, dtype=float)
     n = len(data)
     mean = float(data.mean()) if n else math.nan
     std = float(data.std(ddof=1)) if n > 1 else math.nan
     half = (_T975[n - 2] if n - 1 <= len(_T975) else 1.96) * std / math.sqrt(n) if n > 1 else math.nan
-    return {"value": mean, "std": std, "low": mean - half, "high": mean + half, "n": n}
+    low, high = mean - half, mean + half
+    if bounds is not None and n > 1:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"value": mean, "std": std, "low": low, "high": high, "n": n}
 
 
 @torch.no_grad()
@@ -60,8 +68,8 @@ def prediction_metrics(log_p: torch.Tensor, labels: torch.Tensor) -> dict[str, o
     recalls = [float(hits[labels == label].float().mean()) for label in labels.unique().tolist()]
     return {
         "accuracy": wilson_interval(int(hits.sum()), len(labels)),
-        "balanced_accuracy": mean_interval(recalls),
-        "confidence": mean_interval(probs.max(1).values.numpy()),
+        "balanced_accuracy": mean_interval(recalls, PROPORTION),
+        "confidence": mean_interval(probs.max(1).values.numpy(), PROPORTION),
         "entropy": mean_interval(entropy.numpy()),
         "rank_mass": probs.sort(dim=1, descending=True).values.mean(0).tolist(),
     }

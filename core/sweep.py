@@ -14,7 +14,7 @@ from core.config import SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
-from core.metrics import mean_interval
+from core.metrics import PROPORTION, mean_interval
 from core.results import format_figure, results_path, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 
@@ -27,6 +27,9 @@ FIGURES = {
     "attack_top5": ("attack", "top5"),
     "feature_distance": ("attack", "feature_distance"),
 }
+
+
+UNBOUNDED = ("entropy", "feature_distance")  # every other figure is an accuracy or a probability, in [0, 1]
 
 
 def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
@@ -87,7 +90,7 @@ def summarise_group(group: list[dict[str, Any]], figures: dict[str, tuple[str, .
     seeds with its t-interval and spread (the seeds' values listed too)."""
     if len(group) == 1:
         return {name: _figure(group[0], path) for name, path in figures.items()}
-    return {name: {**mean_interval(values), "per_seed": values}
+    return {name: {**mean_interval(values, None if name in UNBOUNDED else PROPORTION), "per_seed": values}
             for name, path in figures.items() for values in [[_figure(r, path)["value"] for r in group]]}
 
 

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from core.metrics import mean_interval, nearest_distances, prediction_metrics, wilson_interval
+from core.metrics import PROPORTION, mean_interval, nearest_distances, prediction_metrics, wilson_interval
 
 
 def test_wilson_interval_known_values():
@@ -19,6 +19,16 @@ def test_mean_interval_uses_student_t():
     assert summary["value"] == 2.0 and summary["std"] == 1.0
     assert summary["high"] - summary["value"] == pytest.approx(4.303 / math.sqrt(3), rel=1e-4)
     assert math.isnan(mean_interval([5.0])["low"])
+
+
+def test_an_interval_of_proportions_stays_within_0_and_1():
+    """Three seeds at 1.00, 1.00 and 0.99: the t-interval reaches past 1, which no accuracy can."""
+    free = mean_interval([1.0, 1.0, 0.99])
+    bounded = mean_interval([1.0, 1.0, 0.99], PROPORTION)
+    assert free["high"] > 1 and bounded["high"] == 1.0 and bounded["low"] == free["low"] > 0.97
+    assert bounded["value"] == free["value"] and bounded["std"] == free["std"]
+    assert mean_interval([0.0, 0.01, 0.0], PROPORTION)["low"] == 0.0
+    assert math.isnan(mean_interval([0.5], PROPORTION)["low"])  # one value: still no interval
 
 
 def test_prediction_metrics_confidence_and_entropy():
