@@ -40,6 +40,10 @@ function follow(plot, Plotly, ring) {
   if (!ring) return;
   // The slider's element may be replaced when the page redraws: watch the document for it, not one node.
   plot.midlabObserver = new MutationObserver((changes) => {
+    if (!plot.isConnected) {  // the page changed and the plot is gone: stop watching
+      plot.midlabObserver.disconnect();
+      return;
+    }
     for (const change of changes) {
       if (change.target.getAttribute('aria-label') !== ring.slider) continue;
       const value = change.target.getAttribute('aria-valuetext');
