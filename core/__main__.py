@@ -1,5 +1,5 @@
-"""MID Lab's command line: `python -m core sweep | compare | study | report | benchmark | zoo | prior | fetch-olivetti`
-(see --help of each)."""
+"""MID Lab's command line (see --help of each):
+`python -m core sweep | compare | study | report | benchmark | zoo | prior | judge | fetch-olivetti`."""
 
 from __future__ import annotations
 
@@ -226,15 +226,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-png", action="store_true",
                         help="skip the PNGs (drawing them needs Chrome or Chromium on this machine)")
 
-    bench = commands.add_parser("benchmark", help="time the default ORL sweep from an empty store, then stored",
-                                description="Runs the default ORL sweep into a fresh temporary store, prints wall "
-                                            "time per stage, peak memory and the figures, then times the same "
-                                            "sweep again with everything stored, in a new process.")
+    bench = commands.add_parser("benchmark", help="time the default sweep from an empty store, then stored",
+                                description="Runs the default ORL (or LFW) sweep into a fresh temporary store, prints "
+                                            "wall time per stage, peak memory and the figures, then times the "
+                                            "same sweep again with everything stored, in a new process.")
     bench.add_argument("--data", help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
     bench.add_argument("--keep", help="an empty (or new) folder to keep the benchmark's store and results in; "
                                       "by default they go to a temporary folder that is deleted")
     bench.add_argument("--attacks", action="store_true",
                        help="also time GMI and the inversion network on the lambda = 0 model (about 2 minutes)")
+    bench.add_argument("--dataset", choices=("orl", "lfw"), default="orl",
+                       help="orl: the default ORL sweep under MI-Face; lfw: the default LFW sweep (8 lambdas, one "
+                            "seed) under all three attacks, with the shipped judge and prior (about 30 minutes)")
     bench.add_argument("--dp", action="store_true",
                        help="time only the default comparison's four DP-SGD targets on ORL, from an empty store "
                             "(about 4 minutes)")
@@ -256,6 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(prior)
     prior.add_argument("--dataset", choices=DATASETS, default="lfw",
                        help="train the prior framed for this private dataset's photos (default: lfw)")
+
+    judge = commands.add_parser("judge", help="train (or reuse) a dataset's default judge and ship it in assets/store",
+                                description="Trains the default evaluation classifier of a private dataset (LFW's: "
+                                            "about 30 minutes on 2 CPU cores), or reuses it from the store, and "
+                                            "copies it to assets/store, where every user's engine finds it.")
+    add_common(judge)
+    judge.add_argument("--dataset", choices=("orl", "lfw"), default="lfw", help="the private dataset (default: lfw)")
 
     fetch = commands.add_parser("fetch-olivetti", help="download the ORL people at 64x64 (needs internet, sklearn)")
     fetch.add_argument("--data", help=f"folder to write olivetti/ into (default: ${DATA_ENV}, else ./data)")
@@ -385,7 +395,7 @@ def command_benchmark(args: argparse.Namespace) -> int:
     from core.benchmark import run_benchmark
 
     return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None, args.attacks, args.dp,
-                         args.study)
+                         args.study, args.dataset)
 
 
 def command_zoo(args: argparse.Namespace) -> int:
@@ -418,6 +428,22 @@ def command_prior(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_judge(args: argparse.Namespace) -> int:
+    from core.config import config_hash
+    from core.data import PreparedData
+    from core.engine import SHIPPED
+
+    engine = engine_for(args)
+    config = sweep_defaults(args.dataset).evaluator
+    judge, record, reused = engine.evaluator(config, PreparedData.load(config.data, engine.data_root))
+    folder = SHIPPED.save("evaluators", config_hash(config), judge.state_dict(), record)
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    seconds = sum(record["timings"].values())
+    print(f"judge {config_hash(config)} ({'reused' if reused else 'trained'}; {seconds:.0f}s of training; held-out "
+          f"accuracy {record['heldout_accuracy']['value']:.3f}) -> {folder} ({size / 2**20:.1f} MiB)")
+    return 0
+
+
 def command_fetch(args: argparse.Namespace) -> int:
     from core.data import fetch_olivetti
 
@@ -428,7 +454,7 @@ def command_fetch(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sweep": command_sweep, "compare": command_compare, "study": command_study, "report": command_report,
     "benchmark": command_benchmark, "zoo": command_zoo, "prior": command_prior,
-    "fetch-olivetti": command_fetch,
+    "judge": command_judge, "fetch-olivetti": command_fetch,
 }
 
 

@@ -1,6 +1,6 @@
 """The benchmark: the default ORL sweep from an empty store, then again with everything stored; optionally
-the GAN-prior attack and the inversion network on its lambda = 0 model; or instead the DP-SGD targets, or the
-default regime study.
+the GAN-prior attack and the inversion network on its lambda = 0 model; or the default LFW sweep under all
+three attacks; or instead the DP-SGD targets, or the default regime study.
 
 Prints wall time per stage, peak memory, the machine, and the figures; the README quotes its output.
 """
@@ -23,6 +23,7 @@ from core.config import ATTACKS, ComparisonConfig, config_hash, default_studies,
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import StoreError
+from core.metrics import paired_difference
 from core.results import format_figure, load_results, results_path
 from core.runtime import ProgressLine, peak_memory_mb, pick_device
 from core.store import Store
@@ -93,12 +94,27 @@ def study_benchmark(engine: Engine, data_root: Path, store: Path, out: Path) -> 
           f"peak memory {peak_memory_mb():.0f} MB")
 
 
+def print_paired(results: dict, baseline: dict) -> None:
+    """Per lambda, one attack's top-1 minus another's on the same identities, with the paired interval."""
+    def hits(run: dict) -> list[bool]:
+        return [identity["top1"] for identity in run["attack"]["per_identity"]]
+
+    baseline_hits = {(run["lambda"], run["seed"]): hits(run) for run in baseline["runs"]}
+    names = results["config"]["attack"]["attack"], baseline["config"]["attack"]["attack"]
+    print(f"\n{names[0]} minus {names[1]}, top-1 on the same identities (95% paired interval; exact McNemar p):")
+    for run in results["runs"]:
+        difference = paired_difference(hits(run), baseline_hits[run["lambda"], run["seed"]])
+        print(f"  lambda {run['lambda']:<7g} {format_figure(difference, 2)}  (only {names[0]}: "
+              f"{difference['only_a']}, only {names[1]}: {difference['only_b']}; p = {difference['p_value']:.3f})")
+
+
 def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = False, dp: bool = False,
-                  study: bool = False) -> int:
-    """Time the default sweep from an empty store; with `keep`, the store and results stay in that folder;
-    with `attacks`, also GMI and the inversion network on the lambda = 0 model; with `dp`, instead, the
+                  study: bool = False, dataset: str = "orl") -> int:
+    """Time the default sweep of `dataset` from an empty store (on LFW under all three attacks: its judge and
+    the prior ship, so they are loaded, not trained); with `keep`, the store and results stay in that folder;
+    with `attacks`, on ORL also GMI and the inversion network on the lambda = 0 model; with `dp`, instead, the
     DP-SGD targets of the default comparison; with `study`, instead, the default regime study."""
-    config = sweep_defaults("orl")
+    config = sweep_defaults(dataset)
     if keep is not None and keep.exists() and any(keep.iterdir()):
         raise StoreError(f"{keep} is not empty: the benchmark starts from an empty store")
     with tempfile.TemporaryDirectory(prefix="midlab-bench-") as tmp:
@@ -113,33 +129,47 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
         if study:
             study_benchmark(engine, data_root, store, out)
             return 0
+        names = ATTACKS if dataset == "lfw" else (config.attack.attack,)
         start = time.perf_counter()
-        results = run_sweep(config, engine, out)
+        sweeps = [run_sweep(config.under(name), engine, out) for name in names]
         cold = time.perf_counter() - start
-        warm = stored_rerun(["sweep"], data_root, store, out)
-        rerun = load_results(results_path(out, results["config_hash"]))
-        if rerun is None or not all(all(run["reused"].values()) for run in rerun["runs"]):
-            raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
-        others = [run_sweep(dataclasses.replace(config, lambdas=(0.0,), attack=dataclasses.replace(
-            config.attack, attack=name)), engine, out) for name in ATTACKS[1:]] if attacks else []
+        warm = sum(stored_rerun(["sweep", "--dataset", dataset, "--attack", name], data_root, store, out)
+                   for name in names)
+        for results in sweeps:
+            rerun = load_results(results_path(out, results["config_hash"]))
+            if rerun is None or not all(all(run["reused"].values()) for run in rerun["runs"]):
+                raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
+        others = [run_sweep(dataclasses.replace(config.under(name), lambdas=(0.0,)), engine, out)
+                  for name in ATTACKS[1:]] if attacks and dataset == "orl" else []
 
-    runs = results["runs"]
-    print(f"\nMID Lab benchmark: default ORL sweep ({len(config.lambdas)} lambdas x {len(config.seeds)} seed, "
-          f"MI-Face on all {results['data']['identities']} identities, {config.attack.view} view)")
+    first = sweeps[0]
+    print(f"\nMID Lab benchmark: default {dataset.upper()} sweep ({len(config.lambdas)} lambdas x "
+          f"{len(config.seeds)} seed, {' / '.join(names)} on all {first['data']['identities']} identities, "
+          f"{config.attack.view} view)")
     print(f"machine: {machine()}")
-    print(f"from an empty store: {cold:.1f} s; everything stored (new process): {warm:.1f} s; "
-          f"peak memory {peak_memory_mb():.0f} MB")
-    for stage, seconds in results["timings"].items():
-        print(f"  {stage:<14} {seconds:8.1f} s")
-    print(f"  per model: train {sum(r['timings']['train_s'] for r in runs) / len(runs):.1f} s, "
-          f"MI-Face {sum(r['timings']['attack_s'] for r in runs) / len(runs):.1f} s")
-    print(format_table(results))
+    print(f"from an empty store: {cold:.1f} s ({cold / 60:.1f} min); everything stored (new process per attack): "
+          f"{warm:.1f} s; peak memory {peak_memory_mb():.0f} MB")
+    evaluator = first["evaluator"]
+    print(f"  judge {evaluator['key']}: held-out accuracy {format_figure(evaluator['heldout_accuracy'])}")
+    for results in sweeps:
+        runs = results["runs"]
+        stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in results["timings"].items())
+        attack_s = [run["timings"]["attack_s"] for run in runs]
+        print(f"  {results['config']['attack']['attack']:<10} {stages}; per model: train "
+              f"{sum(r['timings']['train_s'] for r in runs) / len(runs):.1f} s (trained in the first sweep), "
+              f"attack {min(attack_s):.1f} to {max(attack_s):.1f} s")
+    for results in sweeps:
+        print(f"\n{results['config']['attack']['attack']}:")
+        print(format_table(results))
     if others:
         print("\nattacks on the lambda = 0 model (top-1 with 95% interval, seconds for all identities):")
-        for result in [results, *others]:
+        for result in [first, *others]:
             run = result["runs"][0]
             print(f"  {result['config']['attack']['attack']:<10} top-1 {format_figure(run['attack']['top1'], 2)}  "
                   f"top-5 {run['attack']['top5']['value']:.2f}  {run['timings']['attack_s']:.1f} s")
+    by_attack = {results["config"]["attack"]["attack"]: results for results in [*sweeps, *others]}
+    if "gmi" in by_attack:
+        print_paired(by_attack["gmi"], by_attack["miface"])
         prior = engine.prior(config.attack.prior)[1]
         print(f"  the GMI prior ({prior['config_hash']}, shipped) trained in {prior['timings']['train_s']:.0f} s on "
               f"{prior['images']} public faces ({prior['environment']['torch_threads']} threads)")

@@ -31,7 +31,14 @@ from core.config import (
 )
 from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public
 from core.gallery import tile
-from core.metrics import attack_scores, log_probs, prediction_metrics, real_image_distance, wilson_interval
+from core.metrics import (
+    attack_scores,
+    embed_all,
+    log_probs,
+    prediction_metrics,
+    real_image_distance,
+    wilson_interval,
+)
 from core.models import EvaluatorNet, TargetNet
 from core.prior import GAN, train_gan
 from core.runtime import Timings, environment, seed_everything, timestamp
@@ -41,7 +48,8 @@ from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
 Progress = Callable[[str, int, int], None]
 PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
-# Priors that ship with MID Lab, in the store's own format (half-precision weights), so no user waits for one.
+# Priors (half-precision weights) and LFW's judge that ship with MID Lab, in the store's own format, so no user
+# waits for them.
 SHIPPED = Store(Path(__file__).resolve().parent.parent / "assets" / "store")
 
 
@@ -68,6 +76,9 @@ class Engine:
     device: torch.device
     progress: Progress = _quiet
     epoch_callbacks: list[Callback] = field(default_factory=list)  # e.g. the dashboard's live curves
+    # The judge's embeddings of the private training photos, by (judge key, data hash): every attack scored by
+    # one judge on one dataset measures distances to the same photos (6 s per attack for LFW's judge).
+    _private_features: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict, repr=False)
 
     # ---- targets -------------------------------------------------------------------------------------
     def target(self, config: TargetConfig, data: PreparedData) -> tuple[TargetNet, dict[str, Any], bool]:
@@ -128,11 +139,15 @@ class Engine:
 
     # ---- evaluators ----------------------------------------------------------------------------------
     def evaluator(self, config: EvaluatorConfig, data: PreparedData) -> tuple[EvaluatorNet, dict[str, Any], bool]:
-        """The judge for `config`, loaded or trained. Its record holds its held-out accuracy (measured before
-        it saw the held-out images) and the feature distance between real photos of the same person."""
+        """The judge for `config`: shipped in assets/, else from the store, else trained and stored. Its record
+        holds its held-out accuracy (measured before it saw the held-out images) and the feature distance
+        between real photos of the same person."""
         key = config_hash(config)
+        model = EvaluatorNet(data.images.num_classes, config)
+        record = SHIPPED.load_model("evaluators", key, model)  # LFW's judge ships: 30 CPU minutes to train
+        if record is not None:
+            return model.to(self.device).eval(), record, True
         with self.store.lock("evaluators", key):  # another process may be computing it: wait, then load
-            model = EvaluatorNet(data.images.num_classes, config)
             record = self.store.load_model("evaluators", key, model)
             if record is not None:
                 return model.to(self.device).eval(), record, True
@@ -234,8 +249,9 @@ class Engine:
             result = Reconstruction(result.images.cpu(), result.trajectory.cpu(), result.steps,
                                     result.target_confidence.cpu())
             with timings.stage("score_s"):
-                private_x, private_y = data.train()
-                scores = attack_scores(evaluator, result.images, labels.cpu(), private_x, private_y, self.device)
+                scores = attack_scores(evaluator, result.images, labels.cpu(),
+                                       self.private_features(evaluator, evaluator_key, data), data.train()[1],
+                                       self.device)
             record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
                       "evaluator_key": evaluator_key, "scores": scores, **details,
                       "target_confidence": float(result.target_confidence[-1].mean()),
@@ -245,6 +261,13 @@ class Engine:
             write_atomic(self.store.path("attacks", key) / "reconstructions.png", png_grid(result.images))
             self.store.save("attacks", key, result.tensors(), record)
             return result, record, False
+
+    def private_features(self, evaluator: EvaluatorNet, evaluator_key: str, data: PreparedData) -> torch.Tensor:
+        """The judge's embedding of every private training photo, computed once per judge and dataset."""
+        key = (evaluator_key, config_hash(data.config))
+        if key not in self._private_features:
+            self._private_features[key] = embed_all(evaluator, data.train()[0], self.device)
+        return self._private_features[key]
 
     def _invert(self, query: Query, labels: torch.Tensor, attack: AttackConfig, data: PreparedData,
                 timings: Timings) -> tuple[Reconstruction, dict[str, Any]]:

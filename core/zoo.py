@@ -9,7 +9,6 @@ full-precision model. Original faces are never exported; the dashboard reads the
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -56,9 +55,7 @@ def half_precision_agreement(model: TargetNet, half: dict[str, torch.Tensor], da
 
 def default_zoo_sweeps() -> list[SweepConfig]:
     """The default ORL sweep under every attack, MI-Face first (the dashboard's first screen)."""
-    defaults = sweep_defaults("orl")
-    return [dataclasses.replace(defaults, attack=dataclasses.replace(defaults.attack, attack=attack))
-            for attack in ATTACKS]
+    return [sweep_defaults("orl").under(attack) for attack in ATTACKS]
 
 
 def build_zoo(engine: Engine, results_dir: Path, out_dir: Path = ZOO_DIR,

@@ -56,7 +56,7 @@ def test_each_dataset_gets_its_defaults_and_options_override_them():
         [config_hash(c) for c in default_zoo_sweeps()]
     orl, lfw = _config("--attack", "gmi"), _config("--dataset", "lfw", "--attack", "gmi")
     assert orl.attack.prior.crop == 190 and lfw.attack.prior.crop == 126
-    assert (lfw.target.data.max_per_identity, lfw.target.train.epochs, lfw.evaluator.width) == (60, 30, 32)
+    assert (lfw.target.data.max_per_identity, lfw.target.train.epochs, lfw.evaluator.width) == (60, 30, 48)
     assert (orl.target.data.max_per_identity, orl.target.train.epochs, orl.evaluator.width) == (0, 20, 16)
     chosen = _config("--dataset", "lfw", "--epochs", "5", "--max-per-identity", "0", "--attack", "inversion",
                      "--top-k", "3")

@@ -1,9 +1,17 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from core.metrics import PROPORTION, mean_interval, nearest_distances, prediction_metrics, wilson_interval
+from core.metrics import (
+    PROPORTION,
+    mean_interval,
+    nearest_distances,
+    paired_difference,
+    prediction_metrics,
+    wilson_interval,
+)
 
 
 def test_wilson_interval_known_values():
@@ -63,3 +71,26 @@ def test_sweep_summary_over_seeds_uses_the_t_interval():
     assert multi["test_accuracy"]["per_seed"] == [0.9, 0.8, 0.7]
     assert multi["attack_top1"]["high"] - multi["attack_top1"]["value"] == pytest.approx(4.303 * 0.1 / math.sqrt(3))
     assert single["seeds"] == 1 and single["attack_top1"] == runs[3]["attack"]["top1"]
+
+
+def test_paired_difference_of_two_attacks_on_the_same_identities():
+    first, second = [True] * 43 + [False] * 19, [True] * 37 + [False] * 25  # second's hits are a subset
+    forward, backward = paired_difference(first, second), paired_difference(second, first)
+    assert forward["value"] == pytest.approx(6 / 62) and (forward["only_a"], forward["only_b"]) == (6, 0)
+    assert forward["p_value"] == pytest.approx(2 / 2**6)  # exact McNemar: 6 discordant pairs, all one way
+    assert forward["low"] > 0  # pairing separates them although their own Wilson intervals overlap
+    assert wilson_interval(37, 62)["high"] > wilson_interval(43, 62)["low"]
+    assert backward["low"] == pytest.approx(-forward["high"]) and backward["high"] == pytest.approx(-forward["low"])
+    same = paired_difference(first, first)
+    assert same["value"] == 0 and same["p_value"] == 1 and same["low"] <= 0 <= same["high"]
+
+
+def test_paired_difference_interval_covers_the_true_difference_95_percent_of_the_time():
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(1000):  # 62 identities; the two attacks succeed on correlated identities
+        u = rng.random(62)
+        v = np.where(rng.random(62) < 0.5, u, rng.random(62))
+        result = paired_difference(list(u < 0.7), list(v < 0.6))
+        covered += result["low"] <= 0.1 <= result["high"]
+    assert 0.93 <= covered / 1000 <= 0.97

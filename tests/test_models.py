@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
-from core.config import EvaluatorConfig, ModelConfig
-from core.models import EvaluatorNet, MIDHead, TargetNet, kl_to_standard_normal
+from core.config import EvaluatorConfig, ModelConfig, PriorConfig
+from core.models import EvaluatorNet, MIDHead, TargetNet, frozen_for_queries, kl_to_standard_normal
+from core.prior import GAN
 from core.train import mid_objective
 
 
@@ -69,3 +70,32 @@ def test_evaluator_is_a_different_architecture():
     assert evaluator(x).shape == (3, 5) and evaluator.embed(x).shape == (3, 16)
     target_layers = {type(m) for m in TargetNet(5, ModelConfig(width=4)).modules()}
     assert torch.nn.AdaptiveAvgPool2d in {type(m) for m in evaluator.modules()} - target_layers
+
+
+@pytest.mark.parametrize("which", ["target", "generator"])
+def test_frozen_copy_for_queries_computes_the_same_function_and_gradient(which: str):
+    torch.manual_seed(0)
+    if which == "target":
+        module, x = TargetNet(5, ModelConfig(head="mid")), torch.rand(6, 1, 64, 64)
+    else:
+        module, x = GAN(PriorConfig(width=8)).generator, torch.randn(6, 100)
+    for layer in module.modules():  # BatchNorm statistics far from the identity, so fusing them matters
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_mean.uniform_(-1, 1)
+            layer.running_var.uniform_(0.5, 2)
+            layer.weight.data.uniform_(0.5, 2)
+            layer.bias.data.uniform_(-1, 1)
+    module.train()
+    frozen = frozen_for_queries(module)
+    assert module.training and all(p.requires_grad for p in module.parameters())  # the original is untouched
+    assert not any(isinstance(layer, torch.nn.BatchNorm2d) for layer in frozen.modules())
+    assert not any(p.requires_grad for p in frozen.parameters())
+    module.eval()
+    grads = []
+    for net in (module, frozen):
+        query = x.clone().requires_grad_(True)
+        out = net(query, mode="mu") if which == "target" else net(query)
+        out.square().sum().backward()
+        grads.append((out.detach(), query.grad))
+    (out_a, grad_a), (out_b, grad_b) = grads
+    assert torch.allclose(out_a, out_b, atol=1e-4) and torch.allclose(grad_a, grad_b, rtol=1e-3, atol=1e-4)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.config import OutputDefenseConfig
+from core.models import frozen_for_queries
 
 # An attacker's query: images (N, 1, H, W) in [0, 1] to log-probabilities (N, classes), differentiable.
 Query = Callable[[torch.Tensor], torch.Tensor]
@@ -19,10 +20,9 @@ Query = Callable[[torch.Tensor], torch.Tensor]
 def attacker_query(model: nn.Module, view: str, samples: int) -> Query:
     """The target as the attacker sees it. For a MID model: 'sample' draws a fresh z on every query (the
     deployed model, as in the official attack code), 'mean' averages K samples' probabilities, 'mu' uses the
-    code's mean (a white-box attacker). A linear head answers the same in every view."""
-    model.eval()
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
+    code's mean (a white-box attacker). A linear head answers the same in every view. The queries go to a
+    frozen, fused copy (core.models.frozen_for_queries); `model` is left as it was."""
+    model = frozen_for_queries(model)
 
     def query(x: torch.Tensor) -> torch.Tensor:
         return F.log_softmax(model(x, mode=view, samples=samples), dim=1)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from core.attacks.base import Query, Reconstruction, to_uint8
 from core.config import GMIConfig
+from core.models import frozen_for_queries
 from core.prior import GAN
 from core.train import augment
 
@@ -40,9 +41,7 @@ def screen_candidates(query: Query, gan: GAN, labels: torch.Tensor, config: GMIC
 def run_gmi(query: Query, labels: torch.Tensor, gan: GAN, config: GMIConfig,
             on_step: Callable[[int, int], None] | None = None) -> Reconstruction:
     """Invert every label at once; the trajectory follows, per identity, the restart leading at each record."""
-    gan.eval()
-    for parameter in gan.parameters():
-        parameter.requires_grad_(False)
+    gan = frozen_for_queries(gan)
     generator = torch.Generator().manual_seed(config.seed)
     restarts, identities = config.restarts, len(labels)
     z = screen_candidates(query, gan, labels, config, generator).requires_grad_(True)
@@ -51,26 +50,21 @@ def run_gmi(query: Query, labels: torch.Tensor, gan: GAN, config: GMIConfig,
     optimizer = torch.optim.Adam([z], lr=config.lr)
     frames, steps, confidences = [], [], []
 
-    def leaders() -> tuple[torch.Tensor, torch.Tensor]:
-        """Each identity's leading restart's image and the target's confidence in it."""
+    def record(step: int, images: torch.Tensor) -> torch.Tensor:
+        """Keep each identity's leading restart's image and the target's confidence in it."""
         with torch.no_grad():
-            images = gan.generator(z)
             confidence = query(images)[rows, targets].exp().view(identities, restarts)
             best = confidence.argmax(1)
-            pick = torch.arange(identities, device=best.device) * restarts + best
-            return images[pick], confidence.gather(1, best.unsqueeze(1)).squeeze(1)
-
-    def record(step: int) -> torch.Tensor:
-        images, confidence = leaders()
-        frames.append(to_uint8(images))
-        confidences.append(confidence)
+            leading = images[torch.arange(identities, device=best.device) * restarts + best]
+        frames.append(to_uint8(leading))
+        confidences.append(confidence.gather(1, best.unsqueeze(1)).squeeze(1))
         steps.append(step)
-        return images
+        return leading
 
     for step in range(config.steps):
-        if step % config.record_every == 0:
-            record(step)
         images = gan.generator(z)
+        if step % config.record_every == 0:
+            record(step, images.detach())  # the codes before this step's update, drawn once for both uses
         # A random shift and flip per step: a face the target recognises however it is framed, rather than
         # one tuned to the target's exact pixel grid, is also what an independent judge recognises.
         log_p = query(augment(images, config.jitter, config.flip, generator))[rows, targets]
@@ -83,5 +77,6 @@ def run_gmi(query: Query, labels: torch.Tensor, gan: GAN, config: GMIConfig,
         optimizer.step()
         if on_step:
             on_step(step + 1, config.steps)
-    final = record(config.steps)
+    with torch.no_grad():
+        final = record(config.steps, gan.generator(z))
     return Reconstruction(final, torch.stack(frames), steps, torch.stack(confidences))
