@@ -422,10 +422,14 @@ def command_prior(args: argparse.Namespace) -> int:
     gan, record, reused = engine.prior(config)
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in gan.state_dict().items()}
     folder = SHIPPED.save("priors", config_hash(config), half, {**record, "weights_dtype": "float16"})
-    size = sum(f.stat().st_size for f in folder.iterdir())
     print(f"prior {config_hash(config)} ({'reused' if reused else 'trained'}; {record['timings']['train_s']:.0f}s "
-          f"of training on {record['images']} public faces) -> {folder} ({size / 2**20:.1f} MiB)")
+          f"of training on {record['images']} public faces) -> {folder} ({folder_mib(folder):.1f} MiB)")
     return 0
+
+
+def folder_mib(folder: Path) -> float:
+    """The size of a shipped store entry, in MiB."""
+    return sum(f.stat().st_size for f in folder.iterdir()) / 2**20
 
 
 def command_judge(args: argparse.Namespace) -> int:
@@ -437,10 +441,9 @@ def command_judge(args: argparse.Namespace) -> int:
     config = sweep_defaults(args.dataset).evaluator
     judge, record, reused = engine.evaluator(config, PreparedData.load(config.data, engine.data_root))
     folder = SHIPPED.save("evaluators", config_hash(config), judge.state_dict(), record)
-    size = sum(f.stat().st_size for f in folder.iterdir())
     seconds = sum(record["timings"].values())
     print(f"judge {config_hash(config)} ({'reused' if reused else 'trained'}; {seconds:.0f}s of training; held-out "
-          f"accuracy {record['heldout_accuracy']['value']:.3f}) -> {folder} ({size / 2**20:.1f} MiB)")
+          f"accuracy {record['heldout_accuracy']['value']:.3f}) -> {folder} ({folder_mib(folder):.1f} MiB)")
     return 0
 
 
