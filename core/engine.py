@@ -184,7 +184,7 @@ class Engine:
              lr: float, label: str, seed: int) -> list[dict[str, float]]:
         trainer = Trainer(model, cross_entropy_objective, TrainerConfig(
             epochs=epochs, batch_size=config.batch_size, lr=lr, weight_decay=1e-4,
-            augment_shift=config.augment_shift, photometric=True, seed=seed,
+            augment_shift=config.augment_shift, photometric=config.photometric, seed=seed,
         ), on_epoch_end=[lambda r: self.progress(f"train evaluator ({label})", int(r["epoch"]), epochs)])
         return trainer.run(x, y, self.device)
 

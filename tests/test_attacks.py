@@ -67,6 +67,7 @@ def test_the_shipped_lfw_judge_serves_an_empty_store(lfw_dir, tmp_path):
     assert reused, "assets/store lacks LFW's default judge: run `python -m core judge`"
     assert record["config_hash"] == config_hash(config) and not (tmp_path / "store" / "evaluators").exists()
     assert record["heldout_accuracy"]["n"] == 650 and record["heldout_accuracy"]["value"] >= 0.85
+    assert record["config"]["photometric"] is False
     # Its last stage saw every private photo, so it names the test photos' people almost without fail.
     test_x, test_y = data.test()
     assert (log_probs(judge, test_x, engine.device).argmax(1) == test_y).float().mean() > 0.95

@@ -61,3 +61,27 @@ def test_augmentations_keep_shape_and_range():
     assert degraded.min() >= 0 and degraded.max() <= 1
     assert not torch.equal(shifted, x)
     assert torch.equal(augment(x, 0, False, generator), x)
+
+
+def test_the_judge_trains_with_photometric_augmentation_only_when_its_config_says(tmp_path):
+    from conftest import make_faces
+
+    from core.config import DataConfig, EvaluatorConfig, config_hash, to_dict
+    from core.data import PreparedData
+    from core.engine import Engine
+    from core.store import Store
+
+    data_config = DataConfig(dataset="folder", folder=str(make_faces(tmp_path / "faces")))
+    data = PreparedData.load(data_config, tmp_path)
+    engine = Engine(Store(tmp_path / "store"), tmp_path, torch.device("cpu"))
+    judges = {}
+    for photometric in (True, False):
+        config = EvaluatorConfig(data=data_config, width=2, embedding_dim=4, epochs=2, finetune_epochs=0,
+                                 photometric=photometric)
+        judge, record, _ = engine.evaluator(config, data)
+        judges[photometric] = judge.state_dict()
+        assert record["config"] == to_dict(config) and record["config_hash"] == config_hash(config)
+    # The field came after judges were stored: its old value is left out of the hash, so they keep their keys.
+    assert "photometric" not in to_dict(EvaluatorConfig()) and to_dict(EvaluatorConfig(photometric=False))[
+        "photometric"] is False
+    assert any(not torch.equal(value, judges[False][name]) for name, value in judges[True].items())
