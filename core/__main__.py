@@ -147,6 +147,10 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=_positive_int, default=None,
                         help=f"target training epochs (default: {defaults_train.epochs}; "
                              f"{sweep_defaults('lfw').target.train.epochs} for lfw)")
+    parser.add_argument("--judge-photometric", action="store_true",
+                        help="score with a judge trained on blurred, low-contrast, noisy copies of the photos, as "
+                             "the targets are (the default before 2026-11-29): it names far more people in "
+                             "MI-Face's smooth images (default: a conventional judge)")
     parser.add_argument("--out", help=f"folder for the results JSON (default: ${RESULTS_ENV}, else ./results)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -288,7 +292,8 @@ def sweep_config(args: argparse.Namespace) -> SweepConfig:
                                  public=args.public,
                                  inversion=dataclasses.replace(base.attack.inversion, top_k=args.top_k))
     return SweepConfig(target=target, lambdas=args.lambdas, seeds=args.seeds, attack=attack,
-                       evaluator=dataclasses.replace(base.evaluator, data=data))
+                       evaluator=dataclasses.replace(base.evaluator, data=data,
+                                                     photometric=args.judge_photometric))
 
 
 def engine_for(args: argparse.Namespace) -> Engine:

@@ -121,6 +121,8 @@ class TargetNet(nn.Module):
         side = feature_map_size(image_size, depth)
         if side < 1:
             raise ConfigError(f"{depth} conv blocks shrink a {image_size}px image to nothing")
+        # The blocks are built before the stem: creation order decides each layer's initial weights, and stored
+        # models depend on it (tests/test_models.py pins it).
         blocks = [conv_block(w * 2**i, w * 2 ** (i + 1), norm) for i in range(depth)]
         self.features = nn.Sequential(stem(w, 5, norm), *blocks, nn.Flatten())
         feat = w * 2**depth * side**2

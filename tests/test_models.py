@@ -99,3 +99,23 @@ def test_frozen_copy_for_queries_computes_the_same_function_and_gradient(which: 
         grads.append((out.detach(), query.grad))
     (out_a, grad_a), (out_b, grad_b) = grads
     assert torch.allclose(out_a, out_b, atol=1e-4) and torch.allclose(grad_a, grad_b, rtol=1e-3, atol=1e-4)
+
+
+def test_a_config_still_builds_the_initial_weights_it_built_when_its_models_were_stored():
+    """Stored models are found by their config's hash, so one config must keep building the same network with
+    the same initial weights. Creating the layers in another order draws the same random numbers for other
+    layers: once, building the conv blocks before the stem silently made every stored target irreproducible
+    from its config. Digests of the default target's, judge's and GAN's initial weights after seeding with 0;
+    changing any of them means the stored models of that kind must be trained again."""
+    import hashlib
+
+    from core.runtime import seed_everything
+
+    def digest(build) -> str:
+        seed_everything(0)
+        weights = build().state_dict().values()
+        return hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in weights)).hexdigest()[:16]
+
+    assert digest(lambda: TargetNet(40, ModelConfig())) == "9aca4071b86b4212"
+    assert digest(lambda: EvaluatorNet(40, EvaluatorConfig())) == "da66583367ec10df"
+    assert digest(lambda: GAN(PriorConfig())) == "50006db0aba586c8"
