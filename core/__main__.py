@@ -149,7 +149,7 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                              f"{sweep_defaults('lfw').target.train.epochs} for lfw)")
     parser.add_argument("--judge-photometric", action="store_true",
                         help="score with a judge trained on blurred, low-contrast, noisy copies of the photos, as "
-                             "the targets are (the default before 2026-11-29): it names far more people in "
+                             "the targets are (ORL's default until 2026-11-29): it names far more people in "
                              "MI-Face's smooth images (default: a conventional judge)")
     parser.add_argument("--out", help=f"folder for the results JSON (default: ${RESULTS_ENV}, else ./results)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -216,7 +216,7 @@ class EvaluatorConfig:
     # Random blur, contrast and noise, as the targets have. Off (the default), the judge is a conventional
     # classifier that does not learn to forgive blur: held-out accuracy was higher without them (LFW 0.89
     # against 0.86, ORL 0.99 against 0.97), and with them the judge named people in MI-Face's blurred shapes.
-    # Judges stored when it was on keep their keys (ADDED_FIELDS); see the README, "The judge".
+    # Judges stored when it was on keep their keys (ADDED_FIELDS); see the README, "The judge decides the figures".
     photometric: bool = False
     seed: int = 1000
     ADDED_FIELDS: ClassVar[dict[str, Any]] = {"photometric": True}

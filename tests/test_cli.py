@@ -59,7 +59,7 @@ def test_each_dataset_gets_its_defaults_and_options_override_them():
     assert (lfw.target.data.max_per_identity, lfw.target.train.epochs, lfw.evaluator.width) == (60, 30, 48)
     assert (orl.target.data.max_per_identity, orl.target.train.epochs, orl.evaluator.width) == (0, 20, 16)
     assert not lfw.evaluator.photometric and not orl.evaluator.photometric  # conventional judges
-    # The judge ORL had before: the option gives back the old default sweep, stored results and all.
+    # The judge ORL had before: the option gives back the old default sweep's hash.
     assert config_hash(_config("--judge-photometric")) == "18c4cd800a478195"
     chosen = _config("--dataset", "lfw", "--epochs", "5", "--max-per-identity", "0", "--attack", "inversion",
                      "--top-k", "3")
