@@ -17,7 +17,7 @@ from core.config import ComparisonConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
-from core.results import format_figure, ship_grid, text_table
+from core.results import format_figure, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.sweep import summarise_group
 
@@ -266,4 +266,5 @@ def ship(results: dict[str, Any], folder: Path) -> Path:
         points.append({k: v for k, v in point.items() if k != "model_path"} | {"attacks": attacks})
     path = comparison_path(folder, key)
     write_json_atomic(path, {**results, "points": points})
+    prune_grids(folder, key, {scores["grid_path"] for point in points for scores in point["attacks"].values()})
     return path

@@ -284,11 +284,18 @@ class GMIConfig:
     log_odds: bool = True  # maximise log(p / (1 - p)), which keeps pushing once p nears 1; else log p
     jitter: int = 4  # random shift (pixels) of the image before each query
     flip: bool = True  # and a random left-right flip
+    # Each coordinate of a code is clamped to [-bound, bound] after every step, as GMI's own code does
+    # (clip_range = 1): the search stays where the generator draws its most typical faces. 0: unbounded.
+    latent_bound: float = 1.0
     record_every: int = 5
     seed: int = 0
+    # Results stored before the bound keep their keys (it was 0, unbounded; see the README's GMI notes).
+    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"latent_bound": 0.0}
 
     def __post_init__(self) -> None:
         _require(self.steps >= 1 and self.record_every >= 1, "GMI steps and record_every must be positive")
+        _require(math.isfinite(self.latent_bound) and self.latent_bound >= 0,
+                 f"GMI latent_bound must be 0 (unbounded) or positive; got {self.latent_bound}")
         _require(self.restarts >= 1, "GMI needs at least one restart per identity")
         _require(self.candidates >= self.restarts, "GMI candidates must be at least its restarts")
         _require(math.isfinite(self.lr) and self.lr > 0, "GMI lr must be positive")

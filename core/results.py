@@ -64,6 +64,14 @@ def ship_grid(grid_path: str, folder: Path, results_key: str, attack_key: str) -
     return relative
 
 
+def prune_grids(folder: Path, results_key: str, kept: set[str]) -> None:
+    """Delete the grids beside a shipped results file that it no longer names: an attack run again under a new
+    key (a changed default) would otherwise leave its old grid in assets for good."""
+    for path in (Path(folder) / results_key).glob("*.png"):
+        if f"{results_key}/{path.name}" not in kept:
+            path.unlink()
+
+
 def load_results(path: Path, kind: str = "sweep") -> dict[str, Any] | None:
     """A results file of a kind, or None when missing, unreadable or of another kind (a warning says which)."""
     results = read_json(Path(path))

@@ -20,7 +20,7 @@ from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
-from core.results import format_figure, ship_grid, text_table
+from core.results import format_figure, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.sweep import FIGURES, summarise_group
 
@@ -131,6 +131,8 @@ def ship(results: dict[str, Any], folder: Path) -> Path:
         regimes.append({**regime, "points": points})
     path = study_path(folder, key)
     write_json_atomic(path, {**results, "regimes": regimes})
+    prune_grids(folder, key, {point["grid_path"] for regime in regimes for point in regime["points"]
+                              if "grid_path" in point})
     return path
 
 

@@ -291,6 +291,7 @@ BAD_SETTINGS = [
     pytest.param(lambda: GMIConfig(restarts=0), "at least one restart", id="gmi-no-restarts"),
     pytest.param(lambda: GMIConfig(realism_weight=math.nan), "realism_weight must be non-negative",
                  id="gmi-realism-nan"),
+    pytest.param(lambda: GMIConfig(latent_bound=-1.0), "latent_bound must be 0", id="gmi-negative-latent-bound"),
     pytest.param(lambda: InversionConfig(top_k=-1), "top_k must be 0", id="inversion-top-k-negative"),
     pytest.param(lambda: PriorConfig(image_size=48), "image_size must be 32, 64 or 128", id="prior-size-odd"),
     pytest.param(lambda: AttackConfig(attack="gmi", public="heldout_identities"), "learns from LFW's public faces",

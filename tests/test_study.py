@@ -271,7 +271,11 @@ def test_tiny_study_on_real_orl_runs_end_to_end_and_reuses_everything(data_dir: 
     assert again["compute_s"] == results["compute_s"] > 0
     assert sum(again["timings"].values()) < results["compute_s"]
     # Shipped: the first seed's grids beside the file, relative; no path into this machine's store.
+    stale = tmp_path / "assets" / results["config_hash"] / "0123456789abcdef.png"  # an earlier run's grid
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"png")
     shipped = ship(results, tmp_path / "assets")
+    assert not stale.exists()
     text = shipped.read_text()
     assert shipped == study_path(tmp_path / "assets", results["config_hash"]) and str(tmp_path / "store") not in text
     copy = json.loads(text)

@@ -1,13 +1,15 @@
 """A GMI-style attack (Zhang, Jia, Pei, Wang, Li, Song, CVPR 2020), batched over identities.
 
 Instead of pixels, it optimises the latent code of a GAN trained on public faces, so whatever it finds is
-drawn by the face generator. The loss per code is the identity term under the attacker's view of the
-target, plus a realism term, the discriminator's non-saturating "this is fake" loss. The identity term is
-the negative log-odds -log(p / (1 - p)) of the identity (or GMI's -log p): -log p stops pushing once the
-target is 99% sure, which on a small target is long before the face carries the person's features (Nguyen
-et al., CVPR 2023, make the same point for logit losses). Images are shifted and flipped at random before
-each query. Each identity gets several restarts; their starting codes are the best of a pool of random codes
-screened once for all identities (one forward pass each), and the restart the target trusts most wins.
+drawn by the face generator. The loss per code is the identity term under the attacker's view of the target,
+plus a realism term, the discriminator's non-saturating "this is fake" loss. The identity term is the negative
+log-odds -log(p / (1 - p)) of the identity (or GMI's -log p): -log p stops pushing once the target is 99%
+sure, which on a small target is long before the face carries the person's features (Nguyen et al., CVPR 2023,
+make the same point for logit losses). Images are shifted and flipped at random before each query, and after
+every step each code is clamped to a box around the origin, as in GMI's code: like the truncation trick of
+BigGAN (Brock et al. 2019), it keeps the search where the generator draws its most typical faces. Each
+identity gets several restarts; their starting codes are the best of a pool of random codes screened once for
+all identities (one forward pass each), and the restart the target trusts most wins.
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ def run_gmi(query: Query, labels: torch.Tensor, gan: GAN, config: GMIConfig,
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if config.latent_bound:
+            with torch.no_grad():
+                z.clamp_(-config.latent_bound, config.latent_bound)
         if on_step:
             on_step(step + 1, config.steps)
     with torch.no_grad():

@@ -28,10 +28,11 @@ SECTIONS = [
         "Every candidate is a face, so the result cannot be adversarial noise. Several searches run per "
         "person; the one the model trusts most is kept.",
         "The attack's objective",
-        [r"\hat{w}_y = \arg\min_w \; -\log \frac{p_\theta(y \mid G(w))}{1 - p_\theta(y \mid G(w))} "
+        [r"\hat{w}_y = \arg\min_{w \in [-1, 1]^{100}} \; -\log \frac{p_\theta(y \mid G(w))}{1 - p_\theta(y \mid G(w))} "
          r"+ \beta\, \mathrm{softplus}\big(-D(G(w))\big), \qquad \hat{x}_y = G(\hat{w}_y)"],
         "White-box: the model's gradients flow through G back to the code w. The log-odds keep pushing after "
-        "the model is 99% sure, where GMI's plain -log p would stop.",
+        "the model is 99% sure, where GMI's plain -log p would stop. After each step every coordinate of w is "
+        "clamped to [-1, 1], as in GMI's code: the search stays where G draws its most typical faces.",
     ),
     (
         "The inversion network: outputs only",
