@@ -28,6 +28,7 @@ from core.config import (
     AttackConfig,
     ComparisonConfig,
     ConfigError,
+    GMIConfig,
     InversionConfig,
     ModelConfig,
     PrivacyConfig,
@@ -95,6 +96,16 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 _positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
 
 
+def _latent_bound(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 100:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be in [0, 100] (0: unbounded); got {text}")
+    return value
+
+
 def _choice_list(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
     def parse(text: str) -> tuple[str, ...]:
         values = tuple(v.strip() for v in text.split(",") if v.strip())
@@ -134,6 +145,10 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=_non_negative_int, default=InversionConfig().top_k,
                         help="for --attack inversion: the attacker sees only the k largest probabilities "
                              "(default: 0, all of them)")
+    parser.add_argument("--latent-bound", type=_latent_bound, default=GMIConfig().latent_bound,
+                        help="for --attack gmi: clamp each coordinate of the GAN's latent code to [-b, b] after "
+                             "every step, as GMI's own code does; 0: unbounded, as MID Lab's GMI was until "
+                             f"2026-11-29 (default: {GMIConfig().latent_bound:g})")
     parser.add_argument("--max-per-identity", type=_non_negative_int, default=None,
                         help="cap each identity's images (a seeded choice) to tame imbalance (default: "
                              f"{sweep_defaults('lfw').target.data.max_per_identity} for lfw, else 0 = no cap)")
@@ -290,6 +305,7 @@ def sweep_config(args: argparse.Namespace) -> SweepConfig:
     )
     attack = dataclasses.replace(base.attack, attack=getattr(args, "attack", "miface"), view=args.view,
                                  public=args.public,
+                                 gmi=dataclasses.replace(base.attack.gmi, latent_bound=args.latent_bound),
                                  inversion=dataclasses.replace(base.attack.inversion, top_k=args.top_k))
     return SweepConfig(target=target, lambdas=args.lambdas, seeds=args.seeds, attack=attack,
                        evaluator=dataclasses.replace(base.evaluator, data=data,

@@ -497,6 +497,10 @@ class ComparisonConfig:
         _require(self.dp_model.norm == "group", "DP-SGD needs the model's norm 'group'")
         _require(all(o.kind != "none" for o in self.outputs), "output defenses: 'none' is the undefended model")
 
+    def derived_configs(self) -> dict[str, Any]:
+        """The attacks as run, each with its own knobs (see to_dict): `--top-k 3` is another comparison."""
+        return {"attacks_run": tuple(self.attack(name) for name in self.attacks)}
+
     def attack(self, name: str) -> AttackConfig:
         return dataclasses.replace(self.sweep.attack, attack=name)
 
@@ -526,7 +530,12 @@ def to_dict(config: Any) -> Any:
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         skip = set(config.irrelevant_fields()) if hasattr(config, "irrelevant_fields") else set()
         skip |= {name for name, value in getattr(config, "ADDED_FIELDS", {}).items() if getattr(config, name) == value}
-        return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in skip}
+        values = {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in skip}
+        # A config that runs settings it derives (a comparison runs its sweep's attack template under each of
+        # its attacks) names them too: their knobs are irrelevant to the template, not to the results.
+        if hasattr(config, "derived_configs"):
+            values |= {name: to_dict(value) for name, value in config.derived_configs().items()}
+        return values
     if isinstance(config, (list, tuple)):
         return [to_dict(value) for value in config]
     if isinstance(config, dict):
@@ -642,6 +651,10 @@ class StudyConfig:
             _require(regime.attack.attack != "gmi" or regime.attack.prior.image_size == regime.target.data.image_size,
                      f"{self.factor}={level}: the GAN prior draws {regime.attack.prior.image_size}px faces but the "
                      f"target sees {regime.target.data.image_size}px")
+
+    def derived_configs(self) -> dict[str, Any]:
+        """Each regime's attack as run, with its own knobs (see to_dict), each distinct one once."""
+        return {"attacks_run": tuple(dict.fromkeys(regime.attack for _, regime in self.regimes()))}
 
     def regimes(self) -> list[tuple[Any, SweepConfig]]:
         """(level, sweep) per level: the base sweep with only the factor set to that level."""

@@ -12,6 +12,9 @@ from conftest import run_cli
     (["--view", "everything"], "invalid choice"),
     (["--dataset", "celeba"], "invalid choice"),
     (["--seeds", "x"], "not a comma-separated list"),
+    (["--latent-bound", "-1"], "must be in [0, 100]"),
+    (["--latent-bound", "nan"], "must be in [0, 100]"),
+    (["--latent-bound", "wide"], "is not a number"),
 ])
 def test_bad_values_get_a_clear_error_not_a_traceback(capsys, argv, expected):
     code, _, err = run_cli(capsys, "sweep", *argv)
@@ -35,10 +38,29 @@ def test_missing_data_is_reported_with_its_path(capsys, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_every_attacks_knobs_name_the_comparisons_and_studies_that_run_it():
+    """A comparison or a study runs its sweep's attack template under several attacks, so each attack's knobs
+    reach its hash: `compare --top-k 3` or `--latent-bound 0` is another comparison, not the default's file."""
+    import dataclasses
+
+    from core.config import ComparisonConfig, StudyConfig, config_hash
+
+    sweeps = [_config(), _config("--top-k", "3"), _config("--latent-bound", "0")]
+    assert len({config_hash(sweep) for sweep in sweeps}) == 1  # MI-Face uses neither knob
+    assert len({config_hash(ComparisonConfig(sweep=sweep)) for sweep in sweeps}) == 3
+    studies = [StudyConfig(base=dataclasses.replace(sweep, seeds=(0, 1, 2)), factor="attack",
+                           levels=("miface", "gmi", "inversion")) for sweep in sweeps]
+    assert len({config_hash(study) for study in studies}) == 3
+    # GMI is bounded by default; unbounded, it keeps the key its results had before the bound existed.
+    assert _config("--attack", "gmi").attack.gmi.latent_bound == 1.0
+    assert config_hash(_config("--attack", "gmi", "--latent-bound", "0")) == "6aa5199aa73ccb83"
+
+
 def test_help_explains_every_option(capsys):
     code, out, _ = run_cli(capsys, "sweep", "--help")
     assert code == 0
-    for option in ("--dataset", "--lambdas", "--seeds", "--attack", "--view", "--out", "--data", "--store"):
+    for option in ("--dataset", "--lambdas", "--seeds", "--attack", "--view", "--latent-bound", "--out", "--data",
+                   "--store"):
         assert option in out
 
 
