@@ -1,5 +1,5 @@
 """MID Lab's command line (see --help of each):
-`python -m core sweep | compare | study | report | benchmark | zoo | prior | judge | fetch-olivetti`."""
+`python -m core sweep | compare | study | report | benchmark | zoo | prior | judge | fetch`."""
 
 from __future__ import annotations
 
@@ -47,6 +47,8 @@ from core.config import (
 )
 from core.data import DataError
 from core.files import StoreError
+
+FETCHABLE = ("orl", "lfw", "mnist", "olivetti")  # the keys of core.fetch.SOURCES, without importing it
 
 if TYPE_CHECKING:  # the engine imports torch: only the commands that need it load it
     from core.engine import Engine
@@ -286,8 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(judge)
     judge.add_argument("--dataset", choices=("orl", "lfw"), default="lfw", help="the private dataset (default: lfw)")
 
-    fetch = commands.add_parser("fetch-olivetti", help="download the ORL people at 64x64 (needs internet, sklearn)")
-    fetch.add_argument("--data", help=f"folder to write olivetti/ into (default: ${DATA_ENV}, else ./data)")
+    fetch = commands.add_parser(
+        "fetch", help="download a dataset from its public source, verify it and lay it out as MID Lab reads it",
+        description="Downloads each archive over HTTPS (resuming a partial download), checks its pinned SHA-256, "
+                    "and writes the dataset into the data folder with a PROVENANCE.md (sources, licence, "
+                    "citation): orl (the AT&T faces), lfw (LFW funneled, in grayscale, split at >= 20 images per "
+                    "person), mnist (the four IDX files), olivetti (the ORL people at 64x64). A dataset "
+                    "already in place is checked and left alone. See docs/fetch.md.")
+    fetch.add_argument("dataset", choices=(*FETCHABLE, "all"), help="the dataset, or all of them")
+    fetch.add_argument("--data", help=f"folder to write the dataset into (default: ${DATA_ENV}, else ./data)")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    olivetti = commands.add_parser("fetch-olivetti", help="the former name of `fetch olivetti`")
+    olivetti.add_argument("--data", help=f"folder to write olivetti/ into (default: ${DATA_ENV}, else ./data)")
     return parser
 
 
@@ -469,16 +481,28 @@ def command_judge(args: argparse.Namespace) -> int:
 
 
 def command_fetch(args: argparse.Namespace) -> int:
-    from core.data import fetch_olivetti
+    """Fetch one dataset, or each of them (a failure is reported and the others still fetched)."""
+    from core.fetch import SOURCES, fetch
 
-    print(f"wrote {fetch_olivetti(data_root(args.data))}")
-    return 0
+    if args.command == "fetch-olivetti":
+        print("note: `fetch-olivetti` is now `python -m core fetch olivetti`", file=sys.stderr)
+        args.dataset, args.quiet = "olivetti", False
+    root = data_root(args.data)
+    root.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for name in FETCHABLE if args.dataset == "all" else (args.dataset,):
+        try:
+            print(fetch(SOURCES[name], root, None if args.quiet else sys.stderr))
+        except DataError as error:
+            print(f"error: {name}: {error}", file=sys.stderr)
+            failed.append(name)
+    return 1 if failed else 0
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sweep": command_sweep, "compare": command_compare, "study": command_study, "report": command_report,
     "benchmark": command_benchmark, "zoo": command_zoo, "prior": command_prior,
-    "judge": command_judge, "fetch-olivetti": command_fetch,
+    "judge": command_judge, "fetch": command_fetch, "fetch-olivetti": command_fetch,
 }
 
 
