@@ -488,12 +488,12 @@ def command_fetch(args: argparse.Namespace) -> int:
         print("note: `fetch-olivetti` is now `python -m core fetch olivetti`", file=sys.stderr)
         args.dataset, args.quiet = "olivetti", False
     root = data_root(args.data)
-    root.mkdir(parents=True, exist_ok=True)
     failed = []
     for name in FETCHABLE if args.dataset == "all" else (args.dataset,):
         try:
+            root.mkdir(parents=True, exist_ok=True)
             print(fetch(SOURCES[name], root, None if args.quiet else sys.stderr))
-        except DataError as error:
+        except (DataError, OSError) as error:  # OSError: the data folder cannot be written
             print(f"error: {name}: {error}", file=sys.stderr)
             failed.append(name)
     return 1 if failed else 0

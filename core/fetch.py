@@ -33,7 +33,7 @@ from urllib.request import Request, urlopen
 import numpy as np
 from PIL import Image
 
-from core.data import DataError, mnist_paths, read_idx_header
+from core.data import DataError, fetch_command, mnist_paths, read_idx_header
 from core.runtime import ProgressLine
 
 ATTEMPTS_PER_URL = 3  # a dropped connection resumes from the bytes already on disk
@@ -172,7 +172,7 @@ def fetch(source: Source, root: Path, stream: TextIO | None = sys.stderr) -> str
             summary = source.check(target)
         except DataError as error:
             raise DataError(f"{target} exists but is not a complete {source.name} dataset ({error}); move it "
-                            f"aside, then run `python -m core fetch {source.name}` again") from None
+                            f"aside, then run {fetch_command(source.name, root)} again") from None
         return f"{source.name}: already in place at {target} ({summary}); verified, nothing downloaded"
     downloads = root / ".downloads"
     paths = [download(archive, downloads, stream) for archive in source.archives]
@@ -183,6 +183,9 @@ def fetch(source: Source, root: Path, stream: TextIO | None = sys.stderr) -> str
         (staging / "PROVENANCE.md").write_text(provenance(source))
         staging.chmod(0o755)
         os.replace(staging, target)
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, ValueError, KeyError) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DataError(f"cannot unpack {', '.join(p.name for p in paths)} into {target}: {error}") from error
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import re
 import tarfile
 import threading
 import zipfile
@@ -308,12 +309,38 @@ def test_the_lfw_builder_on_the_real_images_reproduces_the_project_folder(lfw_di
     assert all((tmp_path / image.path).read_bytes() == real[member].read_bytes() for member, image in sample)
 
 
-def test_missing_data_names_the_fetch_command(tmp_path):
+def test_missing_data_names_the_fetch_command(tmp_path, monkeypatch):
     for load, name in ((load_orl, "orl"), (load_lfw_private, "lfw"), (load_mnist, "mnist"),
                        (load_olivetti, "olivetti")):
         with pytest.raises(DataError) as error:
             load(tmp_path)
         assert f"`python -m core fetch {name} --data {tmp_path}`" in str(error.value)
+    monkeypatch.setenv("MIDLAB_DATA", str(tmp_path))  # the default folder: the command needs no --data
+    with pytest.raises(DataError, match="`python -m core fetch orl`"):
+        load_orl(tmp_path)
+
+
+def test_an_archive_that_does_not_unpack_is_reported_and_leaves_nothing_half_written(tmp_path, server):
+    root = tmp_path / "data"
+    root.mkdir()
+    with pytest.raises(DataError, match=r"cannot unpack att_faces\.zip into .*att_faces: File is not a zip file"):
+        fetch(server.source("orl", {"att_faces.zip": b"not a zip"}), root, stream=None)
+    assert sorted(p.name for p in root.rglob("*")) == [".downloads", "att_faces.zip"]  # verified, kept
+
+
+def test_the_progress_bar_counts_bytes_and_the_rate(tmp_path, server):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    data = bytes(3 << 20)
+    archive = server.source("orl", {"att_faces.zip": data}).archives[0]
+    terminal, log = Terminal(), io.StringIO()
+    download(archive, tmp_path / "a", stream=terminal)
+    download(archive, tmp_path / "b", stream=log)
+    assert "[####" in terminal.getvalue() and "3.0/3.0 MiB" in terminal.getvalue()
+    assert "MiB/s" in terminal.getvalue() and terminal.getvalue().endswith("\n")
+    assert re.fullmatch(r"  att_faces\.zip done \(3\.0/3\.0 MiB, [\d.]+ MiB/s, [\d.]+s\)\n", log.getvalue())
 
 
 def test_the_command_line(capsys, data_dir, tmp_path):
@@ -334,5 +361,8 @@ def test_the_command_line(capsys, data_dir, tmp_path):
     (tmp_path / "olivetti" / "s1" / "1.pgm").unlink()
     assert main(["fetch", "olivetti", "--data", str(tmp_path)]) == 1
     assert "error: olivetti:" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("not a folder")
+    assert main(["fetch", "mnist", "--data", str(tmp_path / "a_file" / "data")]) == 1
+    assert "error: mnist: [Errno 20] Not a directory" in capsys.readouterr().err
     status, _, err = run_cli(capsys, "fetch", "faces")
     assert status == 2 and "invalid choice" in err
