@@ -20,7 +20,8 @@ from conftest import run_cli, write_idx
 from PIL import Image
 
 from core.data import DataError, load_lfw_private, load_lfw_public, load_mnist, load_olivetti, load_orl
-from core.fetch import SOURCES, Archive, build_lfw_gray, download, fetch, lfw_split
+from core.fetch import SOURCES, Archive, download, fetch
+from core.layouts import build_lfw_gray, lfw_split
 
 
 class Server:
