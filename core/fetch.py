@@ -89,8 +89,11 @@ def _transfer(url: str, part: Path, label: str, stream: TextIO | None) -> None:
             return
         raise
     with response:
-        resumed = offset and getattr(response, "status", None) == 206 and \
-            response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
+        partial = getattr(response, "status", None) == 206
+        resumed = offset and partial and response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
+        if partial and not resumed:  # a range other than the one asked for: the next try starts from zero
+            part.unlink(missing_ok=True)
+            raise ConnectionError(f"the server sent the range {response.headers.get('Content-Range')}")
         done = offset if resumed else 0
         length = response.headers.get("Content-Length")
         total = done + int(length) if length and length.isdigit() else 0
@@ -180,6 +183,10 @@ def fetch(source: Source, root: Path, stream: TextIO | None = sys.stderr) -> str
         (staging / "PROVENANCE.md").write_text(provenance(source))
         staging.chmod(0o755)
         os.replace(staging, target)
+    except DataError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DataError(f"{', '.join(p.name for p in paths)} did not give a complete {source.name} dataset "
+                        f"({error})") from None
     except (OSError, zipfile.BadZipFile, tarfile.TarError, ValueError, KeyError) as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise DataError(f"cannot unpack {', '.join(p.name for p in paths)} into {target}: {error}") from error

@@ -327,6 +327,12 @@ def test_an_archive_that_does_not_unpack_is_reported_and_leaves_nothing_half_wri
     with pytest.raises(DataError, match=r"cannot unpack att_faces\.zip into .*att_faces: File is not a zip file"):
         fetch(server.source("orl", {"att_faces.zip": b"not a zip"}), root, stream=None)
     assert sorted(p.name for p in root.rglob("*")) == [".downloads", "att_faces.zip"]  # verified, kept
+    half = io.BytesIO()
+    with zipfile.ZipFile(half, "w") as archive:
+        archive.writestr("s1/1.pgm", pgm(0))
+    with pytest.raises(DataError, match=r"half\.zip did not give a complete orl dataset \(399 of its 400"):
+        fetch(server.source("orl", {"half.zip": half.getvalue()}), tmp_path / "other", stream=None)
+    assert sorted(p.name for p in (tmp_path / "other").rglob("*")) == [".downloads", "half.zip"]
 
 
 def test_the_progress_bar_counts_bytes_and_the_rate(tmp_path, server):
