@@ -100,15 +100,15 @@ class LfwImage:
     label: int  # 0..61 in alphabetical order of the private names; -1 for public
 
 
-def lfw_split(members: Iterable[str], min_images: int = LFW_MIN_IMAGES) -> dict[str, LfwImage]:
+def lfw_split(members: Iterable[str]) -> dict[str, LfwImage]:
     """LFW's <Name>/<Name>_NNNN.jpg members (under any leading folder) to their places: everyone with at least
-    `min_images` images in private_min20/<Name>/, labelled in alphabetical order; the rest flat in public_rest/.
-    Other members (LFW's own readmes) are left out."""
+    20 images in private_min20/<Name>/, labelled in alphabetical order; the rest flat in public_rest/. Other
+    members (LFW's own readmes) are left out."""
     files: dict[str, list[tuple[str, str]]] = {}
     for member in members:
         if match := LFW_MEMBER.fullmatch(member):
             files.setdefault(match[1], []).append((member, match[2]))
-    labels = {name: label for label, name in enumerate(sorted(n for n, f in files.items() if len(f) >= min_images))}
+    labels = {name: label for label, name in enumerate(sorted(n for n, f in files.items() if len(f) >= LFW_MIN_IMAGES))}
     return {member: (LfwImage(f"{LFW_PRIVATE}/{name}/{file}", name, "private", labels[name]) if name in labels
                      else LfwImage(f"public_rest/{file}", name, "public", -1))
             for name, pairs in files.items() for member, file in pairs}
@@ -161,12 +161,13 @@ def check_lfw(folder: Path) -> str:
         with (folder / "images.tsv").open(newline="") as f:
             rows = list(csv.DictReader(f, delimiter="\t"))
         identities = (folder / "identities.tsv").read_text().count("\n") - 1
-    except (OSError, csv.Error) as error:
-        raise DataError(f"its tables are unreadable: {error}") from None
-    missing = [row["path"] for row in rows if not (folder / row["path"]).is_file()]
-    if missing or not rows:
-        raise DataError(f"{len(missing)} of the {len(rows)} images images.tsv lists are missing" +
-                        (f", e.g. {missing[0]}" if missing else ""))
+        missing = [row["path"] for row in rows if not (folder / row["path"]).is_file()]
+    except (OSError, csv.Error, KeyError, TypeError) as error:  # KeyError, TypeError: rows without a path
+        raise DataError(f"its tables are unreadable ({type(error).__name__}: {error})") from None
+    if not rows:
+        raise DataError("images.tsv lists no images")
+    if missing:
+        raise DataError(f"{len(missing)} of the {len(rows)} images images.tsv lists are missing, e.g. {missing[0]}")
     private = [row for row in rows if row["split"] == "private"]
     people = len({row["identity"] for row in private})
     return (f"{len(rows)} images of {identities} people; {LFW_PRIVATE}: {len(private)} images of {people} people; "

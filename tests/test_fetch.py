@@ -26,12 +26,13 @@ from core.layouts import build_lfw_gray, lfw_split
 
 class Server:
     """Serves `files` (name -> bytes) on 127.0.0.1 with HTTP Range support; names in `drop_once` are cut off
-    half way the first time they are asked for; `ranges=False` ignores Range headers (answers 200)."""
+    half way the first time they are asked for; `ranges` False ignores Range headers (answers 200), "wrong"
+    answers every range from byte 0."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.drop_once: set[str] = set()
-        self.ranges = True
+        self.ranges: bool | str = True
         self.requests: list[tuple[str, str | None]] = []
         server = self
 
@@ -47,7 +48,7 @@ class Server:
                     return
                 data, start = server.files[name], 0
                 if server.ranges and (header := self.headers.get("Range")):
-                    start = int(header.removeprefix("bytes=").rstrip("-"))
+                    start = 0 if server.ranges == "wrong" else int(header.removeprefix("bytes=").rstrip("-"))
                     if start >= len(data):
                         self.send_error(416)
                         return
@@ -228,7 +229,8 @@ def test_a_wrong_checksum_is_refused_and_nothing_is_left(tmp_path, server):
     assert list(root.iterdir()) == []
 
 
-@pytest.mark.parametrize("ranges", [True, False], ids=["resumed", "restarted-when-the-server-ignores-ranges"])
+@pytest.mark.parametrize("ranges", [True, False, "wrong"], ids=[
+    "resumed", "restarted-when-the-server-ignores-ranges", "restarted-when-the-server-sends-another-range"])
 def test_a_dropped_connection_resumes_where_it_stopped(tmp_path, server, ranges):
     data = orl_zip()
     source = server.source("orl", {"att_faces.zip": data})
@@ -238,9 +240,9 @@ def test_a_dropped_connection_resumes_where_it_stopped(tmp_path, server, ranges)
     root.mkdir()
     fetch(source, root, stream=None)
     assert load_orl(root, 16).num_classes == 40
-    first, second = server.requests
-    assert first == ("att_faces.zip", None)
-    assert second == ("att_faces.zip", f"bytes={len(data) // 2}-")  # asked for the rest only
+    rest = ("att_faces.zip", f"bytes={len(data) // 2}-")  # asks for the rest only
+    again = [("att_faces.zip", None)] if ranges == "wrong" else []  # the wrong range is dropped, then from zero
+    assert server.requests == [("att_faces.zip", None), rest, *again]
 
 
 def test_a_partial_download_from_an_earlier_run_is_continued(tmp_path, server):
