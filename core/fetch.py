@@ -9,6 +9,7 @@ loaders look. core/layouts.py unpacks each dataset's archives and checks the res
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import http.client
 import os
@@ -158,8 +159,8 @@ def provenance(source: Source) -> str:
     archives = "\n".join(f"* `{a.filename}`, SHA-256 `{a.sha256}`, from " + ", else ".join(a.urls)
                          for a in source.archives)
     notes = f"\n## Notes\n\n{source.notes}\n" if source.notes else ""
-    return (f"# {source.title}\n\nWritten by `python -m core fetch {source.name}` from the archives below; every "
-            f"archive was verified against its pinned SHA-256 before it was unpacked.\n\n## Source\n\n{archives}\n\n"
+    return (f"# {source.title}\n\nWritten by `python -m core fetch {source.name}` on {datetime.date.today()} from "
+            f"the archives below, each verified against its pinned SHA-256 before use.\n\n## Source\n\n{archives}\n\n"
             f"## Licence / terms\n\n{source.terms}\n\n## Citation\n\n{source.citation}\n{notes}")
 
 
