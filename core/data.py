@@ -52,7 +52,7 @@ def how_to_get(kind: str, path: Path) -> str:
     return f"{WHAT_IT_IS[kind]} Download it with {fetch_command(kind, root)} (needs internet)."
 
 
-def replace_mnist(path: Path) -> str:
+def _replace_mnist(path: Path) -> str:
     root = path.parent.parent
     return (f"Replace it with the original file: move {path.parent} aside and run {fetch_command('mnist', root)}, "
             "or copy in the four standard *-ubyte.gz IDX files.")
@@ -205,7 +205,7 @@ def _idx_dims(path: Path, f: Any) -> tuple[int, ...]:
     """An IDX header (MNIST's format): magic 0x000008NN, then NN big-endian dimensions."""
     magic = f.read(4)
     if len(magic) < 4 or magic[:3] != b"\x00\x00\x08":
-        raise DataError(f"{path} is not an unsigned-byte IDX file. {replace_mnist(path)}")
+        raise DataError(f"{path} is not an unsigned-byte IDX file. {_replace_mnist(path)}")
     raw = f.read(4 * magic[3])
     return tuple(int.from_bytes(raw[4 * i: 4 * i + 4], "big") for i in range(magic[3]))
 
@@ -220,7 +220,7 @@ def read_idx_header(path: Path) -> tuple[int, ...]:
         with _open_idx(path) as f:
             return _idx_dims(path, f)
     except (OSError, EOFError) as error:
-        raise DataError(f"cannot read {path}: {error}. {replace_mnist(path)}") from error
+        raise DataError(f"cannot read {path}: {error}. {_replace_mnist(path)}") from error
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -229,11 +229,11 @@ def _read_idx(path: Path) -> np.ndarray:
             dims = _idx_dims(path, f)
             raw = f.read()
     except (OSError, EOFError) as error:
-        raise DataError(f"cannot read {path}: {error}. {replace_mnist(path)}") from error
+        raise DataError(f"cannot read {path}: {error}. {_replace_mnist(path)}") from error
     data = np.frombuffer(raw, dtype=np.uint8)
     if data.size != int(np.prod(dims)):
         raise DataError(f"{path} is truncated: expected {int(np.prod(dims))} values, found {data.size}. "
-                        f"{replace_mnist(path)}")
+                        f"{_replace_mnist(path)}")
     return data.reshape(dims)
 
 
@@ -253,7 +253,7 @@ def load_mnist(root: Path, size: int = 64, split: str = "train", limit_per_class
     paths = mnist_paths(folder, "train" if split == "train" else "t10k")
     digits, labels = _read_idx(paths[0]), _read_idx(paths[1]).astype(np.int64)
     if len(digits) != len(labels):
-        raise DataError(f"{folder}: {len(digits)} images but {len(labels)} labels. {replace_mnist(paths[1])}")
+        raise DataError(f"{folder}: {len(digits)} images but {len(labels)} labels. {_replace_mnist(paths[1])}")
     keep = np.arange(len(labels))
     if limit_per_class:
         keep = np.concatenate([np.flatnonzero(labels == c)[:limit_per_class] for c in range(10)])
