@@ -159,7 +159,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     augment_shift: int = 4  # random translation in pixels; faces are also flipped left-right
     # Random blur, contrast and noise as well: a common robustness practice that also makes the model's
-    # gradients more image-like, and so MI-Face stronger (see the README); recorded like every setting.
+    # gradients more image-like, and so MI-Face stronger (see docs/method.md); recorded like every setting.
     photometric: bool = True
     seed: int = 0
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
@@ -216,7 +216,7 @@ class EvaluatorConfig:
     # Random blur, contrast and noise, as the targets have. Off (the default), the judge is a conventional
     # classifier that does not learn to forgive blur: held-out accuracy was higher without them (LFW 0.89
     # against 0.86, ORL 0.99 against 0.97), and with them the judge named people in MI-Face's blurred shapes.
-    # Judges stored when it was on keep their keys (ADDED_FIELDS); see the README, "The judge decides the figures".
+    # Judges stored with it on keep their keys (ADDED_FIELDS); docs/results.md: "The judge decides the figures".
     photometric: bool = False
     seed: int = 1000
     ADDED_FIELDS: ClassVar[dict[str, Any]] = {"photometric": True}
@@ -250,7 +250,7 @@ class MIFaceConfig:
 @dataclass(frozen=True)
 class PriorConfig:
     """The attacker's GAN, trained once on LFW's public faces (never a private identity) and shared by every
-    target of that image size: ORL and LFW targets alike (see the README for why not ORL's own people)."""
+    target of that image size: ORL and LFW targets alike (see docs/data.md for why not ORL's own people)."""
 
     latent_dim: int = 100
     width: int = 24  # the generator's last and the discriminator's first channel count; doubled per stage
@@ -289,7 +289,7 @@ class GMIConfig:
     latent_bound: float = 1.0
     record_every: int = 5
     seed: int = 0
-    # Results stored before the bound keep their keys (it was 0, unbounded; see the README's GMI notes).
+    # Results stored without the bound (0, unbounded) keep their keys; see docs/results.md on the bound.
     ADDED_FIELDS: ClassVar[dict[str, Any]] = {"latent_bound": 0.0}
 
     def __post_init__(self) -> None:
@@ -467,7 +467,7 @@ def dp_defaults() -> tuple[ModelConfig, TrainConfig]:
     """DP-SGD's own model and training settings, tuned on ORL for test accuracy alone (no attack was run on
     a DP model while choosing): a narrower net (width 8 beat 16 at equal noise: fewer weights, less noise in
     all), batches of 128 and 80 epochs (more steps at a larger batch beat 20 epochs of 32), lr 0.01; the
-    clipping norm 1 (0.1 was no better). The README lists the runs."""
+    clipping norm 1 (0.1 was no better). docs/results.md lists the runs."""
     return (ModelConfig(head="linear", norm="group", width=8),
             TrainConfig(epochs=80, batch_size=128, lr=1e-2))
 
