@@ -149,8 +149,8 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                              "(default: 0, all of them)")
     parser.add_argument("--latent-bound", type=_latent_bound, default=GMIConfig().latent_bound,
                         help="for --attack gmi: clamp each coordinate of the GAN's latent code to [-b, b] after "
-                             "every step, as GMI's own code does; 0: unbounded, as MID Lab's GMI was until "
-                             f"2026-11-29 (default: {GMIConfig().latent_bound:g})")
+                             "every step, as GMI's own code does; 0: unbounded "
+                             f"(default: {GMIConfig().latent_bound:g})")
     parser.add_argument("--max-per-identity", type=_non_negative_int, default=None,
                         help="cap each identity's images (a seeded choice) to tame imbalance (default: "
                              f"{sweep_defaults('lfw').target.data.max_per_identity} for lfw, else 0 = no cap)")
@@ -166,7 +166,7 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                              f"{sweep_defaults('lfw').target.train.epochs} for lfw)")
     parser.add_argument("--judge-photometric", action="store_true",
                         help="score with a judge trained on blurred, low-contrast, noisy copies of the photos, as "
-                             "the targets are (ORL's default until 2026-11-29): it names far more people in "
+                             "the targets are: it names far more people in "
                              "MI-Face's smooth images (default: a conventional judge)")
     parser.add_argument("--out", help=f"folder for the results JSON (default: ${RESULTS_ENV}, else ./results)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
