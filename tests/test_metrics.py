@@ -5,14 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.metrics import (
-    PROPORTION,
-    mean_interval,
-    nearest_distances,
-    paired_difference,
-    prediction_metrics,
-    wilson_interval,
-)
+from core.metrics import nearest_distances, prediction_metrics
+from core.stats import PROPORTION, mean_interval, paired_difference, wilson_interval
 
 
 def test_wilson_interval_known_values():
@@ -58,7 +52,7 @@ def test_nearest_distances_only_within_identity():
 
 def test_a_mean_over_forty_values_has_the_t_interval_not_the_normal_one():
     """Over 40 people the t quantile is 2.023, not the normal's 1.96: an interval 3% wider."""
-    from core.metrics import mean_interval
+    from core.stats import mean_interval
 
     values = [float(v) for v in range(40)]
     figure = mean_interval(values)
