@@ -127,7 +127,7 @@ class Step:
 
 def _rate(figure: dict[str, Any]) -> str:
     low, high = figure.get("low"), figure.get("high")
-    interval = "" if low is None or high is None or math.isnan(low) else f" (95% interval {low:.2f} to {high:.2f})"
+    interval = "" if low is None or high is None or math.isnan(low) else f" [{low:.2f}, {high:.2f}]"
     return f"{figure['value']:.2f}{interval}"
 
 
@@ -135,52 +135,51 @@ def _dataset_name(results: dict[str, Any]) -> str:
     return dataset_of(results).upper()
 
 
-def _lfw_missing(sweeps: list[dict[str, Any]]) -> str:
+def _attack_name(results: dict[str, Any]) -> str:
+    return ATTACK_NAMES.get(attack_of(results), attack_of(results))
+
+
+def _lfw_missing(results: dict[str, Any], sweeps: list[dict[str, Any]]) -> str:
     if any(dataset_of(s) == "lfw" for s in sweeps):
         return ""
-    return ("No LFW sweep is stored, in the zoo or in your results, so the story is told on "
-            f"{_dataset_name(sweeps[0])}'s faces. `{LFW_SWEEP_COMMAND}` makes the LFW sweep (docs/benchmarks.md "
-            "says how long it takes); the story then tells it on LFW.")
+    return (f"No LFW sweep is stored (zoo or your results), so these are {_dataset_name(results)}'s faces; "
+            f"`{LFW_SWEEP_COMMAND}` makes one, and the story then tells it on LFW.")
 
 
 def step_private(results: dict[str, Any]) -> Step:
     data, base = results["data"], results["summary"][0]
-    per = data["train_images"] / data["identities"]
     return Step(
-        "1. Private photos, and a model that recognises them",
-        f"A face classifier was trained on **{data['train_images']} private photos of {data['identities']} "
-        f"people** ({_dataset_name(results)}, about {per:.0f} each). It names the right person on "
-        f"**{_rate(base['test_accuracy'])}** of {base['test_accuracy']['n']} photos it never saw. The attacker never "
-        "sees these photos: the question is how much of them the model gives away.",
+        "1. Private photos, and a model that knows them",
+        f"A classifier learned **{data['identities']} people** from {data['train_images']} private photos "
+        f"({_dataset_name(results)}, about {data['train_images'] / data['identities']:.0f} each). On "
+        f"{base['test_accuracy']['n']} photos it never saw it names the right person **{_rate(base['test_accuracy'])}**"
+        " of the time (95% interval). The attacker never sees these photos.",
         "originals")
 
 
 def step_attacker(results: dict[str, Any], siblings: list[dict[str, Any]]) -> Step:
     attack = results["config"]["attack"]
-    lines = [f"- **{ATTACK_NAMES.get(attack_of(s), attack_of(s))}** uses {ACCESS.get(attack_of(s), 'the model')}."
-             for s in [results, *siblings]]
+    lines = [f"- **{_attack_name(s)}** uses {ACCESS.get(attack_of(s), 'the model')}." for s in [results, *siblings]]
     public = PUBLIC.get(attack.get("public", ""), "public photos of other people")
     return Step(
         "2. What the attacker holds",
-        f"The attacker holds **the trained model** and **{public}**, never the private photos. It picks a person "
-        f"by label and asks the model what makes it say *this person*. The attacks stored here:\n\n"
-        + "\n".join(lines),
+        f"**The trained model** and **{public}**; never the private photos. It picks a person by label and asks "
+        "the model what makes it say *this person*.\n\n" + "\n".join(lines),
         "none")
 
 
 def step_recovers(results: dict[str, Any], sweeps: list[dict[str, Any]]) -> Step:
     base = results["summary"][0]
-    free = first_run(results, base["lambda"])
-    named = sum(1 for i in free["attack"]["per_identity"] if i["top1"])
+    named = sum(1 for i in first_run(results, base["lambda"])["attack"]["per_identity"] if i["top1"])
     judge = results["evaluator"]["heldout_accuracy"]
     return Step(
         "3. What the attack recovers",
-        f"{ATTACK_NAMES.get(attack_of(results), attack_of(results))} against the undefended model (lambda = "
-        f"{base['lambda']:g}): an independent judge, a second classifier that names real held-out photos right "
-        f"{judge['value']:.2f} of the time, names **{named} of the {results['data']['identities']} people** from "
-        f"their reconstructions: {_rate(base['attack_top1'])}, and {base['attack_top5']['value']:.2f} among its five "
-        "best guesses. Below, the first eight people by name: the private photo, the reconstruction, the verdict.",
-        "attack", [base["lambda"]], _lfw_missing(sweeps))
+        f"{_attack_name(results)} against the model without MID (lambda = {base['lambda']:g}). An independent judge "
+        f"(it names real held-out photos right {judge['value']:.2f} of the time) names **{named} of the "
+        f"{results['data']['identities']} people** from their reconstructions: {_rate(base['attack_top1'])}, "
+        f"and {base['attack_top5']['value']:.2f} among its five best guesses. Right: the first "
+        f"{DEFAULT_PEOPLE} people by name.",
+        "attack", [base["lambda"]], _lfw_missing(results, sweeps))
 
 
 def step_inside(results: dict[str, Any]) -> Step:
@@ -191,57 +190,57 @@ def step_inside(results: dict[str, Any]) -> Step:
                     "figures.", "none", missing="Run the sweep again to add them.")
     return Step(
         "4. What MID changes inside the model",
-        "MID puts a bottleneck between the model's features and its answer: a random code *z*, and a charge of "
-        "lambda for every nat of information *z* keeps about the input. The model's answers spread over the "
-        f"labels: its top answer carries **{base['confidence']['value']:.2f}** of the probability at lambda = "
-        f"{base['lambda']:g} and **{row['confidence']['value']:.2f}** at lambda = {mid_lambda:g} (entropy "
-        f"{base['entropy']['value']:.2f} -> {row['entropy']['value']:.2f} nats), on the test photos. The seed "
-        "paper's figure:",
+        "MID squeezes the model through a random code *z* and charges lambda for every nat *z* keeps about the "
+        f"photo. Its answers spread over the labels: the top answer's probability falls from **"
+        f"{base['confidence']['value']:.2f}** (lambda = {base['lambda']:g}) to **{row['confidence']['value']:.2f}** "
+        f"(lambda = {mid_lambda:g}) on the test photos. Right: the seed paper's figure.",
         "spread", [mid_lambda])
 
 
 def step_lambda(results: dict[str, Any]) -> Step:
     chosen, strongest = default_lambda(results), results["summary"][-1]["lambda"]
     shown = [results["summary"][0]["lambda"], chosen] + ([strongest] if strongest != chosen else [])
-    sentences = " ".join(lambda_sentence(results, value) for value in shown[1:])
     return Step(
         "5. Moving lambda",
-        f"{sentences} Rows below: lambda = {', '.join(f'{v:g}' for v in shown)}. A change whose 95% interval "
-        "includes no change is *within the noise*. Explore lets you move lambda yourself.",
+        "\n\n".join(lambda_sentence(results, value) for value in shown[1:])
+        + f"\n\nRight, one row per lambda: {', '.join(f'{v:g}' for v in shown)}. *Within the noise*: the change's "
+        "95% interval includes no change.",
         "faces", shown)
 
 
 def attack_effect(results: dict[str, Any], mid_lambda: float) -> tuple[str, str, str]:
     """What MID at `mid_lambda` does to an attack, against lambda = 0 on the same people: 'lowers', 'noise' (the
-    paired 95% interval includes no change) or 'raises'; and one line saying it with the figures."""
+    paired 95% interval includes no change) or 'raises'; the attack's name; and one line saying it with the
+    figures."""
     base, row = results["summary"][0], summary_row(results, mid_lambda)
     change = lambda_changes(results, mid_lambda)["attack_top1"]
     effect = "noise" if within_noise(change) else "lowers" if change["value"] < 0 else "raises"
-    meaning = {"noise": "within the noise: MID does not stop it here", "lowers": "MID lowers it",
-               "raises": "the attack gains"}[effect]
-    name = ATTACK_NAMES.get(attack_of(results), attack_of(results))
-    return effect, name, (f"**{name}**: names "
-                    f"{base['attack_top1']['value']:.2f} -> {row['attack_top1']['value']:.2f} of the people "
-                    f"({interval_text(change)}): {meaning}")
+    meaning = {"noise": "within the noise", "lowers": "MID lowers it", "raises": "the attack gains"}[effect]
+    return effect, _attack_name(results), (f"**{_attack_name(results)}**: {base['attack_top1']['value']:.2f} -> "
+                                           f"{row['attack_top1']['value']:.2f} ({interval_text(change)}), {meaning}")
 
 
-def _effects(results: dict[str, Any], siblings: list[dict[str, Any]],
-             mid_lambda: float) -> list[tuple[str, str, str]]:
-    return [attack_effect(s, mid_lambda) for s in [results, *siblings]
-            if mid_lambda in [r["lambda"] for r in s["summary"]]]
+def _effects(results: dict[str, Any], siblings: list[dict[str, Any]], mid_lambda: float) -> str:
+    """Which attacks MID at `mid_lambda` lowers, leaves within the noise, or raises, in one clause."""
+    effects = [attack_effect(s, mid_lambda) for s in [results, *siblings]
+               if mid_lambda in [r["lambda"] for r in s["summary"]]]
+    named = {effect: [name for e, name, _ in effects if e == effect] for effect in ("lowers", "noise", "raises")}
+    return "; ".join(f"{phrase} {', '.join(named[effect])}" for effect, phrase in (
+        ("lowers", "MID lowers"), ("noise", "within the noise for"), ("raises", "MID raises")) if named[effect])
 
 
 def step_helps(results: dict[str, Any], siblings: list[dict[str, Any]]) -> Step:
     mid_lambda = default_lambda(results)
-    test, accuracy = lambda_changes(results, mid_lambda)["test_accuracy"], summary_row(results, mid_lambda)
-    lines = [f"- {line}." for _, _, line in _effects(results, siblings, mid_lambda)]
+    test, row = lambda_changes(results, mid_lambda)["test_accuracy"], summary_row(results, mid_lambda)
+    lines = [f"- {attack_effect(s, mid_lambda)[2]}." for s in [results, *siblings]
+             if mid_lambda in [r["lambda"] for r in s["summary"]]]
     missing = "" if siblings else ("Only one attack is stored on these models: `python -m core zoo` rebuilds the "
                                    "zoo under every attack.")
     return Step(
         "6. Where MID helps, and where it does not",
-        f"The same models at lambda = {mid_lambda:g} (test accuracy {accuracy['test_accuracy']['value']:.2f}, "
-        f"{change_text(test)} against lambda = 0) under each attack, on the same people (change with its paired "
-        "95% interval):\n\n" + "\n".join(lines),
+        f"At lambda = {mid_lambda:g} (test accuracy {row['test_accuracy']['value']:.2f}, {change_text(test)}), the "
+        "share of people each attack names, from lambda = 0, on the same people (paired 95% interval):\n\n"
+        + "\n".join(lines) + f"\n\nIn short: {_effects(results, siblings, mid_lambda)}.",
         "attacks", [mid_lambda], missing)
 
 
@@ -250,47 +249,42 @@ def step_dpsgd(results: dict[str, Any], comparisons: list[dict[str, Any]]) -> St
     newest: dict[str, dict[str, Any]] = {}
     for comparison in comparisons:  # newest first
         newest.setdefault(comparison["data"]["dataset"], comparison)
-    lines = [f"- **{dataset.upper()}** ({comparison['data']['identities']} people), against "
-             f"{ATTACK_NAMES.get(attack, attack)}: {comparison['frontiers'][attack]['sentence']}"
+    lines = [f"- **{dataset.upper()}** ({comparison['data']['identities']} people): "
+             f"{comparison['frontiers'][attack]['sentence']}"
              for dataset, comparison in sorted(newest.items(), key=lambda item: item[0] != dataset_of(results))
              if attack in comparison.get("frontiers", {})]
     if not lines:
         return Step("7. MID against DP-SGD", "No defense comparison under this attack is stored.", "none",
                     missing=f"`python -m core compare --attacks {attack}` trains DP-SGD's models beside MID's and "
-                            "compares their frontiers; the Compare defenses page shows it.")
+                            "compares them; the Compare defenses page shows it.")
     return Step(
         "7. MID against DP-SGD",
-        "DP-SGD adds noise to training instead. Compared on their frontiers (for each test accuracy, the lowest "
-        "attack accuracy either reaches):\n\n" + "\n".join(lines),
+        f"DP-SGD adds noise to training instead. Under {_attack_name(results)}, for each test accuracy both reach, "
+        "the lowest attack accuracy each defense gets:\n\n" + "\n".join(lines),
         "none")
 
 
 def step_takeaway(results: dict[str, Any], siblings: list[dict[str, Any]],
                   studies: list[dict[str, Any]]) -> Step:
     mid_lambda = default_lambda(results)
-    effects = _effects(results, siblings, mid_lambda)
-    named = {effect: [name for e, name, _ in effects if e == effect] for effect in ("lowers", "noise", "raises")}
-    verdict = "; ".join(f"{phrase} {', '.join(named[effect])}" for effect, phrase in (
-        ("lowers", "MID lowers"), ("noise", "within the noise for"), ("raises", "MID raises")) if named[effect])
     judge, data = results["evaluator"]["heldout_accuracy"], results["data"]
     seeds = len(results["config"]["seeds"])
-    limits = [f"- **The judge** is a classifier too: it names real held-out photos right {_rate(judge)}, and it errs "
-              "both ways. Look at the faces.",
-              f"- **The regime**: {_dataset_name(results)}, {data['identities']} people, about "
-              f"{data['train_images'] / data['identities']:.0f} photos each, {seeds} training seed"
-              f"{'s' if seeds > 1 else ''}; the intervals count people, not training runs. Another dataset, size "
-              "or attack can answer differently."]
+    lines = [f"- **At lambda = {mid_lambda:g}**, on the same people: {_effects(results, siblings, mid_lambda)}.",
+             f"- **The judge** is a classifier too (held-out accuracy {_rate(judge)}); it errs both ways: look at "
+             "the faces.",
+             f"- **The regime**: {_dataset_name(results)}, {data['identities']} people, about "
+             f"{data['train_images'] / data['identities']:.0f} photos each, {seeds} training seed"
+             f"{'s' if seeds > 1 else ''}; the intervals count people, not training runs. Other data can answer "
+             "differently."]
     regimes = [r["verdict"]["verdict"] for s in studies for r in s["regimes"]]
     missing = ""
     if regimes:
-        limits.append(f"- **The regime studies** stored: of {len(regimes)} regimes, "
-                      f"{regimes.count('yes')} reproduce the paper's claim, {regimes.count('no')} contradict it, "
-                      f"{regimes.count('inconclusive')} are inconclusive (Findings page).")
+        lines.append(f"- **The regime studies**: of {len(regimes)} regimes, {regimes.count('yes')} reproduce the "
+                     f"paper's claim, {regimes.count('no')} contradict it, {regimes.count('inconclusive')} are "
+                     "inconclusive (Findings page).")
     else:
         missing = "No regime study is stored: `python -m core study` runs the default one (Findings page)."
-    return Step("8. What to take away, and what the figures cannot tell",
-                f"- **At lambda = {mid_lambda:g}**, on the same people: {verdict} (step 6).\n" + "\n".join(limits),
-                "none", missing=missing)
+    return Step("8. What to take away, and what the figures cannot tell", "\n".join(lines), "none", missing=missing)
 
 
 def story_steps(results: dict[str, Any], siblings: list[dict[str, Any]], sweeps: list[dict[str, Any]],
