@@ -114,7 +114,10 @@ with text:
     if step.missing:
         st.info(step.missing)
 if pictured is not None:
-    with pictured:
+    # A picture takes at most half the screen's height, so that every step fits one screen (a projector's 720 px).
+    st.html("<style>.st-key-story-picture [data-testid='stImage'] img { max-height: 50vh; object-fit: contain; }"
+            "</style>")
+    with pictured.container(key="story-picture"):
         try:
             picture(step, featured, siblings)
         except GalleryError as error:
