@@ -173,7 +173,17 @@ export default function (component) {
       return image;
     });
   }
-  watchSlider(parentElement, data.slider, (value) => swap(data, value));
+  // Swap only when the slider shows another value: React re-sets the attribute on every redraw, and the server's
+  // own images (which then agree) must not be swapped back.
+  if (parentElement.midlabShown === undefined) {
+    const slider = document.querySelector(`[aria-label="${data.slider}"]`);
+    parentElement.midlabShown = slider && slider.getAttribute('aria-valuetext');
+  }
+  watchSlider(parentElement, data.slider, (value) => {
+    if (value === parentElement.midlabShown) return;
+    parentElement.midlabShown = value;
+    swap(data, value);
+  });
 }
 """
 

@@ -98,9 +98,16 @@ def test_first_screen_then_moving_lambda(server, page):
     while time.monotonic() < deadline and reconstruction_sources(page)[2::3] == before[2::3]:
         time.sleep(0.2)
     after = reconstruction_sources(page)
-    page.screenshot(path=str(OUTPUT / "explore_large_lambda.png"), full_page=True)
     assert after[2::3] != before[2::3], "moving lambda did not change the reconstructions"
     page.wait_for_url("**lam=0.1**", timeout=10_000)
+    # The faces swapped in by the browser are then confirmed by the server's own images, and stay.
+    page.wait_for_function(f"() => [...document.querySelectorAll(\"{FACE}\")].every(i => !i.src.startsWith('data:'))",
+                           timeout=30_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=30_000)
+    page.wait_for_timeout(500)
+    confirmed = reconstruction_sources(page)
+    assert not any(src.startswith("data:") for src in confirmed) and confirmed[2::3] != before[2::3]
+    page.screenshot(path=str(OUTPUT / "explore_large_lambda.png"), full_page=True)
     print(f"first full render {first_render:.1f} s")
 
 
