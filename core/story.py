@@ -199,7 +199,7 @@ def step_inside(results: dict[str, Any]) -> Step:
 
 def step_lambda(results: dict[str, Any]) -> Step:
     chosen, strongest = default_lambda(results), results["summary"][-1]["lambda"]
-    shown = [results["summary"][0]["lambda"], chosen] + ([strongest] if strongest != chosen else [])
+    shown = list(dict.fromkeys([results["summary"][0]["lambda"], chosen, strongest]))
     return Step(
         "5. Moving lambda",
         "\n\n".join(lambda_sentence(results, value) for value in shown[1:])

@@ -74,6 +74,15 @@ def test_every_number_in_the_story_comes_from_the_results():
     assert all("LFW" in step.missing or not step.missing for step in steps[:3])  # no LFW sweep ships yet
 
 
+def test_the_first_screen_prefers_lfw_under_gmi_then_orl_under_gmi_then_the_first_sweep():
+    def sweep(dataset: str, attack: str) -> dict:
+        return {"data": {"dataset": dataset}, "config": {"attack": {"attack": attack}}}
+
+    assert featured_index([sweep("orl", "miface"), sweep("orl", "gmi"), sweep("lfw", "gmi")]) == 2
+    assert featured_index([sweep("orl", "miface"), sweep("lfw", "miface"), sweep("orl", "gmi")]) == 2
+    assert featured_index([sweep("mnist", "miface"), sweep("lfw", "inversion")]) == 0
+
+
 @pytest.fixture
 def orl_only(results_dir, data_dir):
     """The shipped ORL zoo alone: no shipped comparison or study, an empty results folder."""
