@@ -101,3 +101,15 @@ def test_paired_difference_interval_covers_the_true_difference_95_percent_of_the
         result = paired_difference(list(u < 0.7), list(v < 0.6))
         covered += result["low"] <= 0.1 <= result["high"]
     assert 0.93 <= covered / 1000 <= 0.97
+
+
+def test_the_interval_of_a_difference_and_the_noise_rule():
+    from core.stats import difference_interval, within_noise
+
+    a, b = {"value": 0.8, "low": 0.7, "high": 0.9}, {"value": 0.5, "low": 0.4, "high": 0.6}
+    difference = difference_interval(a, b)
+    assert difference["value"] == pytest.approx(0.3) and difference["low"] == pytest.approx(0.3 - math.sqrt(0.02))
+    close = {"value": 0.75, "low": 0.65, "high": 0.85}
+    assert not within_noise(difference) and within_noise(difference_interval(a, close))
+    single = difference_interval(a, {"value": 0.5, "low": math.nan, "high": math.nan})  # one seed: no interval
+    assert math.isnan(single["low"]) and within_noise(single)  # nothing to claim an effect on
