@@ -139,11 +139,18 @@ def _attack_name(results: dict[str, Any]) -> str:
     return ATTACK_NAMES.get(attack_of(results), attack_of(results))
 
 
-def _lfw_missing(results: dict[str, Any], sweeps: list[dict[str, Any]]) -> str:
+def _lfw_missing(results: dict[str, Any], sweeps: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> str:
+    """What is missing while no LFW sweep is stored, and, from a stored LFW comparison, what the attack does there."""
     if any(dataset_of(s) == "lfw" for s in sweeps):
         return ""
-    return (f"No LFW sweep is stored (zoo or your results), so these are {_dataset_name(results)}'s faces; "
-            f"`{LFW_SWEEP_COMMAND}` makes one, and the story then tells it on LFW.")
+    attack = attack_of(results)
+    undefended = [row for c in comparisons if c["data"]["dataset"] == "lfw" for row in c["summary"]
+                  if row["defense"] == "none" and attack in row.get("attacks", {})]
+    seen = (f" The stored LFW comparison, undefended: {_attack_name(results)} names "
+            f"{_rate(undefended[0]['attacks'][attack]['top1'])} of {undefended[0]['attacks'][attack]['top1']['n']} "
+            "people (Compare defenses)." if undefended else "")
+    return (f"No LFW sweep is stored, so these are {_dataset_name(results)}'s faces; `{LFW_SWEEP_COMMAND}` makes "
+            f"one.{seen}")
 
 
 def step_private(results: dict[str, Any]) -> Step:
@@ -168,18 +175,17 @@ def step_attacker(results: dict[str, Any], siblings: list[dict[str, Any]]) -> St
         "none")
 
 
-def step_recovers(results: dict[str, Any], sweeps: list[dict[str, Any]]) -> Step:
+def step_recovers(results: dict[str, Any], sweeps: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> Step:
     base = results["summary"][0]
     named = sum(1 for i in first_run(results, base["lambda"])["attack"]["per_identity"] if i["top1"])
     judge = results["evaluator"]["heldout_accuracy"]
     return Step(
         "3. What the attack recovers",
-        f"{_attack_name(results)} against the model without MID (lambda = {base['lambda']:g}). An independent judge "
-        f"(it names real held-out photos right {judge['value']:.2f} of the time) names **{named} of the "
-        f"{results['data']['identities']} people** from their reconstructions: {_rate(base['attack_top1'])}, "
-        f"and {base['attack_top5']['value']:.2f} among its five best guesses. Right: the first "
-        f"{DEFAULT_PEOPLE} people by name.",
-        "attack", [base["lambda"]], _lfw_missing(results, sweeps))
+        f"{_attack_name(results)} against the model without MID (lambda = {base['lambda']:g}): an independent judge "
+        f"(right on {judge['value']:.2f} of real held-out photos) names **{named} of the "
+        f"{results['data']['identities']} people** from their reconstructions, {_rate(base['attack_top1'])}; "
+        f"{base['attack_top5']['value']:.2f} among its five best guesses. Right: the first {DEFAULT_PEOPLE} by name.",
+        "attack", [base["lambda"]], _lfw_missing(results, sweeps, comparisons))
 
 
 def step_inside(results: dict[str, Any]) -> Step:
@@ -291,6 +297,6 @@ def story_steps(results: dict[str, Any], siblings: list[dict[str, Any]], sweeps:
                 comparisons: list[dict[str, Any]], studies: list[dict[str, Any]]) -> list[Step]:
     """The story's steps over a sweep (`featured_index` of `sweeps`), the same models under the other attacks
     (core.gallery.attack_siblings), the stored comparisons (newest first) and regime studies."""
-    return [step_private(results), step_attacker(results, siblings), step_recovers(results, sweeps),
+    return [step_private(results), step_attacker(results, siblings), step_recovers(results, sweeps, comparisons),
             step_inside(results), step_lambda(results), step_helps(results, siblings),
             step_dpsgd(results, comparisons), step_takeaway(results, siblings, studies)]
