@@ -222,13 +222,13 @@ class RayExecutor:
 
     def start(self) -> None:
         """Join the cluster at `address`, or start a local Ray instance with this machine's CPUs."""
+        if self.address:
+            check_reachable(self.address)
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         import ray
 
         if ray.is_initialized():
             return
-        if self.address:
-            check_reachable(self.address)
         try:
             ray.init(address=self.address, include_dashboard=False, logging_level=logging.WARNING,
                      runtime_env={"working_dir": str(ROOT), "excludes": NOT_SHIPPED})

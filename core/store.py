@@ -70,7 +70,7 @@ class Store:
         folder = self.path(kind, key)
         for name, content in (files or {}).items():
             write_atomic(folder / name, content)
-        data = save_safetensors(cpu_tensors(tensors))
+        data = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
         write_atomic(folder / TENSORS, data)
         write_json_atomic(folder / RECORD, {**record, "key": key, "tensors_sha256": hashlib.sha256(data).hexdigest()})
         return folder
@@ -121,10 +121,6 @@ class Store:
         return self.save(kind, key, model.state_dict(), record)
 
 
-def cpu_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-
-
 # What a MemoryStore holds per (kind, key): the tensors, the record and any extra files (name -> bytes).
 Entry = tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, bytes]]
 
@@ -145,7 +141,9 @@ class MemoryStore(Store):
 
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any],
              files: dict[str, bytes] | None = None) -> Path:
-        self.entries[kind, key] = self.new[kind, key] = (cpu_tensors(tensors), record, dict(files or {}))
+        # Copies: the caller may go on training the model whose weights these are (a judge's fine-tuning).
+        copies = {k: v.detach().to("cpu", copy=True) for k, v in tensors.items()}
+        self.entries[kind, key] = self.new[kind, key] = (copies, record, dict(files or {}))
         return self.path(kind, key)
 
     def record(self, kind: str, key: str) -> dict[str, Any] | None:
