@@ -27,6 +27,7 @@ from core.executor import (
     gather,
     judge_unit,
     target_unit,
+    units_done,
 )
 from core.files import write_json_atomic
 from core.results import format_figure, prune_grids, ship_grid, text_table
@@ -116,7 +117,8 @@ def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
                       "real_image_distance": judge_record["real_image_distance"]},
         "points": points, "summary": summary,
         "frontiers": {name: frontier_report(summary, name) for name in config.attacks},
-        "environment": environment(engine.device), "executor": executor.describe(), "timings": dict(timings),
+        "environment": environment(engine.device), "executor": executor.describe(), "units": units_done(done),
+        "timings": dict(timings),
         "wall_s": round(time.perf_counter() - start, 3), "peak_memory_mb": peak_memory_mb(),
     }
     write_json_atomic(comparison_path(out_dir, results["config_hash"]), results)

@@ -147,7 +147,7 @@ class LocalExecutor:
             yield Done(unit, record, reused, time.perf_counter() - start)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": "local", "torch_threads": torch.get_num_threads()}
+        return {"name": "local", "torch_threads": torch.get_num_threads(), "task_slots": 1}
 
 
 def gather(executor: Executor, engine: Engine, datasets: dict[str, PreparedData], points: list[tuple[Unit, ...]],
@@ -163,6 +163,12 @@ def gather(executor: Executor, engine: Engine, datasets: dict[str, PreparedData]
             on_ready(ready, done)
             ready += 1
     return done
+
+
+def units_done(done: dict[str, Done]) -> dict[str, int]:
+    """How many of a run's units were computed, and how many were already stored."""
+    computed = sum(not outcome.reused for outcome in done.values())
+    return {"computed": computed, "reused": len(done) - computed}
 
 
 # ---- Ray ---------------------------------------------------------------------------------------------------
@@ -218,7 +224,16 @@ class RayExecutor:
 
     def describe(self) -> dict[str, Any]:
         return {"name": "ray", "address": self.address or "local", "cpus_per_task": self.cpus_per_task,
-                "torch_threads": self.cpus_per_task}
+                "torch_threads": self.cpus_per_task, "task_slots": self.slots()}
+
+    def slots(self) -> int:
+        """How many tasks the cluster runs at once: its GPUs if it has any, else its CPUs per task's CPUs."""
+        import ray
+
+        resources = ray.cluster_resources()
+        if resources.get("GPU", 0) >= 1:
+            return int(resources["GPU"])
+        return max(1, int(resources.get("CPU", 1) // self.cpus_per_task))
 
     def start(self) -> None:
         """Join the cluster at `address`, or start a local Ray instance with this machine's CPUs."""
@@ -246,7 +261,7 @@ class RayExecutor:
 
         self.start()
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        slots = max(1, int(ray.cluster_resources().get("GPU" if gpus else "CPU", 1) // (gpus or self.cpus_per_task)))
+        slots = self.slots()
         task = ray.remote(self.task).options(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=MAX_RETRIES,
                                              retry_exceptions=False)
         root = str(engine.data_root.resolve())

@@ -32,6 +32,7 @@ from core.executor import (
     judge_unit,
     schedule,
     target_unit,
+    units_done,
 )
 from core.files import write_json_atomic
 from core.results import format_figure, prune_grids, ship_grid, text_table
@@ -121,7 +122,8 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
         "seeds": list(config.base.seeds), "rule": RULE, "regimes": regimes,
         "verdicts": [{"level": r["level"], "verdict": r["verdict"]["verdict"]} for r in regimes],
         "findings": [r["finding"] for r in regimes],
-        "environment": environment(engine.device), "executor": executor.describe(), "timings": dict(timings),
+        "environment": environment(engine.device), "executor": executor.describe(), "units": units_done(done),
+        "timings": dict(timings),
         "wall_s": round(time.perf_counter() - start, 3), "peak_memory_mb": peak_memory_mb(),
         "compute_s": compute_seconds(regimes),
     }

@@ -14,7 +14,17 @@ from typing import Any
 from core.config import SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
-from core.executor import Done, Executor, LocalExecutor, attack_unit, data_key, gather, judge_unit, target_unit
+from core.executor import (
+    Done,
+    Executor,
+    LocalExecutor,
+    attack_unit,
+    data_key,
+    gather,
+    judge_unit,
+    target_unit,
+    units_done,
+)
 from core.files import write_json_atomic
 from core.metrics import PROPORTION, mean_interval
 from core.results import format_figure, results_path, text_table
@@ -80,7 +90,8 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
         "evaluator": {"key": judge.key, "heldout_accuracy": judge_record["heldout_accuracy"],
                       "real_image_distance": judge_record["real_image_distance"]},
         "runs": runs, "summary": summarise(runs, config.lambdas),
-        "environment": environment(engine.device), "executor": executor.describe(), "timings": dict(timings),
+        "environment": environment(engine.device), "executor": executor.describe(), "units": units_done(done),
+        "timings": dict(timings),
         "wall_s": round(time.perf_counter() - start, 3), "peak_memory_mb": peak_memory_mb(),
     }
     write_json_atomic(results_path(out_dir, results["config_hash"]), results)

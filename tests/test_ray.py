@@ -101,7 +101,7 @@ def test_a_sweep_on_a_two_node_cluster_equals_the_local_one(cluster, local_run, 
     assert_same(results, store, local_run)
     assert [run["lambda"] for run in seen] == [0.0, 0.1]
     assert results["executor"] == {"name": "ray", "address": cluster.address, "cpus_per_task": 1,
-                                   "torch_threads": 1}
+                                   "torch_threads": 1, "task_slots": 2}
     assert all(not any(run["reused"].values()) for run in results["runs"])
     stored = Store(tmp_path / "store")
     for run in results["runs"]:  # every task ran with the one torch thread it reserved, and says so
