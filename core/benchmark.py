@@ -85,6 +85,8 @@ def study_benchmark(engine: Engine, data_root: Path, store: Path, out: Path, exe
         verdicts = ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"])
         print(f"  {config.factor:<16} {len(points):3d} points, {trained:2d} models trained, {attacked:2d} attacks run, "
               f"{time.perf_counter() - began:7.1f} s  ({verdicts})\n    {executor_line(results)}", flush=True)
+        if (overhead := overhead_line(executor)) is not None:
+            print(f"    {overhead}", flush=True)
     cold = time.perf_counter() - start
     warm = stored_rerun(["study"], data_root, store, out)
     for config in configs:
@@ -122,6 +124,37 @@ def executor_line(results: dict) -> str:
     return (f"executor: {where}, {executor['torch_threads']} torch threads per unit; {units} units computed in "
             f"{compute:.1f} s of unit time; wall {running:.1f} s after loading the data; not computing: "
             f"{(slots * running - compute) / max(units, 1):.2f} s of a task slot per unit")
+
+
+def overhead_line(executor: Executor) -> str | None:
+    """Ray's seconds per task of the last run that were not its unit's computing (None for the local executor):
+    dispatch, from when the task could start (the tasks it needs ended and a task slot on its node was free)
+    to its start on a worker, which includes moving its inputs and, for a worker's first task, starting the
+    worker; set-up on the worker (unpacking inputs, decoding the dataset the first time); and return, from its
+    end to its result at the driver. Clocks are compared across processes: exact on one machine only."""
+    timeline = getattr(executor, "timeline", None)
+    if not timeline:
+        return None
+    import ray
+
+    slots = {node["NodeID"]: max(1, int(node["Resources"].get("CPU", 1) // executor.cpus_per_task))
+             for node in ray.nodes() if node["Alive"]}
+    ended = {task["key"]: task["ended"] for task in timeline}
+    dispatch, setup, back = [], [], []
+    for task in timeline:
+        earlier = sorted((other["ended"] for other in timeline
+                          if other["node"] == task["node"] and other["started"] < task["started"]), reverse=True)
+        k = slots.get(task["node"], 1)
+        slot_free = earlier[k - 1] if len(earlier) >= k else 0.0
+        ready = max([task["submitted"], slot_free, *(ended[key] for key in task["inputs"])])
+        dispatch.append(task["started"] - ready)
+        setup.append(task["ended"] - task["started"] - task["seconds"])
+        back.append(task["arrived"] - task["ended"])
+    total = [a + b + c for a, b, c in zip(dispatch, setup, back, strict=True)]
+    mean = sum(total) / len(total)
+    return (f"Ray's overhead per task: {mean:.2f} s on average, at most {max(total):.2f} s, over {len(total)} tasks "
+            f"(dispatch {sum(dispatch) / len(total):.2f} s, set-up on the worker {sum(setup) / len(total):.2f} s, "
+            f"return {sum(back) / len(total):.2f} s); their units computed {sum(t['seconds'] for t in timeline):.1f} s")
 
 
 def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = False, dp: bool = False,
@@ -173,6 +206,8 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
           f"{warm:.1f} s; peak memory {peak_memory_mb():.0f} MB")
     for results in sweeps:
         print(f"  {executor_line(results)}")
+    if (overhead := overhead_line(executor)) is not None:
+        print(f"  {overhead}{' (the last sweep)' if len(sweeps) > 1 or others else ''}")
     evaluator = first["evaluator"]
     print(f"  judge {evaluator['key']}: held-out accuracy {format_figure(evaluator['heldout_accuracy'])}")
     for results in sweeps:

@@ -187,13 +187,18 @@ def _worker_engine(root: str) -> Engine:
 def run_unit(unit: Unit, data_root: str, threads: int, *inputs: dict[str, Any]) -> dict[str, Any]:
     """The Ray task: compute `unit` on this worker from the entries shipped in `inputs` (the results of the tasks
     it needs, or stored entries) with `threads` torch threads; return what it computed for the driver to store."""
+    import ray
+
+    started = time.time()
     torch.set_num_threads(threads)
     engine = _worker_engine(data_root)
     engine.store = MemoryStore({name: entry for shipped in inputs for name, entry in shipped["entries"].items()})
     data = _prepared(unit.data, data_root) if unit.data else None
     start = time.perf_counter()
     record, reused = compute(engine, unit, data)
-    return {"entries": engine.store.new, "record": record, "reused": reused, "seconds": time.perf_counter() - start}
+    seconds = time.perf_counter() - start
+    return {"entries": engine.store.new, "record": record, "reused": reused, "seconds": seconds,
+            "node": ray.get_runtime_context().get_node_id(), "started": started, "ended": time.time()}
 
 
 def check_reachable(address: str, timeout: float = 3.0) -> None:
@@ -221,6 +226,9 @@ class RayExecutor:
         self.address = address
         self.cpus_per_task = cpus_per_task
         self.task = task  # tests swap in a task that fails in a chosen way
+        # Per task of the last run: its unit, node, inputs, and when it was submitted, started, ended (on its
+        # worker) and arrived (here), in seconds since the epoch: what `python -m core benchmark` reads.
+        self.timeline: list[dict[str, Any]] = []
 
     def describe(self) -> dict[str, Any]:
         return {"name": "ray", "address": self.address or "local", "cpus_per_task": self.cpus_per_task,
@@ -270,6 +278,8 @@ class RayExecutor:
         pending: dict[Any, Unit] = {}
         order = schedule(units)
         finished = 0
+        self.timeline = []
+        submitted: dict[str, dict[str, Any]] = {}
         for unit in order:
             stored = self._stored(engine.store, unit)
             if stored is not None:
@@ -284,6 +294,8 @@ class RayExecutor:
             needs = [inputs[need.key] for need in unit.needs if need.key in inputs]
             inputs[unit.key] = task.remote(unit, root, self.cpus_per_task, *needs)
             pending[inputs[unit.key]] = unit
+            submitted[unit.key] = {"kind": unit.kind, "key": unit.key, "submitted": time.time(),
+                                   "inputs": [need.key for need in unit.needs if need.key in submitted]}
         done_keys = {unit.key for unit in order} - {unit.key for unit in pending.values()}
         while pending:
             waiting = [u for u in pending.values() if not all(n.key in done_keys for n in u.needs)]
@@ -302,6 +314,8 @@ class RayExecutor:
                     self._cancel(pending)
                     raise ClusterError(f"{unit.kind} {unit.key} failed {MAX_RETRIES + 1} times on the cluster: "
                                        f"{str(error).splitlines()[0]}") from None
+                self.timeline.append({**submitted[unit.key], "arrived": time.time(), "seconds": result["seconds"],
+                                      **{name: result[name] for name in ("node", "started", "ended")}})
                 for (kind, key), entry in result["entries"].items():
                     self._write(engine.store, kind, key, entry)
                 finished += 1
