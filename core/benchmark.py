@@ -121,7 +121,7 @@ def executor_line(results: dict) -> str:
     running = results["wall_s"] - timings.get("load_data_s", 0.0)
     where = (f"ray at {executor['address']} ({slots} task slots of {executor['cpus_per_task']} CPU)"
              if executor["name"] == "ray" else "local (this process)")
-    return (f"executor: {where}, {executor['torch_threads']} torch threads per unit; {units} units computed in "
+    return (f"executor: {where}, torch threads per unit: {executor['torch_threads']}; {units} units computed in "
             f"{compute:.1f} s of unit time; wall {running:.1f} s after loading the data; not computing: "
             f"{(slots * running - compute) / max(units, 1):.2f} s of a task slot per unit")
 
