@@ -248,6 +248,8 @@ class RayExecutor:
         if self.address:
             check_reachable(self.address)
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # NOT_SHIPPED names .git and .venv itself: without this Ray warns that it leaves them out by default.
+        os.environ.setdefault("RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", "")
         import ray
 
         if ray.is_initialized():
