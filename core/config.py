@@ -545,7 +545,12 @@ def to_dict(config: Any) -> Any:
 
 def config_hash(config: Any) -> str:
     """A short stable name for a config: same settings (and schema version), same hash."""
-    payload = {"schema": SCHEMA_VERSION, "kind": type(config).__name__, "config": to_dict(config)}
+    return dict_hash(type(config).__name__, to_dict(config))
+
+
+def dict_hash(kind: str, values: dict[str, Any]) -> str:
+    """config_hash of a config already in its dict form (as a results file stores it), named `kind`."""
+    payload = {"schema": SCHEMA_VERSION, "kind": kind, "config": values}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -8,6 +8,7 @@ record names, so a damaged file is reported, never shown.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from safetensors.numpy import load as load_safetensors
 from core.config import DataConfig
 from core.data import PreparedData
 from core.files import read_json
-from core.results import list_results, load_results
+from core.results import join_results, list_results, load_results, template_hash
 
 ZOO_DIR = Path(__file__).resolve().parent.parent / "assets" / "zoo"
 MANIFEST = "manifest.json"
@@ -45,8 +46,20 @@ class Sweep:
     @property
     def label(self) -> str:
         data, attack = self.results["data"], self.results["config"]["attack"]
+        added = sum(row.get("origin") == "trained here" for row in self.results["summary"])
+        joined = f" + {added} trained here" if added and self.origin != "trained here" else ""
         return (f"{data['dataset'].upper()} · {attack['attack']} · {attack['view']} view · "
-                f"{len(self.lambdas)} lambdas ({self.origin}, {self.key})")
+                f"{len(self.lambdas)} lambdas ({self.origin}{joined}, {self.key})")
+
+    @property
+    def member_keys(self) -> list[str]:
+        """The results files this sweep shows: itself, or every file a join took runs from."""
+        return self.results.get("members", [self.key])
+
+    @property
+    def version(self) -> str:
+        """Changes when a file joins: caches of what the sweep shows are keyed by it."""
+        return "+".join(self.member_keys)
 
     @property
     def lambdas(self) -> list[float]:
@@ -155,7 +168,29 @@ def available_sweeps(results_dir: Path, zoo_dir: Path | None = None) -> tuple[li
             problems.append(f"{path} is unreadable or not a sweep results file; run its sweep again to rewrite it.")
         elif all(s.key != results["config_hash"] for s in sweeps):
             sweeps.append(Sweep(results, "trained here"))
-    return sweeps, problems
+    return join_sweeps(sweeps), problems
+
+
+def join_sweeps(sweeps: list[Sweep]) -> list[Sweep]:
+    """Sweeps of one template (core.results.template_hash) joined into one per judge, in the order their first
+    file is listed: a model trained to extend a sweep shows as a point of it. The zoo's files are preferred, then
+    the oldest; each judge's view also shows, marked, the other judges' points at lambdas it lacks."""
+    groups: dict[str, list[Sweep]] = {}
+    for sweep in sweeps:
+        groups.setdefault(template_hash(sweep.results["config"]), []).append(sweep)
+    joined = []
+    for group in groups.values():
+        if len(group) == 1:
+            joined += group
+            continue
+        group.sort(key=lambda s: (s.origin != "precomputed", s.results.get("created", "")))
+        base = next((s.base for s in group if s.base is not None), None)
+        judges = {json.dumps(s.results["evaluator"], sort_keys=True): s.results["evaluator"] for s in group}
+        for judge in judges.values():
+            members = [(s.results, s.origin) for s in group if s.results["evaluator"] == judge]
+            others = [(s.results, s.origin) for s in group if s.results["evaluator"] != judge]
+            joined.append(Sweep(join_results(members, others), members[0][1], base))
+    return joined
 
 
 def original_faces(data_config: dict[str, Any], root: Path) -> tuple[np.ndarray, list[str]]:

@@ -60,12 +60,14 @@ def pick_sweep(sweeps: list[Sweep]) -> Sweep:
     _from_url_once()
     wanted_key = st.session_state.pop("_url_sweep", None)
     by_key = {s.key: s for s in sweeps}
-    if wanted_key is not None and wanted_key not in by_key:
+    # A link to a results file that has since joined a sweep (core.gallery.join_sweeps) opens that sweep.
+    joined = {member: s for s in reversed(sweeps) for member in s.member_keys} | by_key
+    if wanted_key is not None and wanted_key not in joined:
         st.toast(f"Ignored sweep={wanted_key!r} from the link: no such results here.")
     elif wanted_key is not None:
-        st.session_state["_url_attack"] = by_key[wanted_key].results["config"]["attack"]["attack"]
-        st.session_state["_url_view"] = by_key[wanted_key].results["config"]["attack"]["view"]
-        st.session_state["sweep"] = wanted_key
+        st.session_state["_url_attack"] = joined[wanted_key].results["config"]["attack"]["attack"]
+        st.session_state["_url_view"] = joined[wanted_key].results["config"]["attack"]["view"]
+        st.session_state["sweep"] = joined[wanted_key].key
     stored = {s.results["config"]["attack"]["attack"] for s in sweeps}
     attack = _choose("Attack", [name for name in ATTACKS if name in stored], "attack",
                      "The model inversion attack whose reconstructions are shown: MI-Face paints pixels by the "

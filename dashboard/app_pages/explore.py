@@ -8,22 +8,22 @@ from core.data import DataError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
 from core.gallery import GalleryError, attack_siblings, metric_delta
 from dashboard import loaders, state
-from dashboard.charts import spread_figure, tradeoff_figure
+from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, spread_figure, sweep_tradeoff
 from dashboard.live_chart import live_plotly_chart
 
 DEFAULT_IDENTITIES = 8
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def figures(_sweep, sweep_key: str, _siblings, sibling_keys: tuple[str, ...],
+def figures(_sweep, sweep_version: str, _siblings, sibling_versions: tuple[str, ...],
             mid_lambda: float) -> tuple[go.Figure, str, str, go.Figure | None, str]:
     """The two figures (the tradeoff also as JSON and HTML, the spread as JSON), built once per lambda and shared,
     never copied: building a Plotly figure costs more than the rest of a rerun. Read-only: nothing may change
     them. The same models under other attacks are extra curves."""
     others = [(ATTACK_NAMES[s.results["config"]["attack"]["attack"]], s.results["summary"]) for s in _siblings]
-    tradeoff = tradeoff_figure(_sweep.results["summary"], mid_lambda,
-                               name=ATTACK_NAMES[_sweep.results["config"]["attack"]["attack"]] + " (shown)",
-                               others=others)
+    tradeoff = sweep_tradeoff(_sweep, mid_lambda,
+                              name=ATTACK_NAMES[_sweep.results["config"]["attack"]["attack"]] + " (shown)",
+                              others=others)
     spread = spread_figure(_sweep, mid_lambda)
     return (tradeoff, tradeoff.to_json(), tradeoff.to_html(include_plotlyjs="cdn"), spread,
             "" if spread is None else spread.to_json())
@@ -56,11 +56,21 @@ mid_lambda = state.pick_lambda(sweep)
 identities = state.pick_identities(sweep, DEFAULT_IDENTITIES)
 state.write_url(sweep, mid_lambda, identities)
 
-origin_badge = ":green-badge[precomputed]" if sweep.origin == "precomputed" else ":orange-badge[trained here]"
-st.markdown(f"{origin_badge} sweep `{sweep.key}` · model `{sweep.run(mid_lambda)['target_key']}` · "
-            f"judge held-out accuracy **{sweep.results['evaluator']['heldout_accuracy']['value']:.2f}**")
-
 row, base = sweep.row(mid_lambda), sweep.row(sweep.lambdas[0])
+# A point of a joined sweep carries its own origin; the judge that scored it is the sweep's unless marked.
+origin = row.get("origin", sweep.origin)
+badges = [":green-badge[precomputed]" if origin == "precomputed" else f":orange-badge[{TRAINED_HERE}]"]
+judge = row.get("evaluator", sweep.results["evaluator"])
+if row.get("other_judge"):
+    badges.append(f":red-badge[{OTHER_JUDGE}]")
+st.markdown(f"{' '.join(badges)} sweep `{sweep.key}` · model `{sweep.run(mid_lambda)['target_key']}` · "
+            f"judge `{judge['key']}` held-out accuracy **{judge['heldout_accuracy']['value']:.2f}**")
+if row.get("other_judge"):
+    st.warning(f"λ={mid_lambda:g} was scored by another judge than the rest of this sweep (its held-out accuracy "
+               f"{judge['heldout_accuracy']['value']:.2f}, the sweep's "
+               f"{sweep.results['evaluator']['heldout_accuracy']['value']:.2f}): its attack figures are not "
+               "compared with λ=0's and it stays off the curve.")
+comparable = row.get("other_judge") == base.get("other_judge")
 cards = st.columns(4)
 for card, (name, label, better, digits, help_text) in zip(cards, [
     ("test_accuracy", "Test accuracy", "normal", 2, "How often the deployed model names the right person."),
@@ -69,10 +79,10 @@ for card, (name, label, better, digits, help_text) in zip(cards, [
     ("attack_top5", "Attack top-5", "inverse", 2, "Share of people named among the judge's five best guesses."),
     ("feature_distance", "Feature distance", "normal", 1,
      "How far, in the judge's eyes, a reconstruction lies from the nearest real photo of that person "
-     f"(a real held-out photo: {sweep.results['evaluator']['real_image_distance']['value']:.1f}). Higher is more "
+     f"(a real held-out photo: {judge['real_image_distance']['value']:.1f}). Higher is more "
      "private."),
 ], strict=True):
-    delta = metric_delta(row[name], base[name])
+    delta = metric_delta(row[name], base[name]) if comparable or name == "test_accuracy" else None
     card.metric(label, f"{row[name]['value']:.{digits}f}",
                 delta=None if delta is None or mid_lambda == sweep.lambdas[0] else f"{delta:+.{digits}f} vs λ=0",
                 delta_color=better, help=f"{help_text} {interval(row[name], digits)}.", border=True)
@@ -107,8 +117,8 @@ st.caption("Captions: the judge's verdict on the reconstruction (✓ names the r
 left, right = st.columns(2)
 with left:
     siblings = attack_siblings(sweep, sweeps)
-    tradeoff, tradeoff_json, tradeoff_html, spread, spread_json = figures(sweep, sweep.key, siblings,
-                                                                          tuple(s.key for s in siblings), mid_lambda)
+    tradeoff, tradeoff_json, tradeoff_html, spread, spread_json = figures(
+        sweep, sweep.version, siblings, tuple(s.version for s in siblings), mid_lambda)
     # The highlight ring (the figure's last trace) follows the slider in the browser at once.
     ring = {"slider": state.LAMBDA_SLIDER, "trace": len(tradeoff.data) - 1, "shown": state.lambda_text(mid_lambda),
             "points": {state.lambda_text(r["lambda"]): [r["attack_top1"]["value"], r["test_accuracy"]["value"]]
