@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from core.data import PreparedData
 from core.files import read_json
 from core.results import join_results, list_results, load_results, template_hash
 
-ZOO_DIR = Path(__file__).resolve().parent.parent / "assets" / "zoo"
+# The shipped zoo; $MIDLAB_ZOO points MID Lab at another one built by `python -m core zoo` (a test's small zoo).
+ZOO_DIR = Path(os.environ.get("MIDLAB_ZOO") or Path(__file__).resolve().parent.parent / "assets" / "zoo")
 MANIFEST = "manifest.json"
 
 
@@ -76,26 +78,17 @@ class Sweep:
         """The first seed's run at a lambda (images come from one trained model)."""
         return next(r for r in self.results["runs"] if r["lambda"] == mid_lambda)
 
+    def shipped(self, relative: str) -> dict[str, np.ndarray]:
+        """A zoo file's tensors (a model's weights, an attack's reconstructions), checked against the manifest."""
+        return _checked(self.base / relative, self.results["zoo"]["files"].get(relative),
+                        "the shipped zoo is damaged: `git checkout assets/zoo` or `python -m core zoo` rebuilds it")
+
     def _tensors(self, run: dict[str, Any]) -> dict[str, np.ndarray]:
         if "reconstructions_file" in run:
-            path = self.base / run["reconstructions_file"]
-            expected = self.results["zoo"]["files"].get(run["reconstructions_file"])
-            fix = "the shipped zoo is damaged: `git checkout assets/zoo` or `python -m core zoo` rebuilds it"
-        else:
-            path = Path(run["reconstructions_path"]) / "tensors.safetensors"
-            record = read_json(path.with_name("record.json")) or {}
-            expected = record.get("tensors_sha256")
-            fix = "run the sweep again to recompute it"
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise GalleryError(f"cannot read {path} ({error.strerror or error}); {fix}") from error
-        if expected != hashlib.sha256(data).hexdigest():
-            raise GalleryError(f"{path} does not match its checksum; {fix}")
-        try:
-            return load_safetensors(data)
-        except SafetensorError as error:
-            raise GalleryError(f"{path} is not a valid safetensors file ({error}); {fix}") from error
+            return self.shipped(run["reconstructions_file"])
+        path = Path(run["reconstructions_path"]) / "tensors.safetensors"
+        record = read_json(path.with_name("record.json")) or {}
+        return _checked(path, record.get("tensors_sha256"), "run the sweep again to recompute it")
 
     def reconstructions(self, mid_lambda: float) -> np.ndarray:
         """The reconstruction of every identity at a lambda, uint8 (C, H, W)."""
@@ -112,6 +105,32 @@ class Sweep:
             frames = frames.repeat(scale, axis=2).repeat(scale, axis=3)
             frames[-1] = _uint8_faces(images)
         return frames, tensors["steps"].tolist(), tensors["target_confidence"]
+
+
+def _checked(path: Path, expected: str | None, fix: str) -> dict[str, np.ndarray]:
+    """A safetensors file's tensors, if its bytes have the SHA-256 `expected`; else GalleryError saying `fix`."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise GalleryError(f"cannot read {path} ({error.strerror or error}); {fix}") from error
+    if expected != hashlib.sha256(data).hexdigest():
+        raise GalleryError(f"{path} does not match its checksum; {fix}")
+    try:
+        return load_safetensors(data)
+    except SafetensorError as error:
+        raise GalleryError(f"{path} is not a valid safetensors file ({error}); {fix}") from error
+
+
+def shipped_entry(kind: str, key: str, folder: Path = ZOO_DIR) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    """A zoo model ('targets', by target key) or attack result ('attacks', by attack key) with the zoo run that
+    names it, checked against the manifest; None when the zoo has no such entry. A damaged file raises
+    GalleryError."""
+    field, file = {"targets": ("target_key", "weights_file"), "attacks": ("attack_key", "reconstructions_file")}[kind]
+    for sweep in load_zoo(folder):
+        for run in sweep.results["runs"]:
+            if run[field] == key:
+                return sweep.shipped(run[file]), run
+    return None
 
 
 def _uint8_faces(images: np.ndarray) -> np.ndarray:
