@@ -83,7 +83,9 @@ def summary_table(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One flat row per lambda: each figure's value and 95% interval bounds, for tables and CSV."""
     rows = []
     for row in results["summary"]:
-        rows.append({"lambda": row["lambda"], "seeds": row["seeds"], **flat_figures(row)})
+        # A joined sweep (join_results) says where each point comes from and which are another judge's.
+        joined = {"origin": row["origin"], "other judge": row["other_judge"]} if "origin" in row else {}
+        rows.append({"lambda": row["lambda"], "seeds": row["seeds"], **joined, **flat_figures(row)})
     return rows
 
 
@@ -116,7 +118,7 @@ def join_results(members: list[tuple[dict[str, Any], str]],
     row tagged with its origin. Runs of `others` (the same template scored by another judge) at lambdas no file
     before them has join too, their rows marked 'other_judge' with that judge's record: shown, never one curve
     with the rest. The first member's config, hash and judge name the joined sweep; 'members' lists every file
-    that gave it a run."""
+    joined."""
     judge = members[0][0]["evaluator"]
     judges, rows_of, runs = {}, {}, []
     for results, origin in [*members, *others]:

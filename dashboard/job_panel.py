@@ -34,7 +34,8 @@ def job_panel(job_key: str, base_key: str) -> None:
                 JOBS.cancel(job.id)
         elif job.status == "done":
             st.success(f"Done: {len(job.runs)} model(s) trained and attacked. Results: `{job.results_file}`; "
-                       "they appear in every page's sweep list, badged *trained here*.")
+                       "they join the sweep they extend on every page (or, at other settings, make a sweep of "
+                       "their own), badged *trained here*.")
         elif job.status == "cancelled":
             st.warning(f"Cancelled. {len(job.runs)} finished model(s) are stored and will be reused.")
         else:
