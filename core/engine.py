@@ -268,15 +268,15 @@ class Engine:
             return result, record, False
 
     # ---- the shipped zoo, as stored entries -----------------------------------------------------------
-    def _shipped(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-        """A zoo entry (checked against the manifest's SHA-256) and its zoo run; None when the zoo lacks it or it
-        is damaged (reported: it is computed anew)."""
+    def _shipped(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], gallery.Sweep, dict[str, Any]] | None:
+        """A zoo entry (checked against the manifest's SHA-256), its zoo sweep and run; None when the zoo lacks it
+        or it is damaged (reported: it is computed anew)."""
         try:
             found = shipped_entry(kind, key, self.zoo_dir)
         except GalleryError as error:
             log.warning("not reusing the zoo's %s %s: %s", kind, key, error)
             return None
-        return None if found is None else ({k: torch.from_numpy(v) for k, v in found[0].items()}, found[1])
+        return None if found is None else ({k: torch.from_numpy(v) for k, v in found[0].items()}, *found[1:])
 
     def _shipped_target(self, key: str, model: TargetNet, config: TargetConfig,
                         data: PreparedData) -> dict[str, Any] | None:
@@ -285,7 +285,7 @@ class Engine:
         found = self._shipped("targets", key)
         if found is None:
             return None
-        tensors, run = found
+        tensors, _, run = found
         state = model.state_dict()
         model.load_state_dict({name: value.to(state[name].dtype) for name, value in tensors.items()}, strict=True)
         model = model.to(self.device).eval()
@@ -305,11 +305,14 @@ class Engine:
     def _shipped_attack(self, key: str, target_key: str, attack: AttackConfig,
                         evaluator_key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
         """The zoo's result of this attack, stored in the store's form (its 8-bit reconstructions, exact as scored;
-        its trajectory's few frames enlarged back to full size) with the zoo's scores; None when the zoo lacks it."""
+        its trajectory's few frames enlarged back to full size) with the zoo's scores; None when the zoo lacks it,
+        or when the judge here is not the one that scored it (same config, other weights: trained again here)."""
         found = self._shipped("attacks", key)
-        if found is None:
+        judge = SHIPPED.record("evaluators", evaluator_key) or self.store.record("evaluators", evaluator_key) or {}
+        measured = ("heldout_accuracy", "real_image_distance")
+        if found is None or any(judge.get(name) != found[1].results["evaluator"][name] for name in measured):
             return None
-        shipped, run = found
+        shipped, _, run = found
         images = shipped["images"].unsqueeze(1)  # (C, 1, H, W) uint8
         scale = images.shape[-1] // shipped["trajectory"].shape[-1]
         trajectory = shipped["trajectory"].unsqueeze(2).repeat_interleave(scale, 3).repeat_interleave(scale, 4)

@@ -121,15 +121,15 @@ def _checked(path: Path, expected: str | None, fix: str) -> dict[str, np.ndarray
         raise GalleryError(f"{path} is not a valid safetensors file ({error}); {fix}") from error
 
 
-def shipped_entry(kind: str, key: str, folder: Path = ZOO_DIR) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-    """A zoo model ('targets', by target key) or attack result ('attacks', by attack key) with the zoo run that
-    names it, checked against the manifest; None when the zoo has no such entry. A damaged file raises
+def shipped_entry(kind: str, key: str, folder: Path = ZOO_DIR) -> tuple[dict[str, np.ndarray], Sweep, dict] | None:
+    """A zoo model ('targets', by target key) or attack result ('attacks', by attack key), checked against the
+    manifest, with the zoo sweep and run that name it; None when the zoo has no such entry. A damaged file raises
     GalleryError."""
     field, file = {"targets": ("target_key", "weights_file"), "attacks": ("attack_key", "reconstructions_file")}[kind]
     for sweep in load_zoo(folder):
         for run in sweep.results["runs"]:
             if run[field] == key:
-                return sweep.shipped(run[file]), run
+                return sweep.shipped(run[file]), sweep, run
     return None
 
 

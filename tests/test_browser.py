@@ -154,7 +154,7 @@ def test_a_model_trained_to_extend_the_shipped_sweep_joins_it(tiny_zoo, data_dir
     OUTPUT.mkdir(exist_ok=True)
     with streamlit_server(env) as url, chromium_page() as page:
         page.goto(f"{url}/train")
-        page.get_by_label("Lambdas").fill("0.5")
+        page.locator("input[aria-label='Lambdas']").fill("0.5")
         page.get_by_role("button", name="Train and attack").click()
         page.get_by_text("Done: 1 model").wait_for(timeout=240_000)
         page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
@@ -167,6 +167,8 @@ def test_a_model_trained_to_extend_the_shipped_sweep_joins_it(tiny_zoo, data_dir
         assert slider.get_attribute("aria-valuetext") == "0.5"
         assert page.get_by_text("trained here", exact=True).first.is_visible()
         page.screenshot(path=str(OUTPUT / "extend_explore.png"), full_page=True)
+        page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(OUTPUT / "extend_explore_plot.png"))
         slider.focus()
         page.keyboard.press("End")  # the sweep's largest lambda, shipped: its badge says so
         page.get_by_text("precomputed", exact=True).first.wait_for(timeout=30_000)

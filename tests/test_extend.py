@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import shutil
 
 import pytest
 import torch
@@ -112,8 +113,9 @@ def test_joining_leaves_the_shipped_files_untouched(tmp_path):
 
 @pytest.mark.slow
 def test_the_zoos_models_and_attacks_count_as_stored(tiny_zoo, data_dir, tmp_path):
-    zoo_dir, _ = tiny_zoo
+    zoo_dir, zoo_store = tiny_zoo
     shipped = load_zoo(zoo_dir)[0].results
+    shutil.copytree(zoo_store / "evaluators", tmp_path / "store" / "evaluators")  # the judge that scored the zoo
     stages = []
     engine = Engine(Store(tmp_path / "store"), data_dir, torch.device("cpu"), zoo_dir=zoo_dir,
                     progress=lambda stage, done, total: stages.append(stage))
@@ -123,6 +125,14 @@ def test_the_zoos_models_and_attacks_count_as_stored(tiny_zoo, data_dir, tmp_pat
     assert run["attack"] == zoo_run["attack"] and run["attack_key"] == zoo_run["attack_key"]
     assert not [stage for stage in stages if stage.startswith(("train lambda", "miface"))]  # only the judge trained
     assert Store(tmp_path / "store").record("targets", run["target_key"])["shipped"]["weights_file"]
+    # The same judge config trained again elsewhere scores differently: the zoo's scores are not its own.
+    judge = results["evaluator"]["key"]
+    record = tmp_path / "other" / "evaluators" / judge / "record.json"
+    shutil.copytree(zoo_store / "evaluators", record.parent.parent)
+    write_json_atomic(record, {**json.loads(record.read_text()), "real_image_distance": {"value": 1.0}})
+    other = Engine(Store(tmp_path / "other"), data_dir, torch.device("cpu"), zoo_dir=zoo_dir)
+    assert other._shipped_attack(run["attack_key"], run["target_key"], EXTENDABLE.attack, judge) is None
+    assert engine._shipped_attack(run["attack_key"], run["target_key"], EXTENDABLE.attack, judge) is not None
 
 
 @pytest.mark.slow
