@@ -58,9 +58,11 @@ def streamlit_server(env: dict[str, str]) -> Iterator[str]:
     else:
         process.kill()
         pytest.fail(f"streamlit did not start: {process.stdout.read().decode()[-2000:]}")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 @contextmanager
@@ -72,8 +74,10 @@ def chromium_page() -> Iterator:
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                   "--no-first-run", "--disable-component-update", "--disable-sync"])
-        yield browser.new_page(viewport={"width": 1600, "height": 1400})
-        browser.close()
+        try:
+            yield browser.new_page(viewport={"width": 1600, "height": 1400})
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="module")

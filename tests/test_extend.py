@@ -166,3 +166,20 @@ def test_a_model_trained_to_extend_the_shipped_sweep_joins_it_in_explore(tiny_zo
     assert [p[0] for p in points(curve)] == [0.0, 0.5, 1.0] and added["name"] == TRAINED_HERE
     assert points(curve) == points(train_plot[0]) and points(added) == points(train_plot[1])  # the pages agree
     assert {p: p.read_bytes() for p in zoo_dir.rglob("*") if p.is_file()} == files  # the zoo is untouched
+
+
+def test_explore_marks_a_point_scored_by_another_judge(tmp_path, monkeypatch, data_dir):
+    zoo = load_zoo()[0].results
+    other = {**zoo["evaluator"], "real_image_distance": {**zoo["evaluator"]["real_image_distance"], "value": 9.0}}
+    added = extension(zoo, 0.05, evaluator=other)
+    write_json_atomic(results_path(tmp_path, added["config_hash"]), added)
+    monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path))
+    app = AppTest.from_file(APP, default_timeout=30)
+    app.query_params["lam"] = "0.05"
+    app.run()
+    assert not app.exception and app.select_slider[0].value == 0.05
+    assert any(f"[{OTHER_JUDGE}]" in m.value for m in app.markdown) and "9.00" in app.warning[0].value
+    assert "vs λ=0" in app.metric[0].delta and [m.delta for m in app.metric[1:]] == ["", "", ""]  # test accuracy only
+    assert len(app.selectbox) == 3  # attack, view, and the sweep as each judge scored it
+    figure = json.loads(json.loads(app.get("bidi_component")[0].proto.json)["figure"])
+    assert [t["name"] for t in figure["data"]][:2] == ["MI-Face (shown)", OTHER_JUDGE]

@@ -66,10 +66,14 @@ if row.get("other_judge"):
 st.markdown(f"{' '.join(badges)} sweep `{sweep.key}` · model `{sweep.run(mid_lambda)['target_key']}` · "
             f"judge `{judge['key']}` held-out accuracy **{judge['heldout_accuracy']['value']:.2f}**")
 if row.get("other_judge"):
-    st.warning(f"λ={mid_lambda:g} was scored by another judge than the rest of this sweep (its held-out accuracy "
-               f"{judge['heldout_accuracy']['value']:.2f}, the sweep's "
-               f"{sweep.results['evaluator']['heldout_accuracy']['value']:.2f}): its attack figures are not "
-               "compared with λ=0's and it stays off the curve.")
+    own = sweep.results["evaluator"]
+    st.warning(f"λ={mid_lambda:g} was scored by another judge than the rest of this sweep (held-out accuracy "
+               f"{judge['heldout_accuracy']['value']:.2f}, a real photo at feature distance "
+               f"{judge['real_image_distance']['value']:.2f}; the sweep's judge: "
+               f"{own['heldout_accuracy']['value']:.2f} and {own['real_image_distance']['value']:.2f}; one judge "
+               "config trained again on another machine gives another judge): its attack figures are not compared "
+               "with λ=0's and it stays off the curve. The *Results* selector also lists the sweep as that judge "
+               "scored it.")
 comparable = row.get("other_judge") == base.get("other_judge")
 cards = st.columns(4)
 for card, (name, label, better, digits, help_text) in zip(cards, [
