@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint benchmark sweep
+.PHONY: run test test-quick lint benchmark sweep
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# For local iteration: without the tests that train on real data or drive Chromium (CI runs everything).
+test-quick: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not slow and not browser"
 
 sweep: $(STAMP)
 	$(PY) -m core sweep

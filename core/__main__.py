@@ -1,5 +1,5 @@
 """MID Lab's command line (see --help of each):
-`python -m core sweep | compare | study | report | benchmark | zoo | prior | judge | fetch-olivetti`."""
+`python -m core sweep | compare | study | report | benchmark | zoo | prior | judge | fetch`."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ from core.config import (
 )
 from core.data import DataError
 from core.files import StoreError
+
+FETCHABLE = ("orl", "lfw", "mnist", "olivetti")  # the keys of core.fetch.SOURCES, without importing it
+FETCH_ALL = ("orl", "lfw", "mnist")  # what the dashboard and the default sweeps read; olivetti is ORL again
 
 if TYPE_CHECKING:  # the engine imports torch: only the commands that need it load it
     from core.engine import Engine
@@ -147,8 +150,8 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                              "(default: 0, all of them)")
     parser.add_argument("--latent-bound", type=_latent_bound, default=GMIConfig().latent_bound,
                         help="for --attack gmi: clamp each coordinate of the GAN's latent code to [-b, b] after "
-                             "every step, as GMI's own code does; 0: unbounded, as MID Lab's GMI was until "
-                             f"2026-11-29 (default: {GMIConfig().latent_bound:g})")
+                             "every step, as GMI's own code does; 0: unbounded "
+                             f"(default: {GMIConfig().latent_bound:g})")
     parser.add_argument("--max-per-identity", type=_non_negative_int, default=None,
                         help="cap each identity's images (a seeded choice) to tame imbalance (default: "
                              f"{sweep_defaults('lfw').target.data.max_per_identity} for lfw, else 0 = no cap)")
@@ -164,7 +167,7 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                              f"{sweep_defaults('lfw').target.train.epochs} for lfw)")
     parser.add_argument("--judge-photometric", action="store_true",
                         help="score with a judge trained on blurred, low-contrast, noisy copies of the photos, as "
-                             "the targets are (ORL's default until 2026-11-29): it names far more people in "
+                             "the targets are: it names far more people in "
                              "MI-Face's smooth images (default: a conventional judge)")
     parser.add_argument("--out", help=f"folder for the results JSON (default: ${RESULTS_ENV}, else ./results)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -286,8 +289,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(judge)
     judge.add_argument("--dataset", choices=("orl", "lfw"), default="lfw", help="the private dataset (default: lfw)")
 
-    fetch = commands.add_parser("fetch-olivetti", help="download the ORL people at 64x64 (needs internet, sklearn)")
-    fetch.add_argument("--data", help=f"folder to write olivetti/ into (default: ${DATA_ENV}, else ./data)")
+    fetch = commands.add_parser(
+        "fetch", help="download a dataset from its public source, verify it and lay it out as MID Lab reads it",
+        description="Downloads each archive over HTTPS (resuming a partial download), checks its pinned SHA-256, "
+                    "and writes the dataset into the data folder with a PROVENANCE.md (sources, licence, "
+                    "citation): orl (the AT&T faces), lfw (LFW funneled, in grayscale, split at >= 20 images per "
+                    "person), mnist (the four IDX files), olivetti (the ORL people at 64x64). A dataset "
+                    "already in place is checked and left alone. See docs/fetch.md.")
+    fetch.add_argument("dataset", choices=(*FETCHABLE, "all"),
+                       help=f"the dataset; all: {', '.join(FETCH_ALL)}")
+    fetch.add_argument("--data", help=f"folder to write the dataset into (default: ${DATA_ENV}, else ./data)")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    olivetti = commands.add_parser("fetch-olivetti", help="the former name of `fetch olivetti`")
+    olivetti.add_argument("--data", help=f"folder to write olivetti/ into (default: ${DATA_ENV}, else ./data)")
     return parser
 
 
@@ -469,16 +483,28 @@ def command_judge(args: argparse.Namespace) -> int:
 
 
 def command_fetch(args: argparse.Namespace) -> int:
-    from core.data import fetch_olivetti
+    """Fetch one dataset, or each of them (a failure is reported and the others still fetched)."""
+    from core.fetch import SOURCES, fetch
 
-    print(f"wrote {fetch_olivetti(data_root(args.data))}")
-    return 0
+    if args.command == "fetch-olivetti":
+        print("note: `fetch-olivetti` is now `python -m core fetch olivetti`", file=sys.stderr)
+        args.dataset, args.quiet = "olivetti", False
+    root = data_root(args.data)
+    failed = []
+    for name in FETCH_ALL if args.dataset == "all" else (args.dataset,):
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            print(fetch(SOURCES[name], root, None if args.quiet else sys.stderr))
+        except (DataError, OSError) as error:  # OSError: the data folder cannot be written
+            print(f"error: {name}: {error}", file=sys.stderr)
+            failed.append(name)
+    return 1 if failed else 0
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sweep": command_sweep, "compare": command_compare, "study": command_study, "report": command_report,
     "benchmark": command_benchmark, "zoo": command_zoo, "prior": command_prior,
-    "judge": command_judge, "fetch-olivetti": command_fetch,
+    "judge": command_judge, "fetch": command_fetch, "fetch-olivetti": command_fetch,
 }
 
 

@@ -2,7 +2,7 @@
 the GAN-prior attack and the inversion network on its lambda = 0 model; or the default LFW sweep under all
 three attacks; or instead the DP-SGD targets, or the default regime study.
 
-Prints wall time per stage, peak memory, the machine, and the figures; the README quotes its output.
+Prints wall time per stage, peak memory, the machine, and the figures; docs/benchmarks.md quotes its output.
 """
 
 from __future__ import annotations

@@ -7,13 +7,17 @@ unknown view) fails here with a plain message instead of deep inside training.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import os
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+import pydantic
 
 # Bump when a code change alters what an existing stored config would produce, so old results are not reused.
 SCHEMA_VERSION = 1
@@ -47,6 +51,10 @@ LFW_CAP = 60
 LFW_CROP = 126
 PUBLIC_CROP = {"orl": 190, "olivetti": 190}
 
+# The configs a comparison or a study derives from its own (see hash_view): named by their hash, never stored.
+ATTACKS_RUN = "attacks_run"
+DERIVED_CONFIGS = (ATTACKS_RUN,)
+
 DATA_ENV = "MIDLAB_DATA"
 STORE_ENV = "MIDLAB_STORE"
 RESULTS_ENV = "MIDLAB_RESULTS"
@@ -63,6 +71,13 @@ def _require(ok: bool, message: str) -> None:
 
 def _require_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     _require(value in allowed, f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+@typing.dataclass_transform(frozen_default=True)
+def config_dataclass(cls: type) -> type:
+    """A frozen dataclass whose stored form must hold its own fields only: from_dict refuses an unknown one."""
+    cls.__pydantic_config__ = pydantic.ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    return dataclass(frozen=True)(cls)
 
 
 def feature_map_size(image_size: int, depth: int) -> int:
@@ -83,7 +98,7 @@ def check_lambda(value: float) -> float:
     return float(value)
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class DataConfig:
     dataset: str = "orl"
     folder: str = ""  # only for dataset "folder": a folder of <identity>/<image> files
@@ -107,7 +122,7 @@ class DataConfig:
                  f"identities must be 0 (all) or at least 2: a classifier needs two people; got {self.identities}")
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class ModelConfig:
     head: str = "mid"
     width: int = 16  # channels of the stride-2 stem; each of the three conv blocks after it doubles them
@@ -128,7 +143,7 @@ class ModelConfig:
         _require(self.depth >= 1, f"depth (conv blocks after the stem) must be at least 1; got {self.depth}")
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class PrivacyConfig:
     """DP-SGD (Abadi et al. 2016) through Opacus: each example's gradient clipped to `max_grad_norm`, Gaussian
     noise of `noise_multiplier` x that norm added to each batch's sum, batches drawn by Poisson sampling;
@@ -150,7 +165,7 @@ class PrivacyConfig:
         return self.noise_multiplier > 0
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class TrainConfig:
     mid_lambda: float = 0.0
     epochs: int = 20
@@ -159,7 +174,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     augment_shift: int = 4  # random translation in pixels; faces are also flipped left-right
     # Random blur, contrast and noise as well: a common robustness practice that also makes the model's
-    # gradients more image-like, and so MI-Face stronger (see the README); recorded like every setting.
+    # gradients more image-like, and so MI-Face stronger (see docs/method.md); recorded like every setting.
     photometric: bool = True
     seed: int = 0
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
@@ -181,7 +196,7 @@ class TrainConfig:
                  f"label smoothing must be in {low:g}..{high:g}; got {self.label_smoothing!r}")
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class TargetConfig:
     """Everything that determines one trained target model, and so its identity in the store."""
 
@@ -197,7 +212,7 @@ class TargetConfig:
                  "depth or raise image_size")
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class EvaluatorConfig:
     """The judge: a different architecture from the target, trained with larger random shifts.
 
@@ -216,7 +231,7 @@ class EvaluatorConfig:
     # Random blur, contrast and noise, as the targets have. Off (the default), the judge is a conventional
     # classifier that does not learn to forgive blur: held-out accuracy was higher without them (LFW 0.89
     # against 0.86, ORL 0.99 against 0.97), and with them the judge named people in MI-Face's blurred shapes.
-    # Judges stored when it was on keep their keys (ADDED_FIELDS); see the README, "The judge decides the figures".
+    # Judges stored with it on keep their keys (ADDED_FIELDS); docs/results.md: "The judge decides the figures".
     photometric: bool = False
     seed: int = 1000
     ADDED_FIELDS: ClassVar[dict[str, Any]] = {"photometric": True}
@@ -226,7 +241,7 @@ class EvaluatorConfig:
         _require(self.finetune_epochs >= 0, "finetune_epochs must be non-negative")
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class MIFaceConfig:
     """MI-Face (Fredrikson et al. 2015) adapted to CNNs: gradient steps on the image itself."""
 
@@ -247,10 +262,10 @@ class MIFaceConfig:
         _require(self.tv_weight >= 0 and self.blur_every >= 0, "tv_weight and blur_every must be non-negative")
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class PriorConfig:
     """The attacker's GAN, trained once on LFW's public faces (never a private identity) and shared by every
-    target of that image size: ORL and LFW targets alike (see the README for why not ORL's own people)."""
+    target of that image size: ORL and LFW targets alike (see docs/data.md for why not ORL's own people)."""
 
     latent_dim: int = 100
     width: int = 24  # the generator's last and the discriminator's first channel count; doubled per stage
@@ -272,7 +287,7 @@ class PriorConfig:
                  f"the prior's image_size must be 32, 64 or 128; got {self.image_size}")
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class GMIConfig:
     """GMI-style attack (Zhang et al. CVPR 2020): search the prior's latent space for the identity."""
 
@@ -289,7 +304,7 @@ class GMIConfig:
     latent_bound: float = 1.0
     record_every: int = 5
     seed: int = 0
-    # Results stored before the bound keep their keys (it was 0, unbounded; see the README's GMI notes).
+    # Results stored without the bound (0, unbounded) keep their keys; see docs/results.md on the bound.
     ADDED_FIELDS: ClassVar[dict[str, Any]] = {"latent_bound": 0.0}
 
     def __post_init__(self) -> None:
@@ -303,7 +318,7 @@ class GMIConfig:
                  "GMI realism_weight must be non-negative")
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class InversionConfig:
     """The black-box inversion network (Yang et al. CCS 2019): a decoder from prediction vectors to faces,
     trained on public faces sent through the target."""
@@ -325,7 +340,7 @@ class InversionConfig:
         _require(self.images >= 0, "inversion images must be 0 (all) or positive")
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class OutputDefenseConfig:
     """What the target's prediction API returns. Every kind keeps the top-1 label (ties go to it), so test
     accuracy is unchanged; only a black-box attacker, who sees nothing else, is affected."""
@@ -350,7 +365,7 @@ class OutputDefenseConfig:
                 "noise": f"noise std {self.noise_std:g}"}[self.kind]
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class AttackConfig:
     """One attack on one target as the attacker sees it (the view), scored by one evaluator. Only the chosen
     attack's knobs name a result (see `irrelevant_fields`), so tuning GMI never invalidates MI-Face results."""
@@ -406,7 +421,7 @@ def framed_for(dataset: str, attack: AttackConfig) -> AttackConfig:
 DEFAULT_LAMBDAS = (0.0, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class SweepConfig:
     target: TargetConfig = field(default_factory=TargetConfig)  # its train.mid_lambda and seed are swept
     lambdas: tuple[float, ...] = DEFAULT_LAMBDAS
@@ -467,12 +482,12 @@ def dp_defaults() -> tuple[ModelConfig, TrainConfig]:
     """DP-SGD's own model and training settings, tuned on ORL for test accuracy alone (no attack was run on
     a DP model while choosing): a narrower net (width 8 beat 16 at equal noise: fewer weights, less noise in
     all), batches of 128 and 80 epochs (more steps at a larger batch beat 20 epochs of 32), lr 0.01; the
-    clipping norm 1 (0.1 was no better). The README lists the runs."""
+    clipping norm 1 (0.1 was no better). docs/results.md lists the runs."""
     return (ModelConfig(head="linear", norm="group", width=8),
             TrainConfig(epochs=80, batch_size=128, lr=1e-2))
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class ComparisonConfig:
     """Defenses side by side on one dataset, judge and set of attacks: no defense, MID over the sweep's
     lambdas, DP-SGD over noise multipliers (and its model trained without DP, as a control), and output-side
@@ -499,7 +514,7 @@ class ComparisonConfig:
 
     def derived_configs(self) -> dict[str, Any]:
         """The attacks as run, each with its own knobs (see to_dict): `--top-k 3` is another comparison."""
-        return {"attacks_run": tuple(self.attack(name) for name in self.attacks)}
+        return {ATTACKS_RUN: tuple(self.attack(name) for name in self.attacks)}
 
     def attack(self, name: str) -> AttackConfig:
         return dataclasses.replace(self.sweep.attack, attack=name)
@@ -524,18 +539,10 @@ class ComparisonConfig:
 
 
 def to_dict(config: Any) -> Any:
-    """A config as plain JSON-ready values, without the fields it declares irrelevant (another attack's knobs),
-    and without fields added in a later version while they hold the value that reproduces earlier behaviour
-    (ADDED_FIELDS), so every model and result stored before them keeps its hash."""
+    """A config as plain JSON-ready values, every field of it: the form results files and records store, from
+    which `from_dict` rebuilds the same config."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        skip = set(config.irrelevant_fields()) if hasattr(config, "irrelevant_fields") else set()
-        skip |= {name for name, value in getattr(config, "ADDED_FIELDS", {}).items() if getattr(config, name) == value}
-        values = {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in skip}
-        # A config that runs settings it derives (a comparison runs its sweep's attack template under each of
-        # its attacks) names them too: their knobs are irrelevant to the template, not to the results.
-        if hasattr(config, "derived_configs"):
-            values |= {name: to_dict(value) for name, value in config.derived_configs().items()}
-        return values
+        return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
     if isinstance(config, (list, tuple)):
         return [to_dict(value) for value in config]
     if isinstance(config, dict):
@@ -543,42 +550,91 @@ def to_dict(config: Any) -> Any:
     return config
 
 
+def hash_view(config: Any) -> Any:
+    """What names a config (see config_hash): its values without the fields it declares irrelevant (another
+    attack's knobs), and without fields added in a later version while they hold the value that reproduces
+    earlier behaviour (ADDED_FIELDS), so every model and result stored before them keeps its hash."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        skip = set(config.irrelevant_fields()) if hasattr(config, "irrelevant_fields") else set()
+        skip |= {name for name, value in getattr(config, "ADDED_FIELDS", {}).items() if getattr(config, name) == value}
+        values = {f.name: hash_view(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in skip}
+        # A config that runs settings it derives (a comparison runs its sweep's attack template under each of
+        # its attacks) is named by them too: their knobs are irrelevant to the template, not to the results.
+        if hasattr(config, "derived_configs"):
+            values |= {name: hash_view(value) for name, value in config.derived_configs().items()}
+        return values
+    if isinstance(config, (list, tuple)):
+        return [hash_view(value) for value in config]
+    if isinstance(config, dict):
+        return {key: hash_view(value) for key, value in config.items()}
+    return config
+
+
 def config_hash(config: Any) -> str:
     """A short stable name for a config: same settings (and schema version), same hash."""
-    return dict_hash(type(config).__name__, to_dict(config))
+    return dict_hash(type(config).__name__, hash_view(config))
 
 
 def dict_hash(kind: str, values: dict[str, Any]) -> str:
-    """config_hash of a config already in its dict form (as a results file stores it), named `kind`."""
+    """config_hash of a hash view already at hand (such a view with some fields left out: a sweep's template)."""
     payload = {"schema": SCHEMA_VERSION, "kind": kind, "config": values}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def sweep_from_dict(values: dict[str, Any]) -> SweepConfig:
-    """A SweepConfig rebuilt from its dict form (as stored in a results file), validated like any other."""
-    types = {f.name: f.type for f in dataclasses.fields(SweepConfig)}
+def _stored_form(cls: type, values: Any) -> Any:
+    """A stored config brought to `cls`'s current fields. Files written before `to_dict` stored every field hold
+    the hash view: a field they leave out that a later version added held the value that reproduces the
+    earlier behaviour (ADDED_FIELDS), not today's default. The configs a config derives are dropped."""
+    if not isinstance(values, dict):
+        return values
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    added = {name: to_dict(value) for name, value in getattr(cls, "ADDED_FIELDS", {}).items() if name not in values}
+    form = {key: value for key, value in values.items() if key not in DERIVED_CONFIGS or key in names} | added
+    # The hash view leaves the attack template's other knobs out (the GAN prior of a MI-Face template), but the
+    # attacks a comparison or study runs keep them: take them back from there.
+    for name in names & form.keys():
+        template = form[name].get("attack") if hints[name] is SweepConfig and isinstance(form[name], dict) else None
+        if isinstance(template, dict) and isinstance(values.get(ATTACKS_RUN), list):
+            knobs: dict[str, Any] = {}
+            for run in values[ATTACKS_RUN]:
+                knobs |= run if isinstance(run, dict) else {}
+            form[name] = {**form[name], "attack": {**knobs, **template}}
+    for name in names & form.keys():
+        hint = hints[name]
+        nested = typing.get_args(hint)[0] if typing.get_origin(hint) is tuple else hint
+        if dataclasses.is_dataclass(nested):
+            value = form[name]
+            form[name] = ([_stored_form(nested, item) for item in value] if hint is not nested
+                          and isinstance(value, list) else _stored_form(nested, value))
+    return form
 
-    def build(cls: type, data: dict[str, Any]) -> Any:
-        kwargs = {}
-        hints = {f.name: f.type for f in dataclasses.fields(cls)}
-        for name, value in data.items():
-            nested = _NESTED.get(hints.get(name, ""))
-            kwargs[name] = build(nested, value) if nested and isinstance(value, dict) else value
-        return cls(**kwargs)
 
-    values = {k: tuple(v) if types.get(k) == "tuple[float, ...]" or types.get(k) == "tuple[int, ...]" else v
-              for k, v in values.items()}
+ConfigT = typing.TypeVar("ConfigT")
+
+
+@functools.cache
+def _validator(cls: type) -> pydantic.TypeAdapter:
+    return pydantic.TypeAdapter(cls)
+
+
+def from_dict(cls: type[ConfigT], values: Any) -> ConfigT:
+    """The config of type `cls` stored as `values` (by to_dict, or an older version's hash view), validated like
+    any other: from_dict(type(c), to_dict(c)) == c. A value of the wrong type, an unknown field or a setting out
+    of range raises ConfigError naming the field."""
     try:
-        return build(SweepConfig, values)
-    except TypeError as error:  # an unknown field or a wrong type, e.g. a results file from another version
-        raise ConfigError(f"the stored sweep settings do not fit this version of MID Lab ({error}); "
-                          "run the sweep again") from error
+        return _validator(cls).validate_python(_stored_form(cls, values))
+    except pydantic.ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(part) for part in e['loc']) or cls.__name__}: "
+                             f"{e['msg'].removeprefix('Value error, ')}" for e in error.errors()[:3])
+        raise ConfigError(f"the stored {cls.__name__} settings do not fit this version of MID Lab ({problems}); "
+                          "run it again") from None
 
 
-_NESTED = {cls.__name__: cls for cls in (TargetConfig, DataConfig, ModelConfig, TrainConfig, AttackConfig,
-                                         MIFaceConfig, GMIConfig, InversionConfig, PriorConfig, EvaluatorConfig,
-                                         PrivacyConfig, OutputDefenseConfig)}
+def sweep_from_dict(values: dict[str, Any]) -> SweepConfig:
+    """A SweepConfig rebuilt from its dict form (as stored in a results file): see from_dict."""
+    return from_dict(SweepConfig, values)
 
 
 def data_root(flag: str | None = None) -> Path:
@@ -626,7 +682,7 @@ def parse_levels(factor: str, text: str) -> tuple[Any, ...]:
         raise ConfigError(f"levels of {factor} are {'integers' if kind is int else 'numbers'}; got {text!r}") from None
 
 
-@dataclass(frozen=True)
+@config_dataclass
 class StudyConfig:
     """Lambda swept jointly with one regime factor, every other setting fixed (the base sweep, recorded with
     the results): per level of the factor, the base with only that factor changed (see `regimes`), an
@@ -659,7 +715,7 @@ class StudyConfig:
 
     def derived_configs(self) -> dict[str, Any]:
         """Each regime's attack as run, with its own knobs (see to_dict), each distinct one once."""
-        return {"attacks_run": tuple(dict.fromkeys(regime.attack for _, regime in self.regimes()))}
+        return {ATTACKS_RUN: tuple(dict.fromkeys(regime.attack for _, regime in self.regimes()))}
 
     def regimes(self) -> list[tuple[Any, SweepConfig]]:
         """(level, sweep) per level: the base sweep with only the factor set to that level."""

@@ -2,11 +2,12 @@
 
 Layouts under the data root (set by --data or $MIDLAB_DATA):
   att_faces/sN/M.pgm             AT&T/ORL, 40 people x 10 images, 92x112
-  olivetti/sN/M.pgm              the same people at 64x64 (written by `python -m core fetch-olivetti`)
+  olivetti/sN/M.pgm              the same people at 64x64
   lfw_gray/private_min20/<Name>/ LFW people with >= 20 images (labelled, private)
   lfw_gray/public_rest/*.jpg     other LFW people (the attacker's public faces)
   mnist/*-ubyte.gz               the four MNIST IDX files
-and any folder of <identity>/<image> files for your own faces. This module does not import torch at load
+and any folder of <identity>/<image> files for your own faces. `python -m core fetch NAME` (core/fetch.py)
+downloads each named dataset into this layout. This module does not import torch at load
 time, so the dashboard can show faces before torch is needed.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,22 +23,39 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.config import LFW_CROP, DataConfig
+from core.config import LFW_CROP, DataConfig, data_root
 
 if TYPE_CHECKING:
     import torch
 
 IMAGE_SUFFIXES = {".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
-HOW_TO_GET = {
-    "orl": "The AT&T/ORL faces are the folder att_faces/ with s1..s40; "
-    "or run `python -m core fetch-olivetti` (needs internet and scikit-learn) for the same people at 64x64.",
-    "olivetti": "Run `python -m core fetch-olivetti` on a machine with internet (needs scikit-learn).",
-    "lfw": "LFW in grayscale is the folder lfw_gray/ with private_min20/ and public_rest/ (see its PROVENANCE.md).",
+FOLDERS = {"orl": "att_faces", "olivetti": "olivetti", "lfw": "lfw_gray", "mnist": "mnist"}
+WHAT_IT_IS = {
+    "orl": "The AT&T/ORL faces are the folder att_faces/ with s1..s40.",
+    "olivetti": "The ORL people at 64x64 are the folder olivetti/ with s1..s40.",
+    "lfw": "LFW in grayscale is the folder lfw_gray/ with private_min20/, public_rest/ and images.tsv.",
     "mnist": "MNIST is the folder mnist/ with the four standard *-ubyte.gz IDX files.",
-    "folder": "Give a folder with one sub-folder of images per identity.",
 }
 
-REPLACE_MNIST = "Replace it with the original file: " + HOW_TO_GET["mnist"]
+
+def fetch_command(kind: str, root: Path) -> str:
+    """The command that downloads a dataset into `root` (--data only when root is not the default folder)."""
+    data = "" if root.resolve() == data_root().resolve() else f" --data {shlex.quote(str(root))}"
+    return f"`python -m core fetch {kind}{data}`"
+
+
+def how_to_get(kind: str, path: Path) -> str:
+    """What the dataset is and the command that downloads it, for a message about `path` (a path in it)."""
+    if kind not in FOLDERS:
+        return "Give a folder with one sub-folder of images per identity."
+    root = next((p.parent for p in (path, *path.parents) if p.name == FOLDERS[kind]), path.parent)
+    return f"{WHAT_IT_IS[kind]} Download it with {fetch_command(kind, root)} (needs internet)."
+
+
+def _replace_mnist(path: Path) -> str:
+    root = path.parent.parent
+    return (f"Replace it with the original file: move {path.parent} aside and run {fetch_command('mnist', root)}, "
+            "or copy in the four standard *-ubyte.gz IDX files.")
 
 
 def lfw_box(side: int) -> tuple[int, int, int, int]:
@@ -86,7 +105,7 @@ class ImageSet:
 def _missing(kind: str, path: Path) -> DataError:
     return DataError(
         f"{kind} data not found at {path.resolve()}. Point MID Lab at the folder that holds it with "
-        f"--data DIR or MIDLAB_DATA=DIR. {HOW_TO_GET[kind]}"
+        f"--data DIR or MIDLAB_DATA=DIR. {how_to_get(kind, path)}"
     )
 
 
@@ -149,7 +168,7 @@ def load_identity_folders(root: Path, size: int, kind: str = "folder", box: tupl
     if len(names) < 2:
         raise DataError(
             f"{root.resolve()} has {len(names)} identity folder(s) with images; a classifier needs at least 2. "
-            f"{HOW_TO_GET[kind]}"
+            f"{how_to_get(kind, root)}"
         )
     return ImageSet(np.stack(images), np.asarray(labels, dtype=np.int64), names, str(root))
 
@@ -175,44 +194,66 @@ def load_lfw_public(root: Path, size: int = 64, limit: int = 0, seed: int = 0,
         raise _missing("lfw", folder)
     files = _image_files(folder)
     if not files:
-        raise DataError(f"{folder.resolve()} holds no images. {HOW_TO_GET['lfw']}")
+        raise DataError(f"{folder.resolve()} holds no images. {how_to_get('lfw', folder)}")
     if limit and limit < len(files):
         order = np.random.default_rng(seed).permutation(len(files))[:limit]
         files = [files[i] for i in sorted(order)]
     return np.stack([read_face(f, size, box) for f in files])
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    """An IDX file (MNIST's format), gzipped or not: magic 0x000008NN, then NN big-endian dimensions."""
-    opener = gzip.open if path.suffix == ".gz" else open
+def _idx_dims(path: Path, f: Any) -> tuple[int, ...]:
+    """An IDX header (MNIST's format): magic 0x000008NN, then NN big-endian dimensions."""
+    magic = f.read(4)
+    if len(magic) < 4 or magic[:3] != b"\x00\x00\x08":
+        raise DataError(f"{path} is not an unsigned-byte IDX file. {_replace_mnist(path)}")
+    raw = f.read(4 * magic[3])
+    return tuple(int.from_bytes(raw[4 * i: 4 * i + 4], "big") for i in range(magic[3]))
+
+
+def _open_idx(path: Path) -> Any:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+def read_idx_header(path: Path) -> tuple[int, ...]:
+    """The dimensions of an IDX file, gzipped or not, without reading its data."""
     try:
-        with opener(path, "rb") as f:
+        with _open_idx(path) as f:
+            return _idx_dims(path, f)
+    except (OSError, EOFError) as error:
+        raise DataError(f"cannot read {path}: {error}. {_replace_mnist(path)}") from error
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    try:
+        with _open_idx(path) as f:
+            dims = _idx_dims(path, f)
             raw = f.read()
     except (OSError, EOFError) as error:
-        raise DataError(f"cannot read {path}: {error}. {REPLACE_MNIST}") from error
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path} is not an unsigned-byte IDX file. {REPLACE_MNIST}")
-    ndim = raw[3]
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+        raise DataError(f"cannot read {path}: {error}. {_replace_mnist(path)}") from error
+    data = np.frombuffer(raw, dtype=np.uint8)
     if data.size != int(np.prod(dims)):
         raise DataError(f"{path} is truncated: expected {int(np.prod(dims))} values, found {data.size}. "
-                        f"{REPLACE_MNIST}")
+                        f"{_replace_mnist(path)}")
     return data.reshape(dims)
+
+
+def mnist_paths(folder: Path, split: str = "train") -> list[Path]:
+    """The images and labels IDX files of MNIST's train or t10k split in `folder`, plain or gzipped."""
+    paths = [folder / f"{split}-{part}-idx{n}-ubyte" for part, n in (("images", 3), ("labels", 1))]
+    paths = [p if p.exists() else p.with_name(p.name + ".gz") for p in paths]
+    for path in paths:
+        if not path.exists():
+            raise _missing("mnist", path)
+    return paths
 
 
 def load_mnist(root: Path, size: int = 64, split: str = "train", limit_per_class: int = 0) -> ImageSet:
     """MNIST digits as ten identities, resized to size x size."""
     folder = root / "mnist"
-    prefix = "train" if split == "train" else "t10k"
-    paths = [folder / f"{prefix}-{part}-idx{n}-ubyte" for part, n in (("images", 3), ("labels", 1))]
-    paths = [p if p.exists() else p.with_name(p.name + ".gz") for p in paths]
-    for path in paths:
-        if not path.exists():
-            raise _missing("mnist", path)
+    paths = mnist_paths(folder, "train" if split == "train" else "t10k")
     digits, labels = _read_idx(paths[0]), _read_idx(paths[1]).astype(np.int64)
     if len(digits) != len(labels):
-        raise DataError(f"{folder}: {len(digits)} images but {len(labels)} labels. {REPLACE_MNIST}")
+        raise DataError(f"{folder}: {len(digits)} images but {len(labels)} labels. {_replace_mnist(paths[1])}")
     keep = np.arange(len(labels))
     if limit_per_class:
         keep = np.concatenate([np.flatnonzero(labels == c)[:limit_per_class] for c in range(10)])
@@ -322,23 +363,3 @@ class PreparedData:
         return {"dataset": self.config.dataset, "source": self.images.source, "identities": self.images.num_classes,
                 "train_images": len(self.train_index), "test_images": len(self.test_index),
                 "public_images": 0 if self.public_images is None else len(self.public_images)}
-
-
-def fetch_olivetti(root: Path) -> Path:
-    """Download scikit-learn's Olivetti faces (the ORL people at 64x64) into root/olivetti as sN/M.pgm."""
-    try:
-        from sklearn.datasets import fetch_olivetti_faces
-    except ImportError as error:
-        raise DataError("fetch-olivetti needs scikit-learn: pip install scikit-learn") from error
-    try:
-        bunch = fetch_olivetti_faces(data_home=str(root / ".sklearn"), shuffle=False)
-    except OSError as error:
-        raise DataError(f"could not download the Olivetti faces ({error}); this needs internet") from error
-    target = root / "olivetti"
-    counts: dict[int, int] = {}
-    for image, label in zip(bunch.images, bunch.target, strict=True):
-        counts[label] = counts.get(label, 0) + 1
-        path = target / f"s{label + 1}" / f"{counts[label]}.pgm"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.uint8(np.clip(image * 255 + 0.5, 0, 255))).save(path)
-    return target

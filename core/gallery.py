@@ -19,7 +19,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load as load_safetensors
 
-from core.config import DataConfig
+from core.config import ConfigError, DataConfig
 from core.data import PreparedData
 from core.files import read_json
 from core.results import join_results, list_results, load_results, template_hash
@@ -196,7 +196,11 @@ def join_sweeps(sweeps: list[Sweep]) -> list[Sweep]:
     the oldest; each judge's view also shows, marked, the other judges' points at lambdas it lacks."""
     groups: dict[str, list[Sweep]] = {}
     for sweep in sweeps:
-        groups.setdefault(template_hash(sweep.results["config"]), []).append(sweep)
+        try:
+            template = template_hash(sweep.results["config"])
+        except ConfigError:  # a config this version cannot rebuild joins nothing: it is shown on its own
+            template = sweep.key
+        groups.setdefault(template, []).append(sweep)
     joined = []
     for group in groups.values():
         if len(group) == 1:

@@ -11,12 +11,8 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import stats
 from torch import nn
-
-# Two-sided 95% Student-t quantiles for 1..30 degrees of freedom; beyond that the normal's 1.96 is close enough.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042)
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> dict[str, float]:
@@ -45,8 +41,8 @@ def paired_difference(hits_a: list[bool], hits_b: list[bool]) -> dict[str, float
                           - 2 * phi * (p_a - rate_a["low"]) * (rate_b["high"] - p_b)))
     above = math.sqrt(max(0.0, (rate_a["high"] - p_a) ** 2 + (p_b - rate_b["low"]) ** 2
                           - 2 * phi * (rate_a["high"] - p_a) * (p_b - rate_b["low"])))
-    discordant, fewer = only_a + only_b, min(only_a, only_b)
-    p_value = min(1.0, 2 * sum(math.comb(discordant, k) for k in range(fewer + 1)) / 2**discordant)
+    discordant = only_a + only_b
+    p_value = float(stats.binomtest(only_a, discordant).pvalue) if discordant else 1.0
     return {"value": p_a - p_b, "low": p_a - p_b - below, "high": p_a - p_b + above, "n": n,
             "only_a": only_a, "only_b": only_b, "p_value": p_value}
 
@@ -62,7 +58,7 @@ def mean_interval(values: list[float] | np.ndarray, bounds: tuple[float, float] 
     n = len(data)
     mean = float(data.mean()) if n else math.nan
     std = float(data.std(ddof=1)) if n > 1 else math.nan
-    half = (_T975[n - 2] if n - 1 <= len(_T975) else 1.96) * std / math.sqrt(n) if n > 1 else math.nan
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n) if n > 1 else math.nan
     low, high = mean - half, mean + half
     if bounds is not None and n > 1:
         low, high = max(low, bounds[0]), min(high, bounds[1])

@@ -76,7 +76,7 @@ def frozen_for_queries(module: nn.Module) -> nn.Module:
     """A copy of `module` for an attack's queries, which differentiate through frozen weights: in eval mode,
     without weight gradients, each convolution merged with the BatchNorm after it (the same function up to
     rounding, one layer fewer forward and back) and channels-last tensors (faster convolutions on a CPU).
-    Together they make GMI about a quarter faster. `module` itself is left as it was."""
+    Together they make GMI about a quarter faster. `module` itself is not modified."""
     frozen = copy.deepcopy(module).eval()
     for sequence in frozen.modules():
         if not isinstance(sequence, nn.Sequential):

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from core.config import dict_hash
+from core.config import dict_hash, hash_view, sweep_from_dict
 from core.files import read_json, write_atomic
 
 FIGURE_LABELS = {
@@ -106,9 +106,10 @@ NOT_TEMPLATE = ("lambdas", "seeds", "evaluator")
 
 
 def template_hash(config: dict[str, Any]) -> str:
-    """The hash of a sweep's template, from its config as the results file stores it (the form the sweep's own
-    hash was computed from, so no field takes another value on the way)."""
-    return dict_hash("SweepTemplate", {k: v for k, v in config.items() if k not in NOT_TEMPLATE})
+    """The hash of a sweep's template, from its config as a results file stores it: rebuilt and viewed as the
+    sweep's own hash views it (core.config.hash_view), so files written in either stored form agree."""
+    view = hash_view(sweep_from_dict(config))
+    return dict_hash("SweepTemplate", {k: v for k, v in view.items() if k not in NOT_TEMPLATE})
 
 
 def join_results(members: list[tuple[dict[str, Any], str]],

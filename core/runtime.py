@@ -75,21 +75,33 @@ class Timings(dict):
 
 
 class ProgressLine:
-    """A one-line progress bar on a terminal; on a log (CI), one line per finished stage."""
+    """A one-line progress bar on a terminal; on a log (CI), one line per finished stage. With byte_counts the
+    counts are bytes, shown in MiB with the rate of this transfer (bytes already there when it began, as in a
+    resumed download, do not count towards the rate)."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, stream: TextIO = sys.stderr, byte_counts: bool = False) -> None:
         self.stream = stream
         self.live = stream.isatty()
         self.start = time.perf_counter()
+        self.byte_counts = byte_counts
+        self.first_done: int | None = None
+
+    def _counts(self, done: int, total: int, elapsed: float) -> str:
+        if not self.byte_counts:
+            return f"{done}/{total}"
+        if self.first_done is None:
+            self.first_done = done
+        rate = (done - self.first_done) / max(elapsed, 1e-6) / 2**20
+        return f"{done / 2**20:.1f}/{total / 2**20:.1f} MiB, {rate:.1f} MiB/s"
 
     def __call__(self, message: str, done: int, total: int) -> None:
         elapsed = time.perf_counter() - self.start
+        counts = self._counts(done, total, elapsed)
         if self.live:
             filled = int(24 * done / max(total, 1))
-            self.stream.write(f"\r  {message:<34} [{'#' * filled}{'.' * (24 - filled)}] {done}/{total}"
-                              f"  {elapsed:6.1f}s")
+            self.stream.write(f"\r  {message:<34} [{'#' * filled}{'.' * (24 - filled)}] {counts}  {elapsed:6.1f}s")
             if done >= total:
                 self.stream.write("\n")
         elif done >= total:
-            self.stream.write(f"  {message} done ({elapsed:.1f}s)\n")
+            self.stream.write(f"  {message} done ({counts + ', ' if self.byte_counts else ''}{elapsed:.1f}s)\n")
         self.stream.flush()

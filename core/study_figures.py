@@ -4,7 +4,6 @@ reruns the study, the machine it ran on, and the paper's claims beside what the 
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
 from typing import Any
@@ -49,9 +48,13 @@ def study_command(results: dict[str, Any]) -> tuple[str, bool]:
     reproduces the study exactly (the same settings as the file records); a study made in code, e.g. by a test
     with shrunken models, may use settings no option sets."""
     from core.__main__ import build_parser, study_config  # light: no torch
-    from core.config import to_dict
+    from core.config import ConfigError, StudyConfig, config_hash, from_dict, to_dict
 
-    base = results["config"]["base"]
+    try:
+        stored = from_dict(StudyConfig, results["config"])
+    except ConfigError:
+        stored = None
+    base = to_dict(stored)["base"] if stored else results["config"]["base"]
     data, attack = base["target"]["data"], base["attack"]
     levels = ",".join(level_text(level) for level in results["levels"])
     required = ["--dataset", data["dataset"], *(["--folder", data["folder"]] if data.get("folder") else []),
@@ -71,8 +74,8 @@ def study_command(results: dict[str, Any]) -> tuple[str, bool]:
             value = _at(base, *path)
             if value is not None and value != _at(default, *path):
                 chosen += [flag, level_text(value)]
-        rebuilt = to_dict(study_config(parser.parse_args(["study", *required, *chosen])))
-        exact = json.loads(json.dumps(rebuilt)) == results["config"]
+        rebuilt = study_config(parser.parse_args(["study", *required, *chosen]))
+        exact = stored is not None and config_hash(rebuilt) == config_hash(stored)
     except (SystemExit, Exception):  # an option this version's command line refuses: the command is a guide only
         exact = False
     return shlex.join(["python", "-m", "core", "study", *required, *chosen]), exact

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import os
 from pathlib import Path
@@ -115,19 +114,14 @@ def sweep(data_dir, tmp_path_factory, pytestconfig):
     return engine, results, root
 
 
-# SHORT with a conventional judge: a sweep the Train page extends (the dashboard reads a sweep's config back from
-# its results file, and EvaluatorConfig.photometric=True is an ADDED_FIELDS value, which does not read back yet).
-EXTENDABLE = dataclasses.replace(SHORT, evaluator=EvaluatorConfig(width=12, epochs=25))
-
-
 @pytest.fixture(scope="session")
 def tiny_zoo(data_dir, tmp_path_factory):
-    """A zoo of one short sweep (EXTENDABLE, MI-Face) built as `python -m core zoo` builds the shipped one, and
+    """A zoo of one short sweep (SHORT, MI-Face) built as `python -m core zoo` builds the shipped one, and
     the store it was built from (its judge and models): (zoo folder, store folder)."""
     from core.engine import Engine
     from core.store import Store
     from core.zoo import build_zoo
 
     root = tmp_path_factory.mktemp("tiny_zoo")
-    build_zoo(Engine(Store(root / "store"), data_dir, torch.device("cpu")), root / "built", root / "zoo", [EXTENDABLE])
+    build_zoo(Engine(Store(root / "store"), data_dir, torch.device("cpu")), root / "built", root / "zoo", [SHORT])
     return root / "zoo", root / "store"

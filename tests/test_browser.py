@@ -177,3 +177,76 @@ def test_a_model_trained_to_extend_the_shipped_sweep_joins_it(tiny_zoo, data_dir
         page.keyboard.press("End")  # the sweep's largest lambda, shipped: its badge says so
         page.get_by_text("precomputed", exact=True).first.wait_for(timeout=30_000)
         assert slider.get_attribute("aria-valuetext") == "1"
+
+
+# Every page by its URL path (st.navigation derives them from the page files); Explore is the default page.
+PAGES = ["", "train", "attack_lab", "results", "compare", "findings", "learn"]
+SCREENS = [(1280, 720), (1500, 900), (1920, 1080)]  # a projector, the width the Learn page was cut at, full HD
+
+# In the main block, a container that clips or scrolls its content and is wider inside than out, a formula whose
+# right edge passes its column's, and any other element that runs past the main block's right edge.
+# Data frames scroll by design (their grid has a visible scroll bar), so they are left out.
+FIND_OVERFLOWS = """() => {
+  const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+  const right = main.getBoundingClientRect().right;
+  const name = el => {
+    const holder = el.closest('[data-testid]');
+    const text = (el.textContent || holder.textContent || '').trim().slice(0, 50);
+    return el.tagName.toLowerCase() + (holder ? ` in ${holder.dataset.testid}` : '') + ` "${text}"`;
+  };
+  const found = [];
+  for (const el of main.querySelectorAll('*')) {
+    if (el.closest('[data-testid="stDataFrame"]') || el.closest('[data-testid="stDataFrameResizable"]')) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width <= 1 || box.height <= 1) continue;  // hidden, or visually hidden for screen readers (1x1 px)
+    const style = getComputedStyle(el);
+    if (el.matches('.katex-display')) {
+      // KaTeX ends a stacked formula with a 2 px strut (.vlist-s), inside the formula's scroll width.
+      if (el.scrollWidth > el.clientWidth + 2) found.push(`${name(el)} scrolls ${el.scrollWidth - el.clientWidth} px`);
+      const column = el.closest('[data-testid="stColumn"]') || main;
+      const past = box.right - column.getBoundingClientRect().right;
+      if (past > 1) found.push(`${name(el)} runs ${Math.round(past)} px past its column`);
+    } else if (['hidden', 'clip', 'auto', 'scroll'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1) {
+      found.push(`${name(el)} clips or scrolls ${el.scrollWidth - el.clientWidth} px`);
+    } else if (box.right > right + 1) {
+      let clipped = false;
+      for (let up = el.parentElement; up && up !== main; up = up.parentElement) {
+        if (getComputedStyle(up).overflowX !== 'visible') { clipped = true; break; }
+      }
+      if (!clipped) found.push(`${name(el)} runs ${Math.round(box.right - right)} px past the page`);
+    }
+  }
+  return [...new Set(found)];
+}"""
+
+
+def open_page(page, url: str) -> None:
+    """Load a page and wait until its script has finished and nothing on it is still loading."""
+    page.goto(url)
+    page.locator("[data-testid='stMainBlockContainer'] h1").first.wait_for(timeout=90_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=90_000)
+    page.wait_for_load_state("networkidle", timeout=30_000)
+
+
+def test_every_page_fits_its_screen(server, page):
+    """At a projector's 1280x720, at 1500x900 and at 1920x1080 no element of any page overflows its container: no
+    formula is cut off, no text runs out of its column; and no page shows the developer toolbar. One browser and
+    one server for all pages; screenshots at 1280x720."""
+    OUTPUT.mkdir(exist_ok=True)
+    problems = []
+    try:
+        for path in PAGES:
+            page.set_viewport_size({"width": SCREENS[0][0], "height": SCREENS[0][1]})
+            open_page(page, f"{server}/{path}")
+            # Users get no developer toolbar (.streamlit/config.toml: client.toolbarMode).
+            assert page.locator("[data-testid='stAppDeployButton'], [data-testid='stMainMenu']").count() == 0
+            for width, height in SCREENS:
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_timeout(400)  # the layout and Plotly's resize settle
+                if (width, height) == SCREENS[0]:
+                    page.screenshot(path=str(OUTPUT / f"fit_{path or 'explore'}_{width}x{height}.png"))
+                problems += [f"{path or 'explore'} at {width}x{height}: {found}"
+                             for found in page.evaluate(FIND_OVERFLOWS)]
+    finally:
+        page.set_viewport_size({"width": 1600, "height": 1400})
+    assert not problems, "\n".join(problems)

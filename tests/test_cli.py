@@ -64,6 +64,19 @@ def test_help_explains_every_option(capsys):
         assert option in out
 
 
+def test_no_help_text_tells_a_dated_history(capsys):
+    """Help says what an option does now; what changed when is in CHANGELOG.md."""
+    import argparse
+    import re
+
+    import core.__main__ as cli
+
+    commands = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name in commands.choices:
+        code, out, _ = run_cli(capsys, name, "--help")
+        assert code == 0 and not re.search(r"\b20\d\d-\d\d|\buntil\b", out), (name, out)
+
+
 def _config(*argv: str):
     import core.__main__ as cli
 

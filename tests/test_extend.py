@@ -13,7 +13,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from core import gallery
-from core.config import dict_hash
+from core.config import config_hash, sweep_from_dict
 from core.engine import Engine
 from core.files import write_json_atomic
 from core.gallery import Sweep, attack_siblings, available_sweeps, join_sweeps, load_zoo
@@ -21,7 +21,7 @@ from core.results import results_path, template_hash
 from core.store import Store
 from core.sweep import run_sweep, summarise
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, sweep_tradeoff
-from tests.conftest import EXTENDABLE
+from tests.conftest import SHORT
 from tests.test_train_page import APP, wait_until_finished
 
 
@@ -34,7 +34,7 @@ def extension(base: dict, mid_lambda: float, seed: int = 0, evaluator: dict | No
     row = {**results["summary"][-1], "lambda": mid_lambda}
     results["config"] |= {"lambdas": [mid_lambda], "seeds": [seed]}
     results |= {"runs": [run], "summary": [row], "created": "2999-01-01T00:00:00",
-                "config_hash": dict_hash("SweepConfig", results["config"]),
+                "config_hash": config_hash(sweep_from_dict(results["config"])),
                 "evaluator": evaluator or results["evaluator"]}
     return results
 
@@ -46,7 +46,7 @@ def points(trace: dict) -> list[tuple[float, float, float]]:
 def test_template_hash_is_the_sweep_but_its_lambdas_seeds_and_judge():
     miface, gmi, _ = load_zoo()
     config = miface.results["config"]
-    assert dict_hash("SweepConfig", config) == miface.key  # the stored config hashes as the sweep did
+    assert config_hash(sweep_from_dict(config)) == miface.key  # the stored config hashes as the sweep did
     assert template_hash(config) == template_hash(extension(miface.results, 0.05, 3)["config"])
     assert template_hash(config) == template_hash({**config, "evaluator": {**config["evaluator"], "epochs": 1}})
     assert template_hash(config) != template_hash(gmi.results["config"])
@@ -119,7 +119,7 @@ def test_the_zoos_models_and_attacks_count_as_stored(tiny_zoo, data_dir, tmp_pat
     stages = []
     engine = Engine(Store(tmp_path / "store"), data_dir, torch.device("cpu"), zoo_dir=zoo_dir,
                     progress=lambda stage, done, total: stages.append(stage))
-    results = run_sweep(dataclasses.replace(EXTENDABLE, lambdas=(1.0,)), engine, tmp_path / "results")
+    results = run_sweep(dataclasses.replace(SHORT, lambdas=(1.0,)), engine, tmp_path / "results")
     run, zoo_run = results["runs"][0], shipped["runs"][1]
     assert run["reused"] == {"target": True, "attack": True} and run["target_key"] == zoo_run["target_key"]
     assert run["attack"] == zoo_run["attack"] and run["attack_key"] == zoo_run["attack_key"]
@@ -131,8 +131,8 @@ def test_the_zoos_models_and_attacks_count_as_stored(tiny_zoo, data_dir, tmp_pat
     shutil.copytree(zoo_store / "evaluators", record.parent.parent)
     write_json_atomic(record, {**json.loads(record.read_text()), "real_image_distance": {"value": 1.0}})
     other = Engine(Store(tmp_path / "other"), data_dir, torch.device("cpu"), zoo_dir=zoo_dir)
-    assert other._shipped_attack(run["attack_key"], run["target_key"], EXTENDABLE.attack, judge) is None
-    assert engine._shipped_attack(run["attack_key"], run["target_key"], EXTENDABLE.attack, judge) is not None
+    assert other._shipped_attack(run["attack_key"], run["target_key"], SHORT.attack, judge) is None
+    assert engine._shipped_attack(run["attack_key"], run["target_key"], SHORT.attack, judge) is not None
 
 
 @pytest.mark.slow

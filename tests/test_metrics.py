@@ -1,4 +1,5 @@
 import math
+import statistics
 
 import numpy as np
 import pytest
@@ -55,6 +56,16 @@ def test_nearest_distances_only_within_identity():
     assert distances.tolist() == pytest.approx([1.0, 3.0])
 
 
+def test_a_mean_over_forty_values_has_the_t_interval_not_the_normal_one():
+    """Over 40 people the t quantile is 2.023, not the normal's 1.96: an interval 3% wider."""
+    from core.metrics import mean_interval
+
+    values = [float(v) for v in range(40)]
+    figure = mean_interval(values)
+    half = 2.0227 * statistics.stdev(values) / math.sqrt(40)
+    assert figure["high"] - figure["value"] == pytest.approx(half, rel=1e-4)
+
+
 def test_sweep_summary_over_seeds_uses_the_t_interval():
     from core.sweep import summarise
 
@@ -69,7 +80,9 @@ def test_sweep_summary_over_seeds_uses_the_t_interval():
     multi, single = summarise(runs, (0.0, 0.1))
     assert multi["seeds"] == 3 and multi["test_accuracy"]["value"] == pytest.approx(0.8)
     assert multi["test_accuracy"]["per_seed"] == [0.9, 0.8, 0.7]
-    assert multi["attack_top1"]["high"] - multi["attack_top1"]["value"] == pytest.approx(4.303 * 0.1 / math.sqrt(3))
+    # t(0.975, 2 degrees of freedom) = 4.303, as any t table gives it to three decimals.
+    assert multi["attack_top1"]["high"] - multi["attack_top1"]["value"] == pytest.approx(4.303 * 0.1 / math.sqrt(3),
+                                                                                         rel=1e-4)
     assert single["seeds"] == 1 and single["attack_top1"] == runs[3]["attack"]["top1"]
 
 

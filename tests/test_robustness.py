@@ -132,8 +132,10 @@ REPLACE_MNIST = "Replace it with the original file"
 BAD_DATA = [
     pytest.param(lambda root: folder_config(root / "nowhere"), ["nowhere", "MIDLAB_DATA", "one sub-folder"],
                  id="missing-folder"),
-    pytest.param(lambda root: DataConfig(dataset="lfw"), ["lfw_gray/private_min20", "PROVENANCE"], id="missing-lfw"),
-    pytest.param(lambda root: DataConfig(dataset="mnist"), ["mnist/train-images-idx3-ubyte", "four standard"],
+    pytest.param(lambda root: DataConfig(dataset="lfw"), ["lfw_gray/private_min20", "python -m core fetch lfw"],
+                 id="missing-lfw"),
+    pytest.param(lambda root: DataConfig(dataset="mnist"),
+                 ["mnist/train-images-idx3-ubyte", "python -m core fetch mnist"],
                  id="missing-mnist"),
     pytest.param(empty_folder, ["0 identity folder", "at least 2", "one sub-folder"], id="empty-folder"),
     pytest.param(folders_without_images, ["0 identity folder", "at least 2"], id="identity-folders-without-images"),

@@ -23,9 +23,10 @@ from core.config import (
     TrainConfig,
     config_hash,
     default_studies,
+    from_dict,
+    hash_view,
     parse_levels,
     sweep_defaults,
-    to_dict,
 )
 from core.data import DataError, load_dataset
 from core.engine import Engine
@@ -122,7 +123,7 @@ def test_negative_label_smoothing_by_hand_on_three_classes() -> None:
 def test_new_settings_leave_the_stored_hashes_alone_and_are_validated() -> None:
     assert config_hash(TargetConfig()) == TARGET_HASH
     assert config_hash(SweepConfig(evaluator=EvaluatorConfig(photometric=True))) == SWEEP_HASH
-    plain = to_dict(TargetConfig())
+    plain = hash_view(TargetConfig())
     assert "label_smoothing" not in plain["train"] and "depth" not in plain["model"]
     assert "identities" not in plain["data"]
     for changed in (TargetConfig(train=TrainConfig(label_smoothing=-0.1)), TargetConfig(model=ModelConfig(depth=2)),
@@ -296,8 +297,7 @@ def test_the_shipped_studies_are_the_default_study_and_complete() -> None:
     assert all(results is not None for results in shipped)
     assert {r["config_hash"] for r in shipped} == {config_hash(c) for c in default_studies()}
     for results in shipped:
-        assert results["config"] == json.loads(json.dumps(to_dict(next(
-            c for c in default_studies() if config_hash(c) == results["config_hash"]))))
+        assert config_hash(from_dict(StudyConfig, results["config"])) == results["config_hash"]
         points = [p for regime in results["regimes"] for p in regime["points"]]
         assert len({p["seed"] for p in points}) >= 3 and all("model_path" not in p for p in points)
         grids = [p["grid_path"] for p in points if "grid_path" in p]

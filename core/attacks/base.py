@@ -21,7 +21,7 @@ def attacker_query(model: nn.Module, view: str, samples: int) -> Query:
     """The target as the attacker sees it. For a MID model: 'sample' draws a fresh z on every query (the
     deployed model, as in the official attack code), 'mean' averages K samples' probabilities, 'mu' uses the
     code's mean (a white-box attacker). A linear head answers the same in every view. The queries go to a
-    frozen, fused copy (core.models.frozen_for_queries); `model` is left as it was."""
+    frozen, fused copy (core.models.frozen_for_queries); `model` itself is not modified."""
     model = frozen_for_queries(model)
 
     def query(x: torch.Tensor) -> torch.Tensor:

@@ -33,12 +33,13 @@ st.caption(
     "target model became. A confident model is not a recognisable face: compare with the original."
 )
 
+# The sweep's label (dataset, attack, view, origin, key) needs a full row to be read whole on a 1280 px screen.
+sweep = loaders.sweep_selector("Sweep", "Where the models and their recorded attacks come from.")
 left, right = st.columns([2, 3])
-sweep = loaders.sweep_selector("Sweep", "Where the models and their recorded attacks come from.", left)
-mid_lambda = right.select_slider("Model (its lambda)", options=sweep.lambdas, value=sweep.lambdas[0],
-                                 format_func=lambda v: f"{v:g}", help="Which trained model was attacked.")
-people = st.multiselect("People", sweep.names, default=sweep.names[:4], max_selections=8,
-                        help="Whose reconstructions to replay (up to 8).")
+mid_lambda = left.select_slider("Model (its lambda)", options=sweep.lambdas, value=sweep.lambdas[0],
+                                format_func=lambda v: f"{v:g}", help="Which trained model was attacked.")
+people = right.multiselect("People", sweep.names, default=sweep.names[:4], max_selections=8,
+                           help="Whose reconstructions to replay (up to 8).")
 try:
     frames, steps, confidence = loaders.trajectory(sweep, mid_lambda)
 except GalleryError as error:

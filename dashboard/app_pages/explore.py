@@ -129,11 +129,11 @@ with left:
                        for r in sweep.results["summary"]}}
     live_plotly_chart(tradeoff, tradeoff_json, "tradeoff", state.lambda_from_chart, ring)
     html, png = st.columns(2)
-    html.download_button("Download the plot (interactive HTML)", tradeoff_html,
+    html.download_button("Plot as HTML", tradeoff_html,
                          file_name=f"tradeoff_{sweep.key}.html", mime="text/html",
                          help="For reports: opens in any browser, hover and zoom included.")
     if png_export_available():  # drawn on the server only when clicked: it takes a few seconds
-        png.download_button("Download the plot (PNG)", lambda: figure_png(tradeoff),
+        png.download_button("Plot as PNG", lambda: figure_png(tradeoff),
                             file_name=f"tradeoff_{sweep.key}_lambda{mid_lambda:g}.png", mime="image/png",
                             help="For slides: drawn on the server at twice the screen resolution.")
 with right:

@@ -69,7 +69,7 @@ def show_study(path: Path, results: dict) -> None:
     st.markdown(f"**Ran on** {machine(results)} · **this run** {timings_text(results.get('timings', {}))}{memory}"
                 f"{computed}")
     command, exact = study_command(results)
-    st.code(command, language="bash")
+    st.code(command, language="bash", wrap_lines=True)
     st.caption("It reruns exactly this study; with the same store, every model and attack is reused." if exact else
                "This study used settings no command-line option sets (it was made in code, for instance by a test "
                "with shrunken models): the command runs the nearest study, which gets a different hash.")

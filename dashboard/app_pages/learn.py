@@ -16,7 +16,8 @@ SECTIONS = [
         "variation penalty, a little blur and jitter) and starts from an average face of *other* people, "
         "never from the private photos.",
         "The attack's objective",
-        [r"\hat{x}_y = \arg\max_{x \in [0,1]^{H \times W}} \; \log p_\theta(y \mid x) - \alpha\, \mathrm{TV}(x)"],
+        [r"\begin{aligned} \hat{x}_y &= \arg\max_{x \in [0,1]^{H \times W}} \; \log p_\theta(y \mid x) \\ "
+         r"&\quad - \alpha\, \mathrm{TV}(x) \end{aligned}"],
         "Raise the model's log-probability of person y; TV(x) penalises pixel-to-pixel jumps.",
     ),
     (
@@ -28,8 +29,10 @@ SECTIONS = [
         "Every candidate is a face, so the result cannot be adversarial noise. Several searches run per "
         "person; the one the model trusts most is kept.",
         "The attack's objective",
-        [r"\hat{w}_y = \arg\min_{w \in [-1, 1]^{100}} \; -\log \frac{p_\theta(y \mid G(w))}{1 - p_\theta(y \mid G(w))} "
-         r"+ \beta\, \mathrm{softplus}\big(-D(G(w))\big), \qquad \hat{x}_y = G(\hat{w}_y)"],
+        [r"\begin{aligned} \hat{w}_y &= \arg\min_{w \in [-1, 1]^{100}} \; \ell_y(w), "
+         r"\qquad \hat{x}_y = G(\hat{w}_y) \\ "
+         r"\ell_y(w) &= -\log \frac{p_\theta(y \mid G(w))}{1 - p_\theta(y \mid G(w))} \\ "
+         r"&\quad + \beta\, \mathrm{softplus}\big(-D(G(w))\big) \end{aligned}"],
         "White-box: the model's gradients flow through G back to the code w. The log-odds keep pushing after "
         "the model is 99% sure, where GMI's plain -log p would stop. After each step every coordinate of w is "
         "clamped to [-1, 1], as in GMI's code: the search stays where G draws its most typical faces.",
@@ -43,7 +46,8 @@ SECTIONS = [
         "less: the vector is truncated to its k largest entries before decoding.",
         "The decoder's training",
         [r"\min_\psi \sum_{x \in \text{public}} \big\| D_\psi\big(\mathrm{trunc}_k\, \log p_\theta(\cdot \mid x)"
-         r"\big) - x \big\|^2, \qquad \hat{x}_y = D_\psi\big(\mathrm{trunc}_k \log \bar{p}_y\big)"],
+         r"\big) - x \big\|^2",
+         r"\hat{x}_y = D_\psi\big(\mathrm{trunc}_k \log \bar{p}_y\big)"],
         "p̄_y: the mean of the model's answers on person y's photos.",
     ),
     (
@@ -54,10 +58,10 @@ SECTIONS = [
         "about the input beyond a standard Gaussian. A larger lambda keeps less information about the input, "
         "so there is less for an attacker to invert; but also less to recognise people with.",
         "The training loss",
-        [r"\mathcal{L} = \mathrm{CE}\big(y, f(z)\big) + \lambda\, "
-         r"\mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, I)\big), "
-         r"\quad z = \mu + \sigma \odot \varepsilon",
-         r"\sigma = \mathrm{softplus}(s - 5), \qquad [\mu, s] = W h + b"],
+        [r"\begin{aligned} \mathcal{L} &= \mathrm{CE}\big(y, f(z)\big) \\ "
+         r"&\quad + \lambda\, \mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, I)\big) \end{aligned}",
+         r"\begin{aligned} z &= \mu + \sigma \odot \varepsilon, \qquad [\mu, s] = W h + b \\ "
+         r"\sigma &= \mathrm{softplus}(s - 5) \end{aligned}"],
         "The KL term is summed over z's k dimensions and averaged over the batch (the official code).",
     ),
 ]
