@@ -22,6 +22,7 @@ from core.store import Store
 from core.sweep import run_sweep, summarise
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, sweep_tradeoff
 from tests.conftest import SHORT
+from tests.test_explore import tradeoff
 from tests.test_train_page import APP, wait_until_finished
 
 
@@ -161,7 +162,7 @@ def test_a_model_trained_to_extend_the_shipped_sweep_joins_it_in_explore(tiny_zo
     assert slider.options == ["0", "0.5", "1"] and slider.value == 0.5
     assert any(f"[{TRAINED_HERE}]" in m.value for m in explore.markdown)
     assert all("vs λ=0" in m.delta for m in explore.metric)  # lambda = 0 is the comparison
-    figure = json.loads(json.loads(explore.get("bidi_component")[0].proto.json)["figure"])
+    figure, _ = tradeoff(explore)
     curve, added = figure["data"][:2]
     assert [p[0] for p in points(curve)] == [0.0, 0.5, 1.0] and added["name"] == TRAINED_HERE
     assert points(curve) == points(train_plot[0]) and points(added) == points(train_plot[1])  # the pages agree
@@ -175,11 +176,11 @@ def test_explore_marks_a_point_scored_by_another_judge(tmp_path, monkeypatch, da
     write_json_atomic(results_path(tmp_path, added["config_hash"]), added)
     monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path))
     app = AppTest.from_file(APP, default_timeout=30)
-    app.query_params["lam"] = "0.05"
+    app.query_params["attack"], app.query_params["lam"] = "miface", "0.05"  # the zoo's first sweep
     app.run()
     assert not app.exception and app.select_slider[0].value == 0.05
     assert any(f"[{OTHER_JUDGE}]" in m.value for m in app.markdown) and "9.00" in app.warning[0].value
     assert "vs λ=0" in app.metric[0].delta and [m.delta for m in app.metric[1:]] == ["", "", ""]  # test accuracy only
-    assert len(app.selectbox) == 3  # attack, view, and the sweep as each judge scored it
-    figure = json.loads(json.loads(app.get("bidi_component")[0].proto.json)["figure"])
+    assert len(app.selectbox) == 4  # dataset, attack, view, and the sweep as each judge scored it
+    figure, _ = tradeoff(app)
     assert [t["name"] for t in figure["data"]][:2] == ["MI-Face (shown)", OTHER_JUDGE]
