@@ -1,7 +1,9 @@
 """Train-or-load for targets and evaluators, attack-or-load for reconstructions: each keyed by config hash.
 
 Asking for something already in the store trains nothing; everything computed is stored with its config,
-hash, metrics, library versions, device and timings.
+hash, metrics, library versions, device, timings and the fingerprint of the data it was computed from. A
+stored entry is served only when its record names its key and the data at hand (core.store.Expected): a
+dataset whose photos changed gets its models, judges and attacks recomputed, each reported with why.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from core.config import (
     PriorConfig,
     TargetConfig,
     config_hash,
+    from_dict,
     to_dict,
 )
-from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public
+from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public, public_fingerprint
 from core.gallery import tile
 from core.metrics import (
     attack_scores,
@@ -42,7 +45,7 @@ from core.metrics import (
 from core.models import EvaluatorNet, TargetNet
 from core.prior import GAN, train_gan
 from core.runtime import Timings, environment, seed_everything, timestamp
-from core.store import Store, write_atomic
+from core.store import FINGERPRINT, Expected, Store, write_atomic
 from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective, mid_objective
 
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
@@ -76,7 +79,7 @@ class Engine:
     device: torch.device
     progress: Progress = _quiet
     epoch_callbacks: list[Callback] = field(default_factory=list)  # e.g. the dashboard's live curves
-    # The judge's embeddings of the private training photos, by (judge key, data hash): every attack scored by
+    # The judge's embeddings of the private training photos, by (judge key, data fingerprint): every attack scored by
     # one judge on one dataset measures distances to the same photos (6 s per attack for LFW's judge).
     _private_features: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict, repr=False)
 
@@ -84,9 +87,10 @@ class Engine:
     def target(self, config: TargetConfig, data: PreparedData) -> tuple[TargetNet, dict[str, Any], bool]:
         """The trained target for `config`: loaded when stored (third value True), else trained and stored."""
         key = config_hash(config)
+        expected = Expected(lambda record: from_dict(TargetConfig, record["config"]), {"private": data.fingerprint})
         with self.store.lock("targets", key):  # another process may be computing it: wait, then load
             model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
-            record = self.store.load_model("targets", key, model)
+            record = self.store.load_model("targets", key, model, expected)
             if record is not None:
                 model = model.to(self.device).eval()
                 if "balanced_accuracy" not in record["test"]["deployed"]:  # stored by an older version: complete it
@@ -110,7 +114,8 @@ class Engine:
                 test = self.target_metrics(model, config, data)
             record = {
                 "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
-                "data": data.summary(), "history": history, "test": test, "privacy": trainer.privacy,
+                "data": data.summary(), FINGERPRINT: expected.known, "history": history, "test": test,
+                "privacy": trainer.privacy,
                 "environment": environment(self.device), "timings": dict(timings), "created": timestamp(),
             }
             self.store.save_model("targets", key, model, record)
@@ -143,12 +148,14 @@ class Engine:
         holds its held-out accuracy (measured before it saw the held-out images) and the feature distance
         between real photos of the same person."""
         key = config_hash(config)
+        expected = Expected(lambda record: from_dict(EvaluatorConfig, record["config"]),
+                            {"private": data.fingerprint})
         model = EvaluatorNet(data.images.num_classes, config)
-        record = SHIPPED.load_model("evaluators", key, model)  # LFW's judge ships: 30 CPU minutes to train
+        record = self._shipped("evaluators", key, model, expected)  # LFW's judge ships: 30 CPU minutes to train
         if record is not None:
             return model.to(self.device).eval(), record, True
         with self.store.lock("evaluators", key):  # another process may be computing it: wait, then load
-            record = self.store.load_model("evaluators", key, model)
+            record = self.store.load_model("evaluators", key, model, expected)
             if record is not None:
                 return model.to(self.device).eval(), record, True
             split_config = dataclasses.replace(config, finetune_epochs=0)
@@ -175,10 +182,19 @@ class Engine:
             train_x, train_y = data.train()
             test_x, test_y = data.test()
             record.update(config=to_dict(config), config_hash=key, environment=environment(self.device),
+                          **{FINGERPRINT: expected.known},
                           created=timestamp(),
                           real_image_distance=real_image_distance(model, train_x, train_y, test_x, test_y, self.device))
             self.store.save_model("evaluators", key, model, record)
             return model.eval(), record, False
+
+    def _shipped(self, kind: str, key: str, model: torch.nn.Module, expected: Expected) -> dict[str, Any] | None:
+        """A shipped entry's record (its weights loaded into `model`), or None; when it does not fit the data at
+        hand, the reason goes to the user's store, for the record of the entry computed there instead."""
+        record = SHIPPED.load_model(kind, key, model, expected)
+        if (kind, key) in SHIPPED.refused:
+            self.store.refused[(kind, key)] = SHIPPED.refused.pop((kind, key))
+        return record
 
     def _fit(self, model: EvaluatorNet, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int,
              lr: float, label: str, seed: int) -> list[dict[str, float]]:
@@ -193,15 +209,18 @@ class Engine:
         """The GAN prior for `config`: from the store, else shipped in assets/, else trained on LFW's public
         faces and stored."""
         key = config_hash(config)
+        expected = Expected(lambda record: from_dict(PriorConfig, record["config"]),
+                            {"public": public_fingerprint(self.data_root)})
         gan = GAN(config)
-        record = SHIPPED.load_model("priors", key, gan)  # read-only: needs no lock (or a writable store)
+        record = self._shipped("priors", key, gan, expected)  # read-only: needs no lock (or a writable store)
         if record is not None:
             return gan.to(self.device).eval(), record, True
         with self.store.lock("priors", key):
-            record = self.store.load_model("priors", key, gan)
+            record = self.store.load_model("priors", key, gan, expected)
             if record is not None:
                 return gan.to(self.device).eval(), record, True
-            faces = public_faces(self.data_root, config.image_size, limit=config.images, box=lfw_box(config.crop))
+            faces = public_faces(self.data_root, config.image_size, limit=config.images, box=lfw_box(config.crop),
+                                 fingerprint=expected.fingerprint["public"])
             seed_everything(config.seed)
             gan = GAN(config)
             timings = Timings()
@@ -210,8 +229,8 @@ class Engine:
                     lambda r: self.progress("train GAN prior", int(r["epoch"]), config.epochs),
                     *self.epoch_callbacks])
             record = {"kind": "prior", "config": to_dict(config), "config_hash": key, "public": "lfw_public",
-                      "images": len(faces), "history": history, "environment": environment(self.device),
-                      "timings": dict(timings), "created": timestamp()}
+                      FINGERPRINT: expected.known, "images": len(faces), "history": history,
+                      "environment": environment(self.device), "timings": dict(timings), "created": timestamp()}
             self.store.save_model("priors", key, gan, record)
             return gan.eval(), record, False
 
@@ -225,21 +244,30 @@ class Engine:
             if data.public_images is None:
                 raise ConfigError("the public set 'heldout_identities' needs public identities held out (> 0)")
             return mean_face(data.public_images)
-        key = config_hash(PublicMean(attack.public, image_size, PUBLIC_MEAN_IMAGES))
-        loaded = self.store.load("public_mean", key)
+        named = PublicMean(attack.public, image_size, PUBLIC_MEAN_IMAGES)
+        key = config_hash(named)
+        expected = Expected(lambda record: PublicMean(**record["config"]),
+                            {"public": public_fingerprint(self.data_root)})
+        loaded = self.store.load("public_mean", key, expected)
         if loaded is not None:
             return loaded[0]["image"]
         faces = load_lfw_public(self.data_root, image_size, limit=PUBLIC_MEAN_IMAGES)
         image = mean_face(faces)
-        self.store.save("public_mean", key, {"image": image}, {"kind": "public_mean", "images": len(faces)})
+        self.store.save("public_mean", key, {"image": image}, {"kind": "public_mean", "config": to_dict(named),
+                                                               "config_hash": key, FINGERPRINT: expected.known,
+                                                               "images": len(faces)})
         return image
 
     def attack(self, target: TargetNet, target_key: str, attack: AttackConfig, evaluator: EvaluatorNet,
                evaluator_key: str, data: PreparedData) -> tuple[Reconstruction, dict[str, Any], bool]:
         """Invert every identity of `target` as `attack` says, score with `evaluator`; stored by hash."""
         key = config_hash(AttackRun(target_key, evaluator_key, attack))
+        expected = Expected(lambda record: AttackRun(record["target_key"], record["evaluator_key"],
+                                                     from_dict(AttackConfig, record["config"])),
+                            {"private": data.fingerprint,
+                             **({"public": public_fingerprint(self.data_root)} if uses_lfw_public(attack) else {})})
         with self.store.lock("attacks", key):  # another process may be computing it: wait, then load
-            loaded = self.store.load("attacks", key)
+            loaded = self.store.load("attacks", key, expected)
             if loaded is not None:
                 return Reconstruction.from_tensors(loaded[0]), loaded[1], True
             timings = Timings()
@@ -253,7 +281,7 @@ class Engine:
                                        self.private_features(evaluator, evaluator_key, data), data.train()[1],
                                        self.device)
             record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
-                      "evaluator_key": evaluator_key, "scores": scores, **details,
+                      "evaluator_key": evaluator_key, FINGERPRINT: expected.known, "scores": scores, **details,
                       "target_confidence": float(result.target_confidence[-1].mean()),
                       "environment": environment(self.device), "timings": dict(timings),
                       "created": timestamp()}
@@ -264,7 +292,7 @@ class Engine:
 
     def private_features(self, evaluator: EvaluatorNet, evaluator_key: str, data: PreparedData) -> torch.Tensor:
         """The judge's embedding of every private training photo, computed once per judge and dataset."""
-        key = (evaluator_key, config_hash(data.config))
+        key = (evaluator_key, data.fingerprint)
         if key not in self._private_features:
             self._private_features[key] = embed_all(evaluator, data.train()[0], self.device)
         return self._private_features[key]
@@ -295,7 +323,7 @@ class Engine:
             return result, {"prior_key": prior_record["config_hash"]}
         with timings.stage("public_s"):
             public = public_faces(self.data_root, image_size, limit=attack.inversion.images,
-                                  box=lfw_box(attack.inversion.crop))
+                                  box=lfw_box(attack.inversion.crop), fingerprint=public_fingerprint(self.data_root))
         victim_x, victim_y = data.train()
         seed_everything(attack.inversion.seed)  # the decoder's initial weights
         with timings.stage("attack_s"):
@@ -304,11 +332,17 @@ class Engine:
         return result, {"history": history, "public_images": len(public)}
 
 
+def uses_lfw_public(attack: AttackConfig) -> bool:
+    """Whether an attack learns from LFW's public faces (a GAN prior, an inversion decoder, a mean-face start)."""
+    return attack.attack != "miface" or (attack.miface.start != "gray" and attack.public == "lfw_public")
+
+
 @functools.lru_cache(maxsize=1)  # a sweep's inversion attacks all learn from the same faces: decode them once
-def public_faces(root: Path, image_size: int, limit: int = 0,
-                 box: tuple[int, int, int, int] = LFW_FACE_BOX) -> torch.Tensor:
+def public_faces(root: Path, image_size: int, limit: int = 0, box: tuple[int, int, int, int] = LFW_FACE_BOX,
+                 fingerprint: str | None = None) -> torch.Tensor:
     """LFW's public faces (N, 1, S, S) in [0, 1]: what the attacker learns a prior or a decoder from.
-    Shared between calls: read it, never write to it."""
+    Shared between calls: read it, never write to it. `fingerprint` (the folder's public_fingerprint) is part
+    of the cache's key, so faces decoded before the files changed are never served."""
     faces = load_lfw_public(root, image_size, limit=limit, box=box)
     return torch.from_numpy(faces).unsqueeze(1).float().div_(255.0)
 

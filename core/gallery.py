@@ -19,7 +19,7 @@ from safetensors.numpy import load as load_safetensors
 
 from core.config import DataConfig
 from core.data import PreparedData
-from core.files import read_json
+from core.files import read_json, read_regular
 from core.results import list_results, load_results
 
 ZOO_DIR = Path(__file__).resolve().parent.parent / "assets" / "zoo"
@@ -74,7 +74,7 @@ class Sweep:
             expected = record.get("tensors_sha256")
             fix = "run the sweep again to recompute it"
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError as error:
             raise GalleryError(f"cannot read {path} ({error.strerror or error}); {fix}") from error
         if expected != hashlib.sha256(data).hexdigest():

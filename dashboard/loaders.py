@@ -4,6 +4,7 @@ defense comparisons.
 Every cache has max_entries, so a server that runs for weeks keeps a bounded amount in memory
 (tests/test_robustness.py checks every cache in dashboard/)."""
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from PIL import Image
 
 from core import gallery
 from core.config import DEFAULT_STUDY_SUITE, results_root
+from core.files import read_regular
 from core.gallery import Sweep, available_sweeps, original_faces
 from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, load_results
 
@@ -124,7 +126,7 @@ def grid_image(grid_path: str, folder: Path, what: str, rerun: str) -> Image.Ima
     path = Path(grid_path)
     path = path if path.is_absolute() else folder / path
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(read_regular(path))) as image:
             return image.convert("RGB")
     except OSError as error:
         st.warning(f"The reconstructions of {what} cannot be shown: `{path}` is missing or damaged "
