@@ -47,9 +47,10 @@ def reconstructions(sweep: Sweep, mid_lambda: float) -> np.ndarray:
 
 
 @st.cache_data(max_entries=4, ttl=ORIGINALS_TTL_S, show_spinner="Reading the original faces...")
-def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str]]:
-    """One training photo per identity; raises core.data.DataError when the dataset is missing. Cached for an
-    hour only: unlike results files, a dataset folder has no cheap signature to notice a change by."""
+def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str], str]:
+    """One training photo per identity, the names and the data's fingerprint; raises core.data.DataError when the
+    dataset is missing. Cached for an hour only: unlike results files, a dataset folder has no cheap signature to
+    notice a change by."""
     return original_faces(data_config, Path(root))
 
 

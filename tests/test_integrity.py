@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 from conftest import make_faces
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -39,6 +40,7 @@ from core.config import (
     MIFaceConfig,
     ModelConfig,
     PriorConfig,
+    SweepConfig,
     TargetConfig,
     TrainConfig,
     config_hash,
@@ -49,6 +51,7 @@ from core.engine import SHIPPED, Engine
 from core.files import NotRegularFileError, StoreError, read_json, read_regular
 from core.results import load_results
 from core.store import FINGERPRINT, RECORD, TENSORS, Store
+from core.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
@@ -170,6 +173,7 @@ def change_dataset(faces: Path, change: str, person: int, photo: int, other: int
 @generated(8)
 @given(change=st.sampled_from(CHANGES), person=st.integers(0, 2), photo=st.integers(0, 3), other=st.integers(1, 2),
        seed=st.integers(0, 2**32 - 1))
+@example(change="unrelated files only", person=0, photo=0, other=1, seed=0)  # always one untouched dataset
 def test_changed_photos_recompute_every_entry_made_from_them_and_say_why(pristine, change, person, photo, other, seed):
     with copy_of(pristine) as root, warnings() as lines:
         changed = change_dataset(root / "faces", change, person, photo, other, np.random.default_rng(seed))
@@ -256,6 +260,31 @@ def test_the_shipped_judge_fits_the_fetched_lfw(lfw_dir):
         data = PreparedData.load(from_dict(EvaluatorConfig, record["config"]).data, lfw_dir.parent)
         assert record[FINGERPRINT]["private"] == data.fingerprint
         assert SHIPPED.record("evaluators", path.parent.name) is not None
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root with generated photos, and a sweep of them (results/ and store/) for the dashboard to show."""
+    root = tmp_path_factory.mktemp("tiny_sweep")
+    make_faces(root / "faces", identities=3, per_identity=4, size=FACES)
+    config = SweepConfig(target=TARGETS[0.0], lambdas=(0.0, 0.1), attack=ATTACK, evaluator=JUDGES[0])
+    run_sweep(config, Engine(Store(root / "store"), root, CPU), root / "results")
+    return root
+
+
+@generated(5)
+@given(change=st.sampled_from(CHANGES), person=st.integers(0, 2), photo=st.integers(0, 3), other=st.integers(1, 2),
+       seed=st.integers(0, 2**32 - 1))
+@example(change="unrelated files only", person=0, photo=0, other=1, seed=0)  # always one untouched dataset
+def test_explore_says_when_the_photos_changed_since_the_results_were_made(tiny_sweep, change, person, photo, other,
+                                                                          seed):
+    with copy_of(tiny_sweep) as root:
+        changed = change_dataset(root / "faces", change, person, photo, other, np.random.default_rng(seed))
+        environment = {"MIDLAB_RESULTS": str(root / "results"), "MIDLAB_DATA": str(root)}
+        with mock.patch.dict(os.environ, environment), mock.patch.object(gallery, "ZOO_DIR", root / "no-zoo"):
+            app = AppTest.from_file(APP, default_timeout=60).run()
+        assert not app.exception
+        assert any("photos in this dataset changed" in w.value for w in app.warning) == changed
 
 
 # ---- the attacker's public faces ---------------------------------------------------------------------------

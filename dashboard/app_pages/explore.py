@@ -6,7 +6,7 @@ import streamlit as st
 from core.config import data_root
 from core.data import DataError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
-from core.gallery import GalleryError, attack_siblings, metric_delta
+from core.gallery import GalleryError, attack_siblings, metric_delta, photos_changed
 from dashboard import loaders, state
 from dashboard.charts import spread_figure, tradeoff_figure
 from dashboard.live_chart import live_plotly_chart
@@ -78,7 +78,9 @@ for card, (name, label, better, digits, help_text) in zip(cards, [
                 delta_color=better, help=f"{help_text} {interval(row[name], digits)}.", border=True)
 
 try:
-    originals, names = loaders.originals(sweep.results["config"]["target"]["data"], str(data_root()))
+    originals, names, fingerprint = loaders.originals(sweep.results["config"]["target"]["data"], str(data_root()))
+    if changed := photos_changed(sweep, fingerprint):
+        st.warning(changed)
 except DataError as error:
     originals = None
     st.warning(f"Original faces are read from the dataset, which is not available here: {error}")
