@@ -19,6 +19,8 @@ import hashlib
 import json
 import re
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.config import LFW_CROP, DataConfig, data_root
-from core.files import read_regular
+from core.files import open_regular, read_regular
 
 if TYPE_CHECKING:
     import torch
@@ -134,7 +136,7 @@ def read_face(path: Path, size: int, box: tuple[int, int, int, int] | None = Non
     """One image file to a size x size uint8 grayscale array; a broken or absurdly large file (a header that
     promises billions of pixels) raises DataError naming it."""
     try:
-        with Image.open(path) as opened:
+        with open_regular(path) as file, Image.open(file) as opened:
             image = _grayscale(opened)
             image.load()
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
@@ -235,8 +237,10 @@ def _idx_dims(path: Path, f: Any) -> tuple[int, ...]:
     return tuple(int.from_bytes(raw[4 * i: 4 * i + 4], "big") for i in range(magic[3]))
 
 
-def _open_idx(path: Path) -> Any:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+@contextmanager
+def _open_idx(path: Path) -> Iterator[Any]:
+    with open_regular(path) as file:
+        yield gzip.GzipFile(fileobj=file, mode="rb") if path.suffix == ".gz" else file
 
 
 def read_idx_header(path: Path) -> tuple[int, ...]:

@@ -9,7 +9,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 log = logging.getLogger("midlab")
 
@@ -34,18 +34,25 @@ def require_regular(path: Path, mode: int) -> None:
         raise NotRegularFileError(f"{path} is {kind}, not a regular file; remove it")
 
 
-def read_regular(path: Path) -> bytes:
-    """A regular file's bytes. A FIFO, socket, device or folder at `path` raises NotRegularFileError (an OSError,
-    so every reader's existing report applies) at once: it is checked before opening, and opened without
-    blocking and checked again, so one swapped in between cannot block either."""
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading in binary, if it is a regular file. A FIFO, socket, device or folder raises
+    NotRegularFileError (an OSError, so every reader's existing report applies) at once: it is checked before
+    opening, and opened without blocking and checked again, so one swapped in between cannot block either.
+    Every file MID Lab reads (records, results, manifests, tensors, images) is opened here."""
     require_regular(path, os.stat(path).st_mode)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # on a regular file, O_NONBLOCK changes nothing
     try:
         require_regular(path, os.fstat(fd).st_mode)
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
-    finally:
+    except OSError:
         os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def read_regular(path: Path) -> bytes:
+    """A regular file's bytes (see open_regular)."""
+    with open_regular(path) as f:
+        return f.read()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -26,7 +26,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
-from conftest import make_faces
+from conftest import make_faces, write_idx
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -46,7 +46,7 @@ from core.config import (
     config_hash,
     from_dict,
 )
-from core.data import ImageSet, PreparedData, public_fingerprint
+from core.data import DataError, ImageSet, PreparedData, public_fingerprint
 from core.engine import SHIPPED, Engine
 from core.files import NotRegularFileError, StoreError, read_json, read_regular
 from core.results import load_results
@@ -463,6 +463,19 @@ def test_a_special_file_in_the_store_is_reported_never_waited_on(pristine, kind,
         assert not isinstance(outcome, BaseException), outcome
         assert [entry for entry, (reused, _) in outcome[1].items() if not reused] == [(kind, key)]
         assert len(lines) == 1 and "not a regular file" in lines[0]
+
+
+@pytest.mark.parametrize("special", SPECIALS)
+def test_special_files_in_a_dataset_are_skipped_or_named(tmp_path, special):
+    make_faces(tmp_path / "faces", identities=2, per_identity=3, size=FACES)
+    make_special(tmp_path / "faces" / "person0" / "3.png", special)  # among the photos: skipped
+    data = finishes(lambda: PreparedData.load(DATA, tmp_path), 30)
+    assert isinstance(data, PreparedData) and len(data.images.labels) == 6
+    (tmp_path / "mnist").mkdir()
+    write_idx(tmp_path / "mnist" / "train-labels-idx1-ubyte.gz", np.zeros(10, dtype=np.uint8))
+    make_special(tmp_path / "mnist" / "train-images-idx3-ubyte.gz", special)  # an MNIST file: named
+    error = finishes(lambda: PreparedData.load(DataConfig(dataset="mnist", max_per_identity=2), tmp_path), 30)
+    assert isinstance(error, DataError) and "not a regular file" in str(error)
 
 
 def write_specials(results: Path, special: str) -> None:
