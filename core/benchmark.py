@@ -23,9 +23,9 @@ from core.config import ATTACKS, ComparisonConfig, config_hash, default_studies,
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import StoreError
-from core.metrics import paired_difference
 from core.results import format_figure, load_results, results_path
 from core.runtime import ProgressLine, peak_memory_mb, pick_device
+from core.stats import paired_difference
 from core.store import Store
 from core.sweep import format_table, run_sweep
 
