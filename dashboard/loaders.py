@@ -13,9 +13,9 @@ import streamlit as st
 from PIL import Image
 
 from core import gallery
-from core.config import DEFAULT_STUDY_SUITE, results_root
+from core.config import DEFAULT_STUDY_SUITE, data_root, results_root
 from core.files import read_regular
-from core.gallery import Sweep, available_sweeps, original_faces
+from core.gallery import Sweep, available_sweeps, original_faces, photos_changed
 from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, load_results
 from dashboard.state import lambda_text
 
@@ -77,6 +77,15 @@ def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str], str]
     dataset is missing. Cached for an hour only: unlike results files, a dataset folder has no cheap signature to
     notice a change by."""
     return original_faces(data_config, Path(root))
+
+
+def sweep_originals(sweep: Sweep) -> tuple[np.ndarray, list[str]]:
+    """One photo per person of a sweep from today's dataset, and the names, with a warning on the page when they
+    are not the photos the sweep's results came from; raises core.data.DataError when the dataset is missing."""
+    faces, names, fingerprint = originals(sweep.results["config"]["target"]["data"], str(data_root()))
+    if changed := photos_changed(sweep, fingerprint):
+        st.warning(changed)
+    return faces, names
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -18,7 +18,7 @@ from core.config import (
 )
 from core.data import DataError
 from core.figures import ATTACK_NAMES
-from core.gallery import GalleryError, photos_changed
+from core.gallery import GalleryError
 from core.jobs import JOBS
 from dashboard import loaders
 from dashboard.job_panel import job_panel
@@ -51,9 +51,7 @@ step = st.select_slider("Attack step", options=steps, value=steps[-1],
 frame = steps.index(step)
 
 try:
-    originals, _, fingerprint = loaders.originals(sweep.results["config"]["target"]["data"], str(data_root()))
-    if changed := photos_changed(sweep, fingerprint):
-        st.warning(changed)
+    originals, _ = loaders.sweep_originals(sweep)
 except DataError as error:
     originals = None
     st.warning(f"Original faces are read from the dataset, which is not available here: {error}")

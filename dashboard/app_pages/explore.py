@@ -3,10 +3,9 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.config import data_root
 from core.data import DataError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
-from core.gallery import GalleryError, attack_siblings, metric_delta, photos_changed
+from core.gallery import GalleryError, attack_siblings, metric_delta
 from core.stats import within_noise
 from core.story import DEFAULT_PEOPLE, interval_text, lambda_changes, lambda_sentence
 from dashboard import loaders, state
@@ -56,9 +55,7 @@ identities = state.pick_identities(sweep)
 state.write_url(sweep, mid_lambda, identities)
 
 try:
-    originals, names, fingerprint = loaders.originals(sweep.results["config"]["target"]["data"], str(data_root()))
-    if changed := photos_changed(sweep, fingerprint):
-        st.warning(changed)
+    originals, names = loaders.sweep_originals(sweep)
 except DataError as error:
     originals = None
     st.warning(f"Original faces are read from the dataset, which is not available here: {error}")
