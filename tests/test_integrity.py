@@ -272,7 +272,7 @@ def tiny_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@generated(5)
+@generated(10)
 @given(change=st.sampled_from(CHANGES), person=st.integers(0, 2), photo=st.integers(0, 3), other=st.integers(1, 2),
        seed=st.integers(0, 2**32 - 1))
 @example(change="unrelated files only", person=0, photo=0, other=1, seed=0)  # always one untouched dataset
@@ -432,7 +432,7 @@ def finishes(action: Callable[[], Any], seconds: float = 60) -> Any:
     return outcome[0]
 
 
-@generated(40)
+@generated(12)  # every pair
 @given(special=st.sampled_from(SPECIALS), name=st.sampled_from(["record.json", "results.json", "tensors"]))
 def test_reading_a_special_file_is_refused_at_once_with_its_kind(special, name):
     with tempfile.TemporaryDirectory() as folder:
@@ -447,7 +447,7 @@ def test_reading_a_special_file_is_refused_at_once_with_its_kind(special, name):
 STORE_FILES = (RECORD, TENSORS, "lock")
 
 
-@generated(12)
+@generated(30)
 @given(kind=st.sampled_from(sorted(EDITS)), place=st.sampled_from(STORE_FILES), special=st.sampled_from(SPECIALS),
        data=st.data())
 def test_a_special_file_in_the_store_is_reported_never_waited_on(pristine, kind, place, special, data):
