@@ -67,13 +67,15 @@ class Expected:
 
     def mismatch(self, key: str, record: dict[str, Any]) -> str | None:
         """Why `record`, found under `key`, is not the entry expected; None when it is."""
-        if record.get("key") != key:
-            return f"its record names the entry {record.get('key')!r} (copied from another entry?)"
-        if record.get("config_hash", key) != key:
-            return f"its record's config_hash is {record.get('config_hash')!r}"
+        named = {"key": record.get("key"), "config_hash": record.get("config_hash", key)}
+        wrong = [f"{field} {value!r}" for field, value in named.items() if value != key]
+        if wrong:
+            return f"its record names {' and '.join(wrong)} (copied from another entry?)"
         try:
             named = config_hash(self.named_by(record))
-        except (ConfigError, KeyError, TypeError, ValueError) as error:
+        except KeyError as error:
+            return f"its record has no {error} field (written by an older version)"
+        except (ConfigError, TypeError, ValueError) as error:
             return f"the config in its record cannot be rebuilt ({str(error).splitlines()[0]})"
         if named != key:
             return f"the config in its record hashes to {named} (edited, or copied from another entry)"
