@@ -83,6 +83,13 @@ class Engine:
     # one judge on one dataset measures distances to the same photos (6 s per attack for LFW's judge).
     _private_features: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict, repr=False)
 
+    @functools.cached_property
+    def public_fingerprint(self) -> str | None:
+        """The attacker's public faces' fingerprint (core.data.public_fingerprint), read once per engine, that is
+        per command or dashboard job (0.3 s for LFW's 10,210 files): photos changed while it runs are seen by the
+        next one."""
+        return public_fingerprint(self.data_root)
+
     # ---- targets -------------------------------------------------------------------------------------
     def target(self, config: TargetConfig, data: PreparedData) -> tuple[TargetNet, dict[str, Any], bool]:
         """The trained target for `config`: loaded when stored (third value True), else trained and stored."""
@@ -210,7 +217,7 @@ class Engine:
         faces and stored."""
         key = config_hash(config)
         expected = Expected(lambda record: from_dict(PriorConfig, record["config"]),
-                            {"public": public_fingerprint(self.data_root)})
+                            {"public": self.public_fingerprint})
         gan = GAN(config)
         record = self._shipped("priors", key, gan, expected)  # read-only: needs no lock (or a writable store)
         if record is not None:
@@ -247,7 +254,7 @@ class Engine:
         named = PublicMean(attack.public, image_size, PUBLIC_MEAN_IMAGES)
         key = config_hash(named)
         expected = Expected(lambda record: PublicMean(**record["config"]),
-                            {"public": public_fingerprint(self.data_root)})
+                            {"public": self.public_fingerprint})
         loaded = self.store.load("public_mean", key, expected)
         if loaded is not None:
             return loaded[0]["image"]
@@ -265,7 +272,7 @@ class Engine:
         expected = Expected(lambda record: AttackRun(record["target_key"], record["evaluator_key"],
                                                      from_dict(AttackConfig, record["config"])),
                             {"private": data.fingerprint,
-                             **({"public": public_fingerprint(self.data_root)} if uses_lfw_public(attack) else {})})
+                             **({"public": self.public_fingerprint} if uses_lfw_public(attack) else {})})
         with self.store.lock("attacks", key):  # another process may be computing it: wait, then load
             loaded = self.store.load("attacks", key, expected)
             if loaded is not None:
@@ -323,7 +330,7 @@ class Engine:
             return result, {"prior_key": prior_record["config_hash"]}
         with timings.stage("public_s"):
             public = public_faces(self.data_root, image_size, limit=attack.inversion.images,
-                                  box=lfw_box(attack.inversion.crop), fingerprint=public_fingerprint(self.data_root))
+                                  box=lfw_box(attack.inversion.crop), fingerprint=self.public_fingerprint)
         victim_x, victim_y = data.train()
         seed_everything(attack.inversion.seed)  # the decoder's initial weights
         with timings.stage("attack_s"):
