@@ -45,7 +45,7 @@ from core.metrics import (
 from core.models import EvaluatorNet, TargetNet
 from core.prior import GAN, train_gan
 from core.runtime import Timings, environment, seed_everything, timestamp
-from core.store import FINGERPRINT, Expected, Store, write_atomic
+from core.store import FINGERPRINT, Expected, Store
 from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective, mid_objective
 
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
@@ -94,7 +94,7 @@ class Engine:
     def target(self, config: TargetConfig, data: PreparedData) -> tuple[TargetNet, dict[str, Any], bool]:
         """The trained target for `config`: loaded when stored (third value True), else trained and stored."""
         key = config_hash(config)
-        expected = Expected(lambda record: from_dict(TargetConfig, record["config"]), {"private": data.fingerprint})
+        expected = self.expected("targets", data)
         with self.store.lock("targets", key):  # another process may be computing it: wait, then load
             model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
             record = self.store.load_model("targets", key, model, expected)
@@ -155,10 +155,9 @@ class Engine:
         holds its held-out accuracy (measured before it saw the held-out images) and the feature distance
         between real photos of the same person."""
         key = config_hash(config)
-        expected = Expected(lambda record: from_dict(EvaluatorConfig, record["config"]),
-                            {"private": data.fingerprint})
+        expected = self.expected("evaluators", data)
         model = EvaluatorNet(data.images.num_classes, config)
-        record = self._shipped("evaluators", key, model, expected)  # LFW's judge ships: 30 CPU minutes to train
+        record = self.shipped("evaluators", key, expected, model)  # LFW's judge ships: 30 CPU minutes to train
         if record is not None:
             return model.to(self.device).eval(), record, True
         with self.store.lock("evaluators", key):  # another process may be computing it: wait, then load
@@ -195,10 +194,21 @@ class Engine:
             self.store.save_model("evaluators", key, model, record)
             return model.eval(), record, False
 
-    def _shipped(self, kind: str, key: str, model: torch.nn.Module, expected: Expected) -> dict[str, Any] | None:
-        """A shipped entry's record (its weights loaded into `model`), or None; when it does not fit the data at
-        hand, the reason goes to the user's store, for the record of the entry computed there instead."""
-        record = SHIPPED.load_model(kind, key, model, expected)
+    def expected(self, kind: str, data: PreparedData | None = None, attack: AttackConfig | None = None) -> Expected:
+        """What a stored entry of `kind` must be to be served (core.store.Expected): named by its key, and made
+        from `data` (judges, targets, attacks) and from the public faces (priors, the mean face, and the
+        `attack`s that learn from them)."""
+        private = {"private": data.fingerprint} if data is not None else {}
+        public = {"public": self.public_fingerprint}
+        uses_public = kind in ("priors", "public_mean") or (kind == "attacks" and uses_lfw_public(attack))
+        return Expected(NAMED_BY[kind], {**private, **(public if uses_public else {})})
+
+    def shipped(self, kind: str, key: str, expected: Expected, model: torch.nn.Module | None = None
+                ) -> dict[str, Any] | None:
+        """A shipped entry's record (its weights loaded into `model`, when given), or None; when it is not what
+        `expected` says, the reason goes to the user's store, for the record of the entry computed there."""
+        record = (SHIPPED.record(kind, key, expected) if model is None
+                  else SHIPPED.load_model(kind, key, model, expected))
         if (kind, key) in SHIPPED.refused:
             self.store.refused[(kind, key)] = SHIPPED.refused.pop((kind, key))
         return record
@@ -216,10 +226,9 @@ class Engine:
         """The GAN prior for `config`: from the store, else shipped in assets/, else trained on LFW's public
         faces and stored."""
         key = config_hash(config)
-        expected = Expected(lambda record: from_dict(PriorConfig, record["config"]),
-                            {"public": self.public_fingerprint})
+        expected = self.expected("priors")
         gan = GAN(config)
-        record = self._shipped("priors", key, gan, expected)  # read-only: needs no lock (or a writable store)
+        record = self.shipped("priors", key, expected, gan)  # read-only: needs no lock (or a writable store)
         if record is not None:
             return gan.to(self.device).eval(), record, True
         with self.store.lock("priors", key):
@@ -251,28 +260,27 @@ class Engine:
             if data.public_images is None:
                 raise ConfigError("the public set 'heldout_identities' needs public identities held out (> 0)")
             return mean_face(data.public_images)
-        named = PublicMean(attack.public, image_size, PUBLIC_MEAN_IMAGES)
-        key = config_hash(named)
-        expected = Expected(lambda record: PublicMean(**record["config"]),
-                            {"public": self.public_fingerprint})
+        return self.public_mean(PublicMean(attack.public, image_size, PUBLIC_MEAN_IMAGES))[0]
+
+    def public_mean(self, config: PublicMean) -> tuple[torch.Tensor, dict[str, Any], bool]:
+        """The mean of the attacker's first public faces (1, H, W): from the store, else computed and stored."""
+        key = config_hash(config)
+        expected = self.expected("public_mean")
         loaded = self.store.load("public_mean", key, expected)
         if loaded is not None:
-            return loaded[0]["image"]
-        faces = load_lfw_public(self.data_root, image_size, limit=PUBLIC_MEAN_IMAGES)
+            return loaded[0]["image"], loaded[1], True
+        faces = load_lfw_public(self.data_root, config.image_size, limit=config.images)
         image = mean_face(faces)
-        self.store.save("public_mean", key, {"image": image}, {"kind": "public_mean", "config": to_dict(named),
-                                                               "config_hash": key, FINGERPRINT: expected.known,
-                                                               "images": len(faces)})
-        return image
+        record = {"kind": "public_mean", "config": to_dict(config), "config_hash": key, FINGERPRINT: expected.known,
+                  "images": len(faces)}
+        self.store.save("public_mean", key, {"image": image}, record)
+        return image, record, False
 
     def attack(self, target: TargetNet, target_key: str, attack: AttackConfig, evaluator: EvaluatorNet,
                evaluator_key: str, data: PreparedData) -> tuple[Reconstruction, dict[str, Any], bool]:
         """Invert every identity of `target` as `attack` says, score with `evaluator`; stored by hash."""
         key = config_hash(AttackRun(target_key, evaluator_key, attack))
-        expected = Expected(lambda record: AttackRun(record["target_key"], record["evaluator_key"],
-                                                     from_dict(AttackConfig, record["config"])),
-                            {"private": data.fingerprint,
-                             **({"public": self.public_fingerprint} if uses_lfw_public(attack) else {})})
+        expected = self.expected("attacks", data, attack)
         with self.store.lock("attacks", key):  # another process may be computing it: wait, then load
             loaded = self.store.load("attacks", key, expected)
             if loaded is not None:
@@ -292,9 +300,8 @@ class Engine:
                       "target_confidence": float(result.target_confidence[-1].mean()),
                       "environment": environment(self.device), "timings": dict(timings),
                       "created": timestamp()}
-            # The picture first: the record, written last by save(), is what makes an entry valid.
-            write_atomic(self.store.path("attacks", key) / "reconstructions.png", png_grid(result.images))
-            self.store.save("attacks", key, result.tensors(), record)
+            self.store.save("attacks", key, result.tensors(), record,
+                            files={"reconstructions.png": png_grid(result.images)})
             return result, record, False
 
     def private_features(self, evaluator: EvaluatorNet, evaluator_key: str, data: PreparedData) -> torch.Tensor:
@@ -337,6 +344,17 @@ class Engine:
             result, history = run_inversion(query, labels, public, victim_x, victim_y, data.images.num_classes,
                                             attack.inversion, on_step)
         return result, {"history": history, "public_images": len(public)}
+
+
+# How each kind of entry's key is named by its record: the config it hashes, rebuilt (core.store.Expected).
+NAMED_BY: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "targets": lambda record: from_dict(TargetConfig, record["config"]),
+    "evaluators": lambda record: from_dict(EvaluatorConfig, record["config"]),
+    "priors": lambda record: from_dict(PriorConfig, record["config"]),
+    "public_mean": lambda record: PublicMean(**record["config"]),
+    "attacks": lambda record: AttackRun(record["target_key"], record["evaluator_key"],
+                                        from_dict(AttackConfig, record["config"])),
+}
 
 
 def uses_lfw_public(attack: AttackConfig) -> bool:
