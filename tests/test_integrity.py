@@ -48,9 +48,10 @@ from core.config import (
 )
 from core.data import DataError, ImageSet, PreparedData, public_fingerprint
 from core.engine import SHIPPED, Engine
+from core.executor import RayExecutor, target_unit
 from core.files import NotRegularFileError, StoreError, read_json, read_regular
 from core.results import load_results
-from core.store import FINGERPRINT, RECORD, TENSORS, Store
+from core.store import FINGERPRINT, RECORD, TENSORS, MemoryStore, Store
 from core.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,6 +191,26 @@ def test_changed_photos_recompute_every_entry_made_from_them_and_say_why(pristin
             assert record[FINGERPRINT] == {"private": data.fingerprint}
         _, again = run_everything(root)
         assert all(reused for reused, _ in again.values())  # the replacements are what is served now
+
+
+def test_a_cluster_run_recomputes_a_stale_entry_and_stores_the_replacement(pristine):
+    """The Ray executor's driver: what it finds stored is checked like the engine's, and a worker's fresh entry
+    replaces a stale one (without a cluster: the driver's two steps, with the entry a worker would return)."""
+    with copy_of(pristine) as root, warnings() as lines:
+        change_dataset(root / "faces", "new pixels", 1, 2, 1, np.random.default_rng(3))
+        engine = Engine(Store(root / "store"), root, CPU)
+        data = PreparedData.load(DATA, root)
+        unit = target_unit(TARGETS[0.1])
+        assert RayExecutor._stored(engine, unit, data) is None  # stale: to be computed
+        assert len(lines) == 1 and "the private data changed" in lines[0]
+        worker = Engine(MemoryStore({}), root, CPU)
+        worker.target(TARGETS[0.1], data)
+        for (kind, key), entry in worker.store.new.items():
+            RayExecutor._write(engine.store, kind, key, entry)
+        record = stored(root, "targets", unit.key)
+        assert record[FINGERPRINT] == {"private": data.fingerprint}
+        assert record["recomputed_because"].startswith("the private data changed")
+        assert RayExecutor._stored(Engine(Store(root / "store"), root, CPU), unit, data) is not None
 
 
 def prepared(images: np.ndarray, labels: np.ndarray, public: np.ndarray | None) -> PreparedData:
