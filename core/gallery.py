@@ -21,7 +21,7 @@ from safetensors.numpy import load as load_safetensors
 
 from core.config import ConfigError, DataConfig
 from core.data import PreparedData
-from core.files import read_json
+from core.files import read_json, read_regular
 from core.results import join_results, list_results, load_results, template_hash
 
 # The shipped zoo; $MIDLAB_ZOO points MID Lab at another one built by `python -m core zoo` (a test's small zoo).
@@ -110,7 +110,7 @@ class Sweep:
 def _checked(path: Path, expected: str | None, fix: str) -> dict[str, np.ndarray]:
     """A safetensors file's tensors, if its bytes have the SHA-256 `expected`; else GalleryError saying `fix`."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as error:
         raise GalleryError(f"cannot read {path} ({error.strerror or error}); {fix}") from error
     if expected != hashlib.sha256(data).hexdigest():
@@ -216,14 +216,26 @@ def join_sweeps(sweeps: list[Sweep]) -> list[Sweep]:
     return joined
 
 
-def original_faces(data_config: dict[str, Any], root: Path) -> tuple[np.ndarray, list[str]]:
-    """One private training image per identity, uint8 (C, H, W), in label order, and the names.
-    Raises core.data.DataError (with how to get the data) when the dataset is missing."""
+def original_faces(data_config: dict[str, Any], root: Path) -> tuple[np.ndarray, list[str], str]:
+    """One private training image per identity, uint8 (C, H, W), in label order, the names, and the dataset's
+    fingerprint (see photos_changed). Raises core.data.DataError (with how to get the data) when the dataset is
+    missing."""
     data = PreparedData.load(DataConfig(**data_config), root)
     first = {}
     for index in data.train_index:
         first.setdefault(int(data.images.labels[index]), index)
-    return data.images.images[[first[label] for label in range(data.images.num_classes)]], data.images.names
+    return (data.images.images[[first[label] for label in range(data.images.num_classes)]], data.images.names,
+            data.fingerprint)
+
+
+def photos_changed(sweep: Sweep, fingerprint: str) -> str | None:
+    """A warning when the dataset's photos (`fingerprint`, as original_faces gives it) are not those the sweep's
+    models and reconstructions came from; None when they are, or the results predate fingerprints."""
+    if sweep.results.get("data_fingerprint", fingerprint) == fingerprint:
+        return None
+    return ("The photos in this dataset changed since these results were made: the originals shown are today's, "
+            "the models and reconstructions come from the old photos. Run the sweep again to recompute them "
+            "(every stored model and attack made from the old photos is recomputed).")
 
 
 def metric_delta(figure: dict[str, Any], baseline: dict[str, Any]) -> float | None:

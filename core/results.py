@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import dict_hash, hash_view, sweep_from_dict
-from core.files import read_json, write_atomic
+from core.files import read_json, read_regular, write_atomic
 
 FIGURE_LABELS = {
     "test_accuracy": "test accuracy",
@@ -61,7 +61,7 @@ def list_results(out_dir: Path, kind: str = "sweep") -> list[Path]:
 def ship_grid(grid_path: str, folder: Path, results_key: str, attack_key: str) -> str:
     """Copy a reconstruction grid beside a shipped results file; its path relative to `folder`."""
     relative = f"{results_key}/{attack_key}.png"
-    write_atomic(Path(folder) / relative, Path(grid_path).read_bytes())
+    write_atomic(Path(folder) / relative, read_regular(Path(grid_path)))
     return relative
 
 

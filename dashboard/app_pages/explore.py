@@ -3,7 +3,6 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.config import data_root
 from core.data import DataError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
 from core.gallery import GalleryError, attack_siblings, metric_delta
@@ -56,7 +55,7 @@ identities = state.pick_identities(sweep)
 state.write_url(sweep, mid_lambda, identities)
 
 try:
-    originals, names = loaders.originals(sweep.results["config"]["target"]["data"], str(data_root()))
+    originals, names = loaders.sweep_originals(sweep)
 except DataError as error:
     originals = None
     st.warning(f"Original faces are read from the dataset, which is not available here: {error}")
