@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import gallery
 from core.config import config_hash, sweep_from_dict
+from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
 from core.gallery import Sweep, attack_siblings, available_sweeps, join_sweeps, load_zoo
@@ -132,8 +133,9 @@ def test_the_zoos_models_and_attacks_count_as_stored(tiny_zoo, data_dir, tmp_pat
     shutil.copytree(zoo_store / "evaluators", record.parent.parent)
     write_json_atomic(record, {**json.loads(record.read_text()), "real_image_distance": {"value": 1.0}})
     other = Engine(Store(tmp_path / "other"), data_dir, torch.device("cpu"), zoo_dir=zoo_dir)
-    assert other._shipped_attack(run["attack_key"], run["target_key"], SHORT.attack, judge) is None
-    assert engine._shipped_attack(run["attack_key"], run["target_key"], SHORT.attack, judge) is not None
+    expected = engine.expected("attacks", PreparedData.load(SHORT.target.data, data_dir), SHORT.attack)
+    assert other._shipped_attack(run["attack_key"], run["target_key"], SHORT.attack, judge, expected) is None
+    assert engine._shipped_attack(run["attack_key"], run["target_key"], SHORT.attack, judge, expected) is not None
 
 
 @pytest.mark.slow
