@@ -10,6 +10,7 @@ from core.gallery import GalleryError, attack_siblings, metric_delta
 from dashboard import loaders, state
 from dashboard.charts import spread_figure, tradeoff_figure
 from dashboard.live_chart import live_plotly_chart
+from dashboard.text import plain
 
 DEFAULT_IDENTITIES = 8
 
@@ -39,7 +40,7 @@ def interval(figure: dict, digits: int = 2) -> str:
 def verdict(run: dict, label: int, names: list[str]) -> str:
     judged = run["attack"]["per_identity"][label]
     mark = "✓" if judged["top1"] else "✗"
-    return f"{mark} judge: {names[judged['predicted']]} · p={judged['evaluator_confidence']:.2f}"
+    return f"{mark} judge: {plain(names[judged['predicted']])} · p={judged['evaluator_confidence']:.2f}"
 
 
 st.title("Explore: what can an attacker recover?")
@@ -81,20 +82,20 @@ try:
     originals, names = loaders.originals(sweep.results["config"]["target"]["data"], str(data_root()))
 except DataError as error:
     originals = None
-    st.warning(f"Original faces are read from the dataset, which is not available here: {error}")
+    st.warning(f"Original faces are read from the dataset, which is not available here: {plain(error)}")
 
 try:
     free = loaders.reconstructions(sweep, sweep.lambdas[0])
     chosen = loaders.reconstructions(sweep, mid_lambda)
 except GalleryError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 
 labels = [sweep.names.index(name) for name in identities]
 columns = st.columns(len(labels)) if labels else []
 for column, label in zip(columns, labels, strict=True):
     with column:
-        st.markdown(f"**{sweep.names[label]}**")
+        st.markdown(f"**{plain(sweep.names[label])}**")
         if originals is not None:
             st.image(originals[label], caption="original (training photo)", width="stretch")
         st.image(free[label], caption=f"λ=0 · {verdict(sweep.run(sweep.lambdas[0]), label, sweep.names)}",
