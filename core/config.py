@@ -157,9 +157,7 @@ def feature_map_size(image_size: int, depth: int) -> int:
 
 def check_lambda(value: float) -> float:
     """lambda weighs the KL term: finite, non-negative and not absurd; -0.0 is returned as 0.0."""
-    _require(LIMITS["lambda"].contains(value),
-             f"lambda must be a finite number between 0 and {MAX_LAMBDA:g}; got {value!r}")
-    return float(value) + 0.0
+    return check_limit("lambda", value)
 
 
 @config_dataclass
@@ -179,11 +177,11 @@ class DataConfig:
         _require(self.dataset != "folder" or bool(self.folder), "dataset 'folder' needs a folder path")
         _require(16 <= self.image_size <= 256, f"image_size must be in 16..256; got {self.image_size}")
         _require(0.0 < self.train_fraction < 1.0, f"train_fraction must be in (0, 1); got {self.train_fraction}")
-        _require(self.max_per_identity == 0 or self.max_per_identity >= 2,
-                 "max_per_identity must be 0 (no cap) or at least 2: each identity needs a train and a test image")
         check_limit("max_per_identity", self.max_per_identity)
         check_limit("public_identities", self.public_identities)
         check_limit("identities", self.identities)
+        _require(self.max_per_identity == 0 or self.max_per_identity >= 2,
+                 "max_per_identity must be 0 (no cap) or at least 2: each identity needs a train and a test image")
         _require(self.identities == 0 or self.identities >= 2,
                  f"identities must be 0 (all) or at least 2: a classifier needs two people; got {self.identities}")
 
@@ -322,8 +320,8 @@ class MIFaceConfig:
 
     def __post_init__(self) -> None:
         _require_choice("start", self.start, MIFACE_STARTS)
-        _require(self.steps >= 1 and self.record_every >= 1, "steps and record_every must be positive")
         check_limit("attack_steps", self.steps, "MI-Face steps")
+        _require(self.record_every >= 1, "MI-Face record_every must be positive")
         _require(math.isfinite(self.lr) and self.lr > 0, "MI-Face lr must be positive")
         _require(self.tv_weight >= 0 and self.blur_every >= 0, "tv_weight and blur_every must be non-negative")
 
@@ -374,8 +372,8 @@ class GMIConfig:
     ADDED_FIELDS: ClassVar[dict[str, Any]] = {"latent_bound": 0.0}
 
     def __post_init__(self) -> None:
-        _require(self.steps >= 1 and self.record_every >= 1, "GMI steps and record_every must be positive")
         check_limit("attack_steps", self.steps, "GMI steps")
+        _require(self.record_every >= 1, "GMI record_every must be positive")
         check_limit("latent_bound", self.latent_bound, "GMI latent_bound (0: unbounded)")
         _require(self.restarts >= 1, "GMI needs at least one restart per identity")
         _require(self.candidates >= self.restarts, "GMI candidates must be at least its restarts")
