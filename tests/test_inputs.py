@@ -296,6 +296,57 @@ def test_no_page_passes_a_raw_error_or_name_to_markdown():
                     f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
 
 
+HOSTILE_NAMES = ["Doe, Jane", "[prize](https:evil.example)", "![x](http:evil.example?p.png)", "<b>s10</b>"]
+MARKUP = re.compile(r"(?<!\\)[\[\]()<>!]")  # a bracket, parenthesis, angle or bang left unescaped
+
+
+@pytest.mark.slow
+def test_a_crafted_link_over_hostile_folder_names_shows_each_person_once_and_no_markup(tmp_path, monkeypatch):
+    """A real sweep over folders named like Markdown links, images, HTML and with commas; a link that names them
+    (repeated, as an older comma list, and unknown Markdown values): every notice and label is plain text."""
+    import torch
+    from streamlit.testing.v1 import AppTest
+    from tiny_cli import tiny_config
+
+    from core import gallery
+    from core.engine import Engine
+    from core.results import load_results
+    from core.store import Store
+    from core.sweep import run_sweep
+
+    pixels = np.random.default_rng(0).integers(0, 256, size=(len(HOSTILE_NAMES), 5, 16, 16), dtype=np.uint8)
+    for name, images in zip(HOSTILE_NAMES, pixels, strict=True):
+        (tmp_path / "faces" / name).mkdir(parents=True)
+        for index, image in enumerate(images):
+            Image.fromarray(image).save(tmp_path / "faces" / name / f"{index}.png")
+    config, _ = tiny_config(["--dataset", "folder", "--folder", str(tmp_path / "faces"), "--public",
+                             "heldout_identities", "--public-identities", "1", "--lambdas", "0,0.1", "--epochs", "3"])
+    run_sweep(config, Engine(Store(tmp_path / "store"), tmp_path, torch.device("cpu")), tmp_path / "results")
+    names = load_results(next((tmp_path / "results").glob("sweep_*.json")))["class_names"]
+    monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("MIDLAB_DATA", str(tmp_path))
+    monkeypatch.setattr(gallery, "ZOO_DIR", tmp_path / "no-zoo")
+    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    app.query_params.update({"ids": [names[1], names[1], names[0], "[click](https:evil.example)"],
+                             "view": "![img](http:evil.example?v.png)", "lam": "1_0"})
+    app.run()
+    assert not app.exception
+    assert app.multiselect[0].value == [names[1], names[0]]  # each person once, in the link's order
+    assert app.query_params["ids"] == [names[1], names[0]]  # written back one parameter per person
+    shown = [e.value for kind in ("markdown", "caption", "toast", "warning", "error", "info", "success")
+             for e in app.get(kind)]
+    written = [text for text in shown if any(plain(n) in text for n in names) or "evil" in text]
+    assert len(written) >= 4, shown  # the two people's headings, the notices about the link's values
+    for text in written:
+        assert not MARKUP.search(text.replace("**", "")), text
+    assert any(f"**{plain(names[1])}**" == text for text in shown)
+    # An older link's comma-separated list still opens the same screen, except for a name holding a comma.
+    plain_names = [n for n in names if "," not in n]
+    again = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    again.query_params["ids"] = ",".join(reversed(plain_names))
+    assert again.run().multiselect[0].value == list(reversed(plain_names))
+
+
 # ---- 8. interrupts -----------------------------------------------------------------------------------------
 
 INTERRUPTED = "interrupted: everything finished so far is stored and will be reused\n"
