@@ -540,8 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         interrupts.unwind()
         return run(argv)
     except KeyboardInterrupt:
-        interrupts.report()
-        raise SystemExit(interrupts.EXIT_STATUS) from None
+        interrupts.leave()
 
 
 if __name__ == "__main__":

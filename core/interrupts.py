@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from types import FrameType
+from typing import NoReturn
 
 INTERRUPTED = "interrupted: everything finished so far is stored and will be reused\n"
 EXIT_STATUS = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C
@@ -34,11 +35,20 @@ def unwind() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def report() -> None:
-    """After a KeyboardInterrupt reached main(): ignore another Ctrl-C while leaving, and print the one line."""
+def leave() -> NoReturn:
+    """After a KeyboardInterrupt reached main(), every file and lock on the way already dealt with: ignore another
+    Ctrl-C, print the one line and exit with 130. The command line skips the interpreter's shutdown, where a
+    library the interrupt caught half-imported (torch) can end the process by SIGINT instead; in a test, main()
+    raises SystemExit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stdout.flush()
     sys.stderr.write(INTERRUPTED)
+    sys.stderr.flush()
+    if CLI:
+        os._exit(EXIT_STATUS)
+    raise SystemExit(EXIT_STATUS)
 
 
-if _running_as_cli():
+CLI = _running_as_cli()
+if CLI:
     signal.signal(signal.SIGINT, _leave_at_once)
