@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"comma-separated attacks (default: {','.join(ATTACKS)})")
     compare.add_argument("--noise-multipliers", type=_bounded_list("noise_multiplier", "0.5,1,2"),
                          default=DEFAULT_NOISE_MULTIPLIERS,
-                         help=f"comma-separated DP-SGD noise multipliers, each {_range('noise_multiplier')} and not 0 "
+                         help=f"comma-separated DP-SGD noise multipliers, each {_range('noise_multiplier')} "
                               f"(default: {_numbers(DEFAULT_NOISE_MULTIPLIERS)})")
     compare.add_argument("--clip", type=_bounded("clip"), default=PrivacyConfig().max_grad_norm,
                          help=f"DP-SGD per-example clipping norm ({_range('clip')}; default: "

@@ -108,7 +108,7 @@ LIMITS: dict[str, Limit] = {
     "public_identities": Limit(0, 100_000),
     "top_k": Limit(0, 100_000),
     "latent_bound": Limit(0.0, 100.0, integer=False),
-    "noise_multiplier": Limit(0.0, 100.0, integer=False),  # 0: no DP-SGD
+    "noise_multiplier": Limit(0.0, 100.0, integer=False, low_open=True),  # DP-SGD's; PrivacyConfig's 0 turns it off
     "clip": Limit(0.0, 100.0, integer=False, low_open=True),
     # Negative label smoothing below -0.5 makes the loss fall without bound too quickly to train.
     "label_smoothing": Limit(-0.5, 0.9, integer=False),
@@ -218,7 +218,8 @@ class PrivacyConfig:
     delta: float = 1e-5
 
     def __post_init__(self) -> None:
-        check_limit("noise_multiplier", self.noise_multiplier, "the DP-SGD noise multiplier (0: no DP-SGD)")
+        if self.noise_multiplier != 0:
+            check_limit("noise_multiplier", self.noise_multiplier, "the DP-SGD noise multiplier (0: no DP-SGD)")
         check_limit("clip", self.max_grad_norm, "the DP-SGD clipping norm")
         _require(0 < self.delta < 1, f"delta must be in (0, 1); got {self.delta}")
 
@@ -573,7 +574,6 @@ class ComparisonConfig:
         for attack in self.attacks:
             _require_choice("attack", attack, ATTACKS)
         for noise in self.noise_multipliers:
-            _require(noise != 0, "noise multipliers must be positive: the undefended model is the comparison's own")
             check_limit("noise_multiplier", noise, "noise multipliers")
         _require(len(set(self.noise_multipliers)) == len(self.noise_multipliers), "noise multipliers must not repeat")
         _require(self.dp_model.norm == "group", "DP-SGD needs the model's norm 'group'")

@@ -31,7 +31,7 @@ def _from_url_once() -> None:
         try:
             st.session_state["_url_lam"] = parse_number(params["lam"])
         except ConfigError:
-            st.toast(f"Ignored lam={plain(params['lam'])} from the link: not a number.")
+            st.toast(f"Ignored lam={plain(repr(params['lam']))} from the link: not a number.")
     if "ids" in params:
         st.session_state["_url_ids"] = params.get_all("ids")
 
@@ -58,7 +58,7 @@ def settle_choice(key: str, wanted: str | None, options: list[str], param: str) 
         if wanted in options:
             st.session_state[key] = wanted
         else:
-            st.toast(f"Ignored {param}={plain(wanted)} from the link: not one of {plain(', '.join(options))}.")
+            st.toast(f"Ignored {param}={plain(repr(wanted))} from the link: not one of {plain(', '.join(options))}.")
     if st.session_state.get(key) not in options:
         st.session_state[key] = options[0]
 
@@ -74,7 +74,7 @@ def pick_sweep(sweeps: list[Sweep]) -> Sweep:
     wanted_key = st.session_state.pop("_url_sweep", None)
     by_key = {s.key: s for s in sweeps}
     if wanted_key is not None and wanted_key not in by_key:
-        st.toast(f"Ignored sweep={plain(wanted_key)} from the link: no such results here.")
+        st.toast(f"Ignored sweep={plain(repr(wanted_key))} from the link: no such results here.")
     elif wanted_key is not None:
         st.session_state["_url_attack"] = by_key[wanted_key].results["config"]["attack"]["attack"]
         st.session_state["_url_view"] = by_key[wanted_key].results["config"]["attack"]["view"]

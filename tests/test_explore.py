@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import shown
 from streamlit.testing.v1 import AppTest
 
 from core.gallery import load_zoo
@@ -98,9 +99,9 @@ def test_without_the_dataset_the_reconstructions_still_show(tmp_path, monkeypatc
     monkeypatch.setenv("MIDLAB_DATA", str(tmp_path / "no-data"))
     app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not app.exception
-    shown = app.warning[0].value.replace("\\", "")  # the error is shown as plain text: Markdown-escaped
-    assert "att_faces" in shown and "MIDLAB_DATA" in shown
-    assert "`python -m core fetch orl`" in shown  # the data folder is the default: no --data
+    warning = shown(app.warning[0].value)  # the error is shown as plain text: Markdown-escaped
+    assert "att_faces" in warning and "MIDLAB_DATA" in warning
+    assert "`python -m core fetch orl`" in warning  # the data folder is the default: no --data
     assert len(app.image) == 8 * 2 and len(app.metric) == 4
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_faces
+from conftest import make_faces, shown
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -265,20 +265,16 @@ def test_older_comma_separated_links_still_work(names, data):
 
 # ---- 7. text from links shown as Markdown ----------------------------------------------------------------
 
-def unescape(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
-
-
 @SETTINGS
 @given(text=st.text(st.sampled_from(string.printable + "²٣éλ·")) | st.text())
 def test_plain_text_shows_exactly_as_written_and_carries_no_markup(text):
-    shown = plain(text)
-    assert unescape(shown) == " ".join(text.split())
+    markdown = plain(text)
+    assert shown(markdown) == " ".join(text.split())
     # Every ASCII punctuation character, the only ones Markdown reads, comes escaped: no link, image, emphasis,
     # code, HTML, heading, list, table or directive can start.
-    unescaped = re.sub(r"\\.", "", shown)
-    assert not set(unescaped) & set(string.punctuation), shown
-    assert "\n" not in shown
+    unescaped = re.sub(r"\\.", "", markdown)
+    assert not set(unescaped) & set(string.punctuation), markdown
+    assert "\n" not in markdown
 
 
 MARKDOWN_CALLS = re.compile(r"\b(?:st|column|card|left|right|middle|png|html)\.(markdown|caption|info|warning|error|"
@@ -333,13 +329,13 @@ def test_a_crafted_link_over_hostile_folder_names_shows_each_person_once_and_no_
     assert not app.exception
     assert app.multiselect[0].value == [names[1], names[0]]  # each person once, in the link's order
     assert app.query_params["ids"] == [names[1], names[0]]  # written back one parameter per person
-    shown = [e.value for kind in ("markdown", "caption", "toast", "warning", "error", "info", "success")
+    texts = [e.value for kind in ("markdown", "caption", "toast", "warning", "error", "info", "success")
              for e in app.get(kind)]
-    written = [text for text in shown if any(plain(n) in text for n in names) or "evil" in text]
-    assert len(written) >= 4, shown  # the two people's headings, the notices about the link's values
+    written = [text for text in texts if any(plain(n) in text for n in names) or "evil" in text]
+    assert len(written) >= 4, texts  # the two people's headings, the notices about the link's values
     for text in written:
         assert not MARKUP.search(text.replace("**", "")), text
-    assert any(f"**{plain(names[1])}**" == text for text in shown)
+    assert any(f"**{plain(names[1])}**" == text for text in texts)
     # An older link's comma-separated list still opens the same screen, except for a name holding a comma.
     plain_names = [n for n in names if "," not in n]
     again = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_faces, run_cli, write_idx
+from conftest import make_faces, run_cli, shown, write_idx
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -544,7 +544,7 @@ def test_link_values_that_look_like_paths_are_ignored_with_a_notice_and_touch_no
         touched = RECORDING.pop()
     assert not app.exception
     assert touched == [f"open {control}"]
-    notices = [toast.value.replace("\\", "") for toast in app.toast]  # shown as plain text: Markdown-escaped
+    notices = [shown(toast.value) for toast in app.toast]  # shown as plain text: Markdown-escaped
     for key in ("sweep", "attack", "view", "lam"):
         assert any(f"Ignored {key}=" in notice and HOSTILE in notice for notice in notices), (key, notices)
     assert any("unknown people" in notice and HOSTILE in notice for notice in notices), notices
