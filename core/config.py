@@ -110,6 +110,7 @@ LIMITS: dict[str, Limit] = {
     "latent_bound": Limit(0.0, 100.0, integer=False),
     "noise_multiplier": Limit(0.0, 100.0, integer=False, low_open=True),  # DP-SGD's; PrivacyConfig's 0 turns it off
     "clip": Limit(0.0, 100.0, integer=False, low_open=True),
+    "cpus_per_task": Limit(1, 1024),  # a Ray task's CPUs: more than any one machine has
     # Negative label smoothing below -0.5 makes the loss fall without bound too quickly to train.
     "label_smoothing": Limit(-0.5, 0.9, integer=False),
 }

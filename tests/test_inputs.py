@@ -293,7 +293,7 @@ def test_no_page_passes_a_raw_error_or_name_to_markdown():
 
 
 HOSTILE_NAMES = ["Doe, Jane", "[prize](https:evil.example)", "![x](http:evil.example?p.png)", "<b>s10</b>"]
-MARKUP = re.compile(r"(?<!\\)[\[\]()<>!]")  # a bracket, parenthesis, angle or bang left unescaped
+MARKUP = re.compile(r"(?<!\\)(\]\(|!\[|<[A-Za-z/])")  # a link, an image or an HTML tag left unescaped
 
 
 @pytest.mark.slow
@@ -330,12 +330,14 @@ def test_a_crafted_link_over_hostile_folder_names_shows_each_person_once_and_no_
     assert app.multiselect[0].value == [names[1], names[0]]  # each person once, in the link's order
     assert app.query_params["ids"] == [names[1], names[0]]  # written back one parameter per person
     texts = [e.value for kind in ("markdown", "caption", "toast", "warning", "error", "info", "success")
-             for e in app.get(kind)]
+             for e in app.get(kind)] + [caption for image in app.image for caption in image.captions]
     written = [text for text in texts if any(plain(n) in text for n in names) or "evil" in text]
-    assert len(written) >= 4, texts  # the two people's headings, the notices about the link's values
+    assert len(written) >= 4, texts  # the two people's captions, the notices about the link's values
     for text in written:
-        assert not MARKUP.search(text.replace("**", "")), text
-    assert any(f"**{plain(names[1])}**" == text for text in texts)
+        assert not MARKUP.search(text), text
+        raw = [value for value in [*names, "[click](https:evil.example)"] if value in text and plain(value) != value]
+        assert not raw, (text, raw)  # each user value appears escaped only
+    assert any(text.startswith(plain(names[1])) for text in texts)  # the person's photo, captioned by name
     # An older link's comma-separated list still opens the same screen, except for a name holding a comma.
     plain_names = [n for n in names if "," not in n]
     again = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
