@@ -8,6 +8,7 @@ lock released, and prints the one line itself.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -37,14 +38,15 @@ def unwind() -> None:
 
 def leave() -> NoReturn:
     """After a KeyboardInterrupt reached main(), every file and lock on the way already dealt with: ignore another
-    Ctrl-C, print the one line and exit with 130. The command line skips the interpreter's shutdown, where a
-    library the interrupt caught half-imported (torch) can end the process by SIGINT instead; in a test, main()
-    raises SystemExit."""
+    Ctrl-C, print the one line and exit with 130. The command line runs the exit functions (Ray's shutdown among
+    them) but skips the rest of the interpreter's shutdown, where a library the interrupt caught half-imported
+    (torch) can end the process by SIGINT instead; in a test, main() raises SystemExit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.stdout.flush()
     sys.stderr.write(INTERRUPTED)
     sys.stderr.flush()
     if CLI:
+        atexit._run_exitfuncs()
         os._exit(EXIT_STATUS)
     raise SystemExit(EXIT_STATUS)
 
