@@ -133,7 +133,7 @@ def parse_number(text: str, integer: bool = False) -> int | float:
     also take '1_000', 'nan', 'infinity' and other scripts' digits: refused here. -0 is 0."""
     word = text.strip()
     if not (_INTEGER if integer else _DECIMAL).fullmatch(word):
-        raise ConfigError(f"{text!r} is not {'an integer' if integer else 'a number'}")
+        raise ConfigError(f"{word!r} is not {'an integer' if integer else 'a number'}")
     try:
         return int(word) if integer else float(word) + 0.0
     except ValueError:  # an integer of more than 4300 digits
