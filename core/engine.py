@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core import gallery
 from core.attacks import Reconstruction, attacker_query, run_gmi, run_inversion, run_miface
 from core.attacks.base import Query, defended, to_uint8
 from core.config import (
@@ -30,7 +32,7 @@ from core.config import (
     to_dict,
 )
 from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public
-from core.gallery import tile
+from core.gallery import GalleryError, shipped_entry, tile
 from core.metrics import (
     attack_scores,
     embed_all,
@@ -47,6 +49,7 @@ from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective
 
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger("midlab")
 PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
 # Priors (half-precision weights) and LFW's judge that ship with MID Lab, in the store's own format, so no user
 # waits for them.
@@ -76,6 +79,8 @@ class Engine:
     device: torch.device
     progress: Progress = _quiet
     epoch_callbacks: list[Callback] = field(default_factory=list)  # e.g. the dashboard's live curves
+    # The shipped zoo: its models and attack results count as stored (see `_shipped`).
+    zoo_dir: Path = field(default_factory=lambda: gallery.ZOO_DIR)
     # The judge's embeddings of the private training photos, by (judge key, data hash): every attack scored by
     # one judge on one dataset measures distances to the same photos (6 s per attack for LFW's judge).
     _private_features: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict, repr=False)
@@ -86,7 +91,7 @@ class Engine:
         key = config_hash(config)
         with self.store.lock("targets", key):  # another process may be computing it: wait, then load
             model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
-            record = self.store.load_model("targets", key, model)
+            record = self.store.load_model("targets", key, model) or self._shipped_target(key, model, config, data)
             if record is not None:
                 model = model.to(self.device).eval()
                 if "balanced_accuracy" not in record["test"]["deployed"]:  # stored by an older version: complete it
@@ -244,7 +249,7 @@ class Engine:
         """Invert every identity of `target` as `attack` says, score with `evaluator`; stored by hash."""
         key = config_hash(AttackRun(target_key, evaluator_key, attack))
         with self.store.lock("attacks", key):  # another process may be computing it: wait, then load
-            loaded = self.store.load("attacks", key)
+            loaded = self.store.load("attacks", key) or self._shipped_attack(key, target_key, attack, evaluator_key)
             if loaded is not None:
                 return Reconstruction.from_tensors(loaded[0]), loaded[1], True
             timings = Timings()
@@ -265,6 +270,66 @@ class Engine:
             self.store.save("attacks", key, result.tensors(), record,
                             files={"reconstructions.png": png_grid(result.images)})
             return result, record, False
+
+    # ---- the shipped zoo, as stored entries -----------------------------------------------------------
+    def _shipped(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], gallery.Sweep, dict[str, Any]] | None:
+        """A zoo entry (checked against the manifest's SHA-256), its zoo sweep and run; None when the zoo lacks it
+        or it is damaged (reported: it is computed anew)."""
+        try:
+            found = shipped_entry(kind, key, self.zoo_dir)
+        except GalleryError as error:
+            log.warning("not reusing the zoo's %s %s: %s", kind, key, error)
+            return None
+        return None if found is None else ({k: torch.from_numpy(v) for k, v in found[0].items()}, *found[1:])
+
+    def _shipped_target(self, key: str, model: TargetNet, config: TargetConfig,
+                        data: PreparedData) -> dict[str, Any] | None:
+        """Fill `model` with the zoo's half-precision weights of this target and store it (full precision), its
+        test figures measured again on these weights; None when the zoo lacks it."""
+        found = self._shipped("targets", key)
+        if found is None:
+            return None
+        tensors, _, run = found
+        state = model.state_dict()
+        model.load_state_dict({name: value.to(state[name].dtype) for name, value in tensors.items()}, strict=True)
+        model = model.to(self.device).eval()
+        timings = Timings()
+        with timings.stage("evaluate_s"):
+            test = self.target_metrics(model, config, data)
+        record = {
+            "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
+            "data": data.summary(), "history": [{"kl": run["final_kl"]}], "test": test, "privacy": None,
+            "shipped": {"weights_file": run["weights_file"], "test": run["test"],
+                        "half_precision_agreement": run["half_precision_agreement"]},
+            "environment": environment(self.device), "timings": dict(timings), "created": timestamp(),
+        }
+        self.store.save_model("targets", key, model, record)
+        return record
+
+    def _shipped_attack(self, key: str, target_key: str, attack: AttackConfig,
+                        evaluator_key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """The zoo's result of this attack, stored in the store's form (its 8-bit reconstructions, exact as scored;
+        its trajectory's few frames enlarged back to full size) with the zoo's scores; None when the zoo lacks it,
+        or when the judge here is not the one that scored it (same config, other weights: trained again here)."""
+        found = self._shipped("attacks", key)
+        judge = SHIPPED.record("evaluators", evaluator_key) or self.store.record("evaluators", evaluator_key) or {}
+        measured = ("heldout_accuracy", "real_image_distance")
+        if found is None or any(judge.get(name) != found[1].results["evaluator"][name] for name in measured):
+            return None
+        shipped, _, run = found
+        images = shipped["images"].unsqueeze(1)  # (C, 1, H, W) uint8
+        scale = images.shape[-1] // shipped["trajectory"].shape[-1]
+        trajectory = shipped["trajectory"].unsqueeze(2).repeat_interleave(scale, 3).repeat_interleave(scale, 4)
+        trajectory[-1] = images
+        tensors = {"images": images.float() / 255, "trajectory": trajectory, "steps": shipped["steps"],
+                   "target_confidence": shipped["target_confidence"]}
+        record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
+                  "evaluator_key": evaluator_key, "scores": run["attack"],
+                  "target_confidence": run["attack_target_confidence"],
+                  "shipped": {"reconstructions_file": run["reconstructions_file"]},
+                  "environment": environment(self.device), "timings": {}, "created": timestamp()}
+        self.store.save("attacks", key, tensors, record, files={"reconstructions.png": png_grid(tensors["images"])})
+        return self.store.load("attacks", key)
 
     def private_features(self, evaluator: EvaluatorNet, evaluator_key: str, data: PreparedData) -> torch.Tensor:
         """The judge's embedding of every private training photo, computed once per judge and dataset."""

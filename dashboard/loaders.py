@@ -39,13 +39,13 @@ def sweeps() -> list[Sweep]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _reconstructions(_sweep: Sweep, sweep_key: str, mid_lambda: float) -> np.ndarray:
+def _reconstructions(_sweep: Sweep, sweep_version: str, mid_lambda: float) -> np.ndarray:
     return _sweep.reconstructions(mid_lambda)
 
 
 def reconstructions(sweep: Sweep, mid_lambda: float) -> np.ndarray:
     """uint8 (C, H, W); raises core.gallery.GalleryError for a missing or damaged file."""
-    return _reconstructions(sweep, sweep.key, mid_lambda)
+    return _reconstructions(sweep, sweep.version, mid_lambda)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -79,13 +79,13 @@ def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str]]:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _trajectory(_sweep: Sweep, sweep_key: str, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
+def _trajectory(_sweep: Sweep, sweep_version: str, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
     return _sweep.trajectory(mid_lambda)
 
 
 def trajectory(sweep: Sweep, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
     """Recorded frames uint8 (T, C, H, W), their steps, and the target's confidence (T, C)."""
-    return _trajectory(sweep, sweep.key, mid_lambda)
+    return _trajectory(sweep, sweep.version, mid_lambda)
 
 
 def require_sweeps() -> list[Sweep]:

@@ -118,3 +118,16 @@ def sweep(data_dir, tmp_path_factory, pytestconfig):
 def shown(markdown: str) -> str:
     """The text a Markdown string shows, for strings escaped by dashboard.text.plain: its backslash escapes undone."""
     return re.sub(r"\\(.)", r"\1", markdown)
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(data_dir, tmp_path_factory):
+    """A zoo of one short sweep (SHORT, MI-Face) built as `python -m core zoo` builds the shipped one, and
+    the store it was built from (its judge and models): (zoo folder, store folder)."""
+    from core.engine import Engine
+    from core.store import Store
+    from core.zoo import build_zoo
+
+    root = tmp_path_factory.mktemp("tiny_zoo")
+    build_zoo(Engine(Store(root / "store"), data_dir, torch.device("cpu")), root / "built", root / "zoo", [SHORT])
+    return root / "zoo", root / "store"

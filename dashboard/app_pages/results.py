@@ -29,9 +29,17 @@ st.markdown(
 rows = summary_table(results)
 
 
+def origin(row: dict) -> dict:
+    """Where a joined sweep's point comes from (core.results.join_results); nothing for a sweep of one file."""
+    if "origin" not in row:
+        return {}
+    return {"origin": row["origin"] + (" · scored by another judge" if row["other_judge"] else "")}
+
+
 st.dataframe(
-    [{"lambda": f"{row['lambda']:g}", **{label: format_figure(row[name], 1 if name == "feature_distance" else 2)
-                                         for name, label in FIGURE_LABELS.items()}} for row in results["summary"]],
+    [{"lambda": f"{row['lambda']:g}", **origin(row),
+      **{label: format_figure(row[name], 1 if name == "feature_distance" else 2)
+         for name, label in FIGURE_LABELS.items()}} for row in results["summary"]],
     hide_index=True, width="stretch",
 )
 buffer = io.StringIO()
