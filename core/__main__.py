@@ -9,8 +9,9 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
+from core import interrupts
 from core.config import (
     ATTACKS,
     DATA_ENV,
@@ -20,11 +21,13 @@ from core.config import (
     DEFAULT_STUDY_LAMBDAS,
     DEFAULT_STUDY_SEEDS,
     DEFAULT_STUDY_SUITE,
+    LIMITS,
     PREDICT_MODES,
     PUBLIC_SETS,
     RESULTS_ENV,
     STORE_ENV,
     STUDY_FACTORS,
+    STUDY_LIMITS,
     AttackConfig,
     ComparisonConfig,
     ConfigError,
@@ -36,17 +39,18 @@ from core.config import (
     SweepConfig,
     TargetConfig,
     TrainConfig,
-    check_lambda,
+    check_limit,
     data_root,
     dp_defaults,
     framed_for,
     parse_levels,
+    parse_number,
     results_root,
     store_root,
     sweep_defaults,
 )
 from core.data import DataError
-from core.files import StoreError
+from core.files import StoreError, unwritable
 
 FETCHABLE = ("orl", "lfw", "mnist", "olivetti")  # the keys of core.fetch.SOURCES, without importing it
 FETCH_ALL = ("orl", "lfw", "mnist")  # what the dashboard and the default sweeps read; olivetti is ORL again
@@ -56,58 +60,36 @@ if TYPE_CHECKING:  # the engine imports torch: only the commands that need it lo
     from core.executor import Executor
 
 
-def _lambda_list(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(check_lambda(float(v)) for v in text.split(",") if v.strip())
-    except (ValueError, ConfigError) as error:
-        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("give at least one lambda, e.g. 0,0.01,0.1")
-    return values
+def _bounded(name: str) -> Callable[[str], int | float]:
+    """The parser of one number in LIMITS[name], written plainly (core.config.parse_number)."""
+    limit = LIMITS[name]
 
-
-def _number_list(cast: Callable[[str], float], valid: Callable[[float], bool], what: str,
-                 example: str) -> Callable[[str], tuple]:
-    def parse(text: str) -> tuple:
+    def parse(text: str) -> int | float:
         try:
-            values = tuple(cast(v) for v in text.split(",") if v.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {what}") from None
-        if not values or not all(valid(v) for v in values):
-            raise argparse.ArgumentTypeError(f"{text!r}: give {what}, e.g. {example}")
+            return check_limit(name, parse_number(text, limit.integer))
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.limit = limit  # type: ignore[attr-defined]  # --help states it; tests/test_inputs.py checks every option
+    return parse
+
+
+def _bounded_list(name: str, example: str) -> Callable[[str], tuple]:
+    """The parser of a comma-separated list of numbers, each in LIMITS[name]."""
+    one = _bounded(name)
+
+    def parse(text: str) -> tuple:
+        values = tuple(one(word) for word in text.split(",") if word.strip())
+        if not values:
+            raise argparse.ArgumentTypeError(f"give at least one value, e.g. {example}")
         return values
 
+    parse.limit = LIMITS[name]  # type: ignore[attr-defined]
     return parse
 
 
-_int_list = _number_list(int, lambda v: True, "integers", "0,1,2")
-_noise_list = _number_list(float, lambda v: 0 < v <= 100, "noise multipliers in (0, 100]", "0.5,1,2")
-
-
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
-        return value
-
-    return parse
-
-
-_positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
-
-
-def _latent_bound(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 100:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be in [0, 100] (0: unbounded); got {text}")
-    return value
+def _range(name: str) -> str:
+    return f"in {LIMITS[name]}"
 
 
 def _choice_list(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
@@ -137,8 +119,9 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-address",
                         help="with --executor ray: host:port of a running Ray cluster's head node (default: "
                              "$RAY_ADDRESS, else a local Ray instance with this machine's CPUs)")
-    parser.add_argument("--cpus-per-task", type=_positive_int, default=1,
-                        help="with --executor ray: CPUs each task reserves, and its torch threads (default: 1)")
+    parser.add_argument("--cpus-per-task", type=_bounded("cpus_per_task"), default=1,
+                        help="with --executor ray: CPUs each task reserves, and its torch threads "
+                             f"({_range('cpus_per_task')}; default: 1)")
 
 
 def add_sweep_options(parser: argparse.ArgumentParser) -> None:
@@ -148,35 +131,38 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
     defaults_train, defaults_model = TrainConfig(), ModelConfig()
     parser.add_argument("--dataset", choices=DATASETS, default="orl", help="private dataset (default: orl)")
     parser.add_argument("--folder", default="", help="for --dataset folder: a folder of <identity>/<image> files")
-    parser.add_argument("--lambdas", type=_lambda_list, default=DEFAULT_LAMBDAS,
-                        help="comma-separated MID weights, each in [0, 1000] (default: "
+    parser.add_argument("--lambdas", type=_bounded_list("lambda", "0,0.01,0.1"), default=DEFAULT_LAMBDAS,
+                        help=f"comma-separated MID weights, each {_range('lambda')} (default: "
                              f"{_numbers(DEFAULT_LAMBDAS)})")
     parser.add_argument("--public", choices=PUBLIC_SETS, default="lfw_public",
                         help="the attacker's auxiliary faces (MI-Face starts from their mean): LFW's public_rest "
                              "people, or identities of the dataset held out of the target (default: lfw_public)")
-    parser.add_argument("--public-identities", type=_non_negative_int, default=0,
+    parser.add_argument("--public-identities", type=_bounded("public_identities"), default=0,
                         help="identities of the dataset kept out of the target, as the attacker's public set "
-                             "(a seeded choice; default: 0)")
-    parser.add_argument("--seeds", type=_int_list, default=(0,), help="comma-separated training seeds (default: 0)")
-    parser.add_argument("--top-k", type=_non_negative_int, default=InversionConfig().top_k,
+                             f"(a seeded choice; {_range('public_identities')}; default: 0)")
+    parser.add_argument("--seeds", type=_bounded_list("seed", "0,1,2"), default=(0,),
+                        help=f"comma-separated training seeds, each {_range('seed')} (default: 0)")
+    parser.add_argument("--top-k", type=_bounded("top_k"), default=InversionConfig().top_k,
                         help="for --attack inversion: the attacker sees only the k largest probabilities "
-                             "(default: 0, all of them)")
-    parser.add_argument("--latent-bound", type=_latent_bound, default=GMIConfig().latent_bound,
+                             f"({_range('top_k')}; default: 0, all of them)")
+    parser.add_argument("--latent-bound", type=_bounded("latent_bound"), default=GMIConfig().latent_bound,
                         help="for --attack gmi: clamp each coordinate of the GAN's latent code to [-b, b] after "
-                             "every step, as GMI's own code does; 0: unbounded "
+                             f"every step, as GMI's own code does; b {_range('latent_bound')}, 0: unbounded "
                              f"(default: {GMIConfig().latent_bound:g})")
-    parser.add_argument("--max-per-identity", type=_non_negative_int, default=None,
-                        help="cap each identity's images (a seeded choice) to tame imbalance (default: "
+    parser.add_argument("--max-per-identity", type=_bounded("max_per_identity"), default=None,
+                        help="cap each identity's images (a seeded choice) to tame imbalance "
+                             f"({_range('max_per_identity')}; default: "
                              f"{sweep_defaults('lfw').target.data.max_per_identity} for lfw, else 0 = no cap)")
     parser.add_argument("--view", choices=PREDICT_MODES, default="mu",
                         help="the attacker's view of a MID model: a fresh sample of z per query, the mean of "
                              "K samples, or mu (white-box) (default: mu)")
     parser.add_argument("--predict-mode", choices=PREDICT_MODES, default=defaults_model.predict_mode,
                         help="how the deployed model answers test queries (default: sample, as the official code)")
-    parser.add_argument("--bottleneck", type=_positive_int, default=defaults_model.bottleneck_dim,
-                        help=f"size k of the MID code z (default: {defaults_model.bottleneck_dim})")
-    parser.add_argument("--epochs", type=_positive_int, default=None,
-                        help=f"target training epochs (default: {defaults_train.epochs}; "
+    parser.add_argument("--bottleneck", type=_bounded("bottleneck"), default=defaults_model.bottleneck_dim,
+                        help=f"size k of the MID code z ({_range('bottleneck')}; default: "
+                             f"{defaults_model.bottleneck_dim})")
+    parser.add_argument("--epochs", type=_bounded("epochs"), default=None,
+                        help=f"target training epochs ({_range('epochs')}; default: {defaults_train.epochs}; "
                              f"{sweep_defaults('lfw').target.train.epochs} for lfw)")
     parser.add_argument("--judge-photometric", action="store_true",
                         help="score with a judge trained on blurred, low-contrast, noisy copies of the photos, as "
@@ -186,8 +172,15 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A wrong option is refused in one line (argparse's own error also prints the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description="MID Lab: model inversion and the MID defense.")
+    parser = OneLineParser(prog="python -m core", description="MID Lab: model inversion and the MID defense.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     sweep = commands.add_parser(
@@ -210,11 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_options(compare)
     compare.add_argument("--attacks", type=_choice_list(ATTACKS), default=ATTACKS,
                          help=f"comma-separated attacks (default: {','.join(ATTACKS)})")
-    compare.add_argument("--noise-multipliers", type=_noise_list, default=DEFAULT_NOISE_MULTIPLIERS,
-                         help="comma-separated DP-SGD noise multipliers, each in (0, 100] (default: "
-                              f"{_numbers(DEFAULT_NOISE_MULTIPLIERS)})")
-    compare.add_argument("--clip", type=float, default=PrivacyConfig().max_grad_norm,
-                         help=f"DP-SGD per-example clipping norm (default: {PrivacyConfig().max_grad_norm:g})")
+    compare.add_argument("--noise-multipliers", type=_bounded_list("noise_multiplier", "0.5,1,2"),
+                         default=DEFAULT_NOISE_MULTIPLIERS,
+                         help=f"comma-separated DP-SGD noise multipliers, each {_range('noise_multiplier')} "
+                              f"(default: {_numbers(DEFAULT_NOISE_MULTIPLIERS)})")
+    compare.add_argument("--clip", type=_bounded("clip"), default=PrivacyConfig().max_grad_norm,
+                         help=f"DP-SGD per-example clipping norm ({_range('clip')}; default: "
+                              f"{PrivacyConfig().max_grad_norm:g})")
     compare.add_argument("--ship", action="store_true",
                          help="also copy the comparison and its reconstructions to assets/comparisons, where "
                               "the dashboard shows it to every user")
@@ -233,10 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     for action in study._actions:  # a study's points need at least three seeds; few lambdas keep it affordable
         if action.dest == "seeds":
             action.default = DEFAULT_STUDY_SEEDS
-            action.help = f"comma-separated training seeds, at least 3 (default: {_numbers(DEFAULT_STUDY_SEEDS)})"
+            action.help = (f"comma-separated training seeds, at least 3, each {_range('seed')} (default: "
+                           f"{_numbers(DEFAULT_STUDY_SEEDS)})")
         elif action.dest == "lambdas":
             action.default = DEFAULT_STUDY_LAMBDAS
-            action.help = f"comma-separated MID weights (default: {_numbers(DEFAULT_STUDY_LAMBDAS)})"
+            action.help = (f"comma-separated MID weights, each {_range('lambda')} (default: "
+                           f"{_numbers(DEFAULT_STUDY_LAMBDAS)})")
     study.add_argument("--attack", choices=ATTACKS, default="miface",
                        help="inversion attack for every regime (default: miface; the factor 'attack' varies it)")
     study.add_argument("--factor", choices=tuple(STUDY_FACTORS),
@@ -244,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--levels",
                        help="with --factor: comma-separated values of the factor, e.g. 8,64,256 for bottleneck, "
                             "miface,gmi for attack, false,true for predict_from_mu; a negative first level needs "
-                            "'=': --levels=-0.1,0,0.1")
+                            "'=': --levels=-0.1,0,0.1. Each number within its setting's range: "
+                            + ", ".join(f"{factor} {LIMITS[limit]}" for factor, limit in STUDY_LIMITS.items()))
     study.add_argument("--ship", action="store_true",
                        help="also copy each study and its first seed's reconstructions to assets/studies, where "
                             "the dashboard's Findings page shows it to every user")
@@ -267,8 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "same sweep again with everything stored, in a new process.")
     bench.add_argument("--data", help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
     add_executor_options(bench)
-    bench.add_argument("--lambdas", type=_lambda_list,
-                       help="time a sweep over these lambdas instead of the default grid (e.g. 0,0.01,0.1,1)")
+    bench.add_argument("--lambdas", type=_bounded_list("lambda", "0,0.01,0.1,1"),
+                       help=f"time a sweep over these lambdas, each {_range('lambda')}, instead of the default grid "
+                            "(e.g. 0,0.01,0.1,1)")
     bench.add_argument("--keep", help="an empty (or new) folder to keep the benchmark's store and results in; "
                                       "by default they go to a temporary folder that is deleted")
     bench.add_argument("--attacks", action="store_true",
@@ -541,7 +540,19 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output folder that cannot be written (a file in the way, a read-only disk)."""
+    folders = [("--store", store_root(args.store))] if hasattr(args, "store") else []
+    if args.command == "report":
+        folders.append(("--out", Path(args.out)))
+    elif hasattr(args, "out"):
+        folders.append(("--out", results_root(args.out)))
+    for option, folder in folders:
+        if problem := unwritable(folder):
+            raise ConfigError(f"{option} {folder}: {problem}; give a folder that can be written")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
@@ -550,14 +561,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.train import TrainingDiverged
 
     try:
+        check_outputs(args)
         return COMMANDS[args.command](args)
     except ConfigError as error:
         parser.exit(2, f"error: {error}\n")
     except (DataError, StoreError, TrainingDiverged, ReportError, ClusterError) as error:
         parser.exit(1, f"error: {error}\n")
-    except KeyboardInterrupt:
-        parser.exit(130, "interrupted: everything finished so far is stored and will be reused\n")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; Ctrl-C at any moment gives one line and exit status 130 (see core/interrupts.py)."""
+    try:
+        interrupts.unwind()
+        return run(argv)
+    except KeyboardInterrupt:
+        interrupts.leave()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +41,6 @@ OUTPUT_DEFENSES = ("none", "label", "round", "noise")
 # are held out of the target entirely (DataConfig.public_identities).
 PUBLIC_SETS = ("lfw_public", "heldout_identities")
 MAX_LAMBDA = 1000.0
-# Negative label smoothing below -0.5 makes the loss fall without bound too quickly to train.
-LABEL_SMOOTHING_RANGE = (-0.5, 0.9)
 # LFW's private people have 20 to 530 photos; capping each at this many keeps one person (George W Bush)
 # from being a sixth of the data, so accuracy is not mostly "is it Bush?" (balanced accuracy is reported too).
 LFW_CAP = 60
@@ -73,6 +72,74 @@ def _require_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     _require(value in allowed, f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
+class Limit(typing.NamedTuple):
+    """The range a numeric setting may take. Beyond it a run would fail late (a seed the generators refuse, an
+    allocation no machine can make) or never end (an epoch count in the billions)."""
+
+    low: float
+    high: float
+    integer: bool = True
+    low_open: bool = False  # the low end itself is excluded: (0, 100]
+
+    def __str__(self) -> str:
+        if self.integer:
+            return f"{self.low}..{self.high}"
+        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+
+    def contains(self, value: Any) -> bool:
+        kind = int if self.integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind) or (isinstance(value, float) and math.isnan(value)):
+            return False
+        return (self.low < value if self.low_open else self.low <= value) and value <= self.high
+
+
+# Every numeric setting a user gives (the command line's options, the dashboard's inputs, a study's levels), with
+# its range: the CLI's parsers, its --help, the pages' number inputs and the configs' own checks all read this.
+LIMITS: dict[str, Limit] = {
+    "lambda": Limit(0.0, MAX_LAMBDA, integer=False),  # beyond MAX_LAMBDA nothing is learnt
+    "seed": Limit(0, 2**32 - 1),  # what every generator takes (numpy's legacy one is the narrowest)
+    "epochs": Limit(1, 1000),
+    "attack_steps": Limit(1, 2000),  # MI-Face's and GMI's steps, the inversion network's epochs
+    "bottleneck": Limit(1, 4096),
+    "width": Limit(1, 256),  # doubled by each conv block: 256 x 2**3 channels is already a large model on a CPU
+    "depth": Limit(1, 8),
+    "identities": Limit(0, 100_000),
+    "max_per_identity": Limit(0, 100_000),
+    "public_identities": Limit(0, 100_000),
+    "top_k": Limit(0, 100_000),
+    "latent_bound": Limit(0.0, 100.0, integer=False),
+    "noise_multiplier": Limit(0.0, 100.0, integer=False, low_open=True),  # DP-SGD's; PrivacyConfig's 0 turns it off
+    "clip": Limit(0.0, 100.0, integer=False, low_open=True),
+    "cpus_per_task": Limit(1, 1024),  # a Ray task's CPUs: more than any one machine has
+    # Negative label smoothing below -0.5 makes the loss fall without bound too quickly to train.
+    "label_smoothing": Limit(-0.5, 0.9, integer=False),
+}
+
+
+def check_limit(name: str, value: Any, what: str | None = None) -> Any:
+    """`value` when it lies in LIMITS[name] (a float with -0.0 made 0.0, so both name one config), else ConfigError
+    saying the range."""
+    limit = LIMITS[name]
+    _require(limit.contains(value), f"{what or name} must be in {limit}; got {value!r}")
+    return value if limit.integer else float(value) + 0.0
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def parse_number(text: str, integer: bool = False) -> int | float:
+    """A number written plainly: ASCII digits, a sign, a decimal point, an exponent. Python's own int() and float()
+    also take '1_000', 'nan', 'infinity' and other scripts' digits: refused here. -0 is 0."""
+    word = text.strip()
+    if not (_INTEGER if integer else _DECIMAL).fullmatch(word):
+        raise ConfigError(f"{word!r} is not {'an integer' if integer else 'a number'}")
+    try:
+        return int(word) if integer else float(word) + 0.0
+    except ValueError:  # an integer of more than 4300 digits
+        raise ConfigError(f"{text[:20]!r}... is too long a number") from None
+
+
 @typing.dataclass_transform(frozen_default=True)
 def config_dataclass(cls: type) -> type:
     """A frozen dataclass whose stored form must hold its own fields only: from_dict refuses an unknown one."""
@@ -90,12 +157,8 @@ def feature_map_size(image_size: int, depth: int) -> int:
 
 
 def check_lambda(value: float) -> float:
-    """lambda weighs the KL term: finite, non-negative and not absurd (beyond MAX_LAMBDA nothing is learnt)."""
-    _require(
-        isinstance(value, (int, float)) and math.isfinite(value) and 0.0 <= value <= MAX_LAMBDA,
-        f"lambda must be a finite number between 0 and {MAX_LAMBDA:g}; got {value!r}",
-    )
-    return float(value)
+    """lambda weighs the KL term: finite, non-negative and not absurd; -0.0 is returned as 0.0."""
+    return check_limit("lambda", value)
 
 
 @config_dataclass
@@ -115,9 +178,11 @@ class DataConfig:
         _require(self.dataset != "folder" or bool(self.folder), "dataset 'folder' needs a folder path")
         _require(16 <= self.image_size <= 256, f"image_size must be in 16..256; got {self.image_size}")
         _require(0.0 < self.train_fraction < 1.0, f"train_fraction must be in (0, 1); got {self.train_fraction}")
+        check_limit("max_per_identity", self.max_per_identity)
+        check_limit("public_identities", self.public_identities)
+        check_limit("identities", self.identities)
         _require(self.max_per_identity == 0 or self.max_per_identity >= 2,
                  "max_per_identity must be 0 (no cap) or at least 2: each identity needs a train and a test image")
-        _require(self.public_identities >= 0, "public_identities must be 0 (none) or positive")
         _require(self.identities == 0 or self.identities >= 2,
                  f"identities must be 0 (all) or at least 2: a classifier needs two people; got {self.identities}")
 
@@ -137,10 +202,10 @@ class ModelConfig:
         _require_choice("head", self.head, HEADS)
         _require_choice("norm", self.norm, NORMS)
         _require_choice("predict_mode", self.predict_mode, PREDICT_MODES)
-        _require(self.width >= 1, f"width must be positive; got {self.width}")
-        _require(self.bottleneck_dim >= 1, f"bottleneck size k must be positive; got {self.bottleneck_dim}")
+        check_limit("width", self.width)
+        check_limit("bottleneck", self.bottleneck_dim, "bottleneck size k")
         _require(self.predict_samples >= 1, "predict_samples must be positive")
-        _require(self.depth >= 1, f"depth (conv blocks after the stem) must be at least 1; got {self.depth}")
+        check_limit("depth", self.depth, "depth (conv blocks after the stem)")
 
 
 @config_dataclass
@@ -154,10 +219,9 @@ class PrivacyConfig:
     delta: float = 1e-5
 
     def __post_init__(self) -> None:
-        _require(math.isfinite(self.noise_multiplier) and 0 <= self.noise_multiplier <= 100,
-                 f"the DP-SGD noise multiplier must be in 0..100 (0: no DP-SGD); got {self.noise_multiplier}")
-        _require(math.isfinite(self.max_grad_norm) and self.max_grad_norm > 0,
-                 f"the DP-SGD clipping norm must be positive; got {self.max_grad_norm}")
+        if self.noise_multiplier != 0:
+            check_limit("noise_multiplier", self.noise_multiplier, "the DP-SGD noise multiplier (0: no DP-SGD)")
+        check_limit("clip", self.max_grad_norm, "the DP-SGD clipping norm")
         _require(0 < self.delta < 1, f"delta must be in (0, 1); got {self.delta}")
 
     @property
@@ -184,16 +248,15 @@ class TrainConfig:
     ADDED_FIELDS: ClassVar[dict[str, Any]] = {"privacy": PrivacyConfig(), "label_smoothing": 0.0}
 
     def __post_init__(self) -> None:
-        check_lambda(self.mid_lambda)
-        _require(self.epochs >= 1, f"epochs must be at least 1; got {self.epochs}")
+        object.__setattr__(self, "mid_lambda", check_lambda(self.mid_lambda))
+        check_limit("epochs", self.epochs)
+        check_limit("seed", self.seed, "the training seed")
         _require(self.batch_size >= 1, f"batch_size must be at least 1; got {self.batch_size}")
         _require(math.isfinite(self.lr) and self.lr > 0, f"learning rate must be positive; got {self.lr}")
         _require(self.weight_decay >= 0, "weight_decay must be non-negative")
         _require(self.augment_shift >= 0, "augment_shift must be non-negative")
-        low, high = LABEL_SMOOTHING_RANGE
-        _require(isinstance(self.label_smoothing, (int, float)) and math.isfinite(self.label_smoothing)
-                 and low <= self.label_smoothing <= high,
-                 f"label smoothing must be in {low:g}..{high:g}; got {self.label_smoothing!r}")
+        object.__setattr__(self, "label_smoothing", check_limit("label_smoothing", self.label_smoothing,
+                                                                "label smoothing"))
 
 
 @config_dataclass
@@ -238,6 +301,8 @@ class EvaluatorConfig:
 
     def __post_init__(self) -> None:
         _require(self.epochs >= 1 and self.width >= 1 and self.embedding_dim >= 1, "evaluator sizes must be positive")
+        check_limit("epochs", self.epochs, "the judge's epochs")
+        check_limit("width", self.width, "the judge's width")
         _require(self.finetune_epochs >= 0, "finetune_epochs must be non-negative")
 
 
@@ -257,7 +322,8 @@ class MIFaceConfig:
 
     def __post_init__(self) -> None:
         _require_choice("start", self.start, MIFACE_STARTS)
-        _require(self.steps >= 1 and self.record_every >= 1, "steps and record_every must be positive")
+        check_limit("attack_steps", self.steps, "MI-Face steps")
+        _require(self.record_every >= 1, "MI-Face record_every must be positive")
         _require(math.isfinite(self.lr) and self.lr > 0, "MI-Face lr must be positive")
         _require(self.tv_weight >= 0 and self.blur_every >= 0, "tv_weight and blur_every must be non-negative")
 
@@ -308,9 +374,9 @@ class GMIConfig:
     ADDED_FIELDS: ClassVar[dict[str, Any]] = {"latent_bound": 0.0}
 
     def __post_init__(self) -> None:
-        _require(self.steps >= 1 and self.record_every >= 1, "GMI steps and record_every must be positive")
-        _require(math.isfinite(self.latent_bound) and self.latent_bound >= 0,
-                 f"GMI latent_bound must be 0 (unbounded) or positive; got {self.latent_bound}")
+        check_limit("attack_steps", self.steps, "GMI steps")
+        _require(self.record_every >= 1, "GMI record_every must be positive")
+        check_limit("latent_bound", self.latent_bound, "GMI latent_bound (0: unbounded)")
         _require(self.restarts >= 1, "GMI needs at least one restart per identity")
         _require(self.candidates >= self.restarts, "GMI candidates must be at least its restarts")
         _require(math.isfinite(self.lr) and self.lr > 0, "GMI lr must be positive")
@@ -333,9 +399,10 @@ class InversionConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _require(self.top_k >= 0, "inversion top_k must be 0 (all) or positive")
+        check_limit("top_k", self.top_k, "inversion top_k (0: all)")
         _require(32 <= self.crop <= 250, f"the inversion crop must be in 32..250 pixels; got {self.crop}")
         _require(self.width >= 1 and self.epochs >= 1 and self.batch_size >= 1, "inversion sizes must be positive")
+        check_limit("attack_steps", self.epochs, "the inversion network's epochs")
         _require(math.isfinite(self.lr) and self.lr > 0, "inversion lr must be positive")
         _require(self.images >= 0, "inversion images must be 0 (all) or positive")
 
@@ -431,8 +498,9 @@ class SweepConfig:
 
     def __post_init__(self) -> None:
         _require(len(self.lambdas) > 0 and len(self.seeds) > 0, "a sweep needs at least one lambda and one seed")
-        for value in self.lambdas:
-            check_lambda(value)
+        object.__setattr__(self, "lambdas", tuple(check_lambda(value) for value in self.lambdas))
+        for seed in self.seeds:
+            check_limit("seed", seed, "a training seed")
         _require(len(set(self.lambdas)) == len(self.lambdas), "lambdas must not repeat")
         _require(len(set(self.seeds)) == len(self.seeds), "seeds must not repeat")
         _require(self.evaluator.data == self.target.data, "the evaluator must be trained on the target's data")
@@ -507,7 +575,7 @@ class ComparisonConfig:
         for attack in self.attacks:
             _require_choice("attack", attack, ATTACKS)
         for noise in self.noise_multipliers:
-            _require(math.isfinite(noise) and 0 < noise <= 100, f"noise multipliers must be in (0, 100]; got {noise}")
+            check_limit("noise_multiplier", noise, "noise multipliers")
         _require(len(set(self.noise_multipliers)) == len(self.noise_multipliers), "noise multipliers must not repeat")
         _require(self.dp_model.norm == "group", "DP-SGD needs the model's norm 'group'")
         _require(all(o.kind != "none" for o in self.outputs), "output defenses: 'none' is the undefended model")
@@ -660,6 +728,9 @@ STUDY_FACTORS: dict[str, type] = {
     "images_per_identity": int, "identities": int, "width": int, "depth": int, "bottleneck": int, "epochs": int,
     "attack": str, "view": str, "label_smoothing": float, "predict_from_mu": bool,
 }
+# The range of each numeric factor's levels (LIMITS), checked by the configs each level makes.
+STUDY_LIMITS = {"images_per_identity": "max_per_identity", "identities": "identities", "width": "width",
+                "depth": "depth", "bottleneck": "bottleneck", "epochs": "epochs", "label_smoothing": "label_smoothing"}
 # Factors that concern MID models only: the undefended reference is then the base's in every regime.
 MID_ONLY_FACTORS = ("bottleneck", "view", "predict_from_mu")
 MIN_STUDY_SEEDS = 3
@@ -676,10 +747,12 @@ def parse_levels(factor: str, text: str) -> tuple[Any, ...]:
         unknown = [w for w in words if w.lower() not in _TRUE + _FALSE]
         _require(not unknown, f"levels of {factor} are true or false; got {', '.join(unknown)}")
         return tuple(w.lower() in _TRUE for w in words)
+    if kind is str:
+        return tuple(words)
     try:
-        return tuple(kind(word) for word in words)
-    except ValueError:
-        raise ConfigError(f"levels of {factor} are {'integers' if kind is int else 'numbers'}; got {text!r}") from None
+        return tuple(parse_number(word, integer=kind is int) for word in words)
+    except ConfigError as error:
+        raise ConfigError(f"levels of {factor} are {'integers' if kind is int else 'numbers'}: {error}") from None
 
 
 @config_dataclass

@@ -17,6 +17,7 @@ import functools
 import gzip
 import hashlib
 import json
+import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -152,8 +153,18 @@ def _image_files(folder: Path) -> list[Path]:
                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _natural_key(name: str) -> list[object]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+def _natural_key(name: str) -> tuple[tuple[object, ...], str]:
+    """s2 before s10. Runs of ASCII digits count as numbers; everything else (letters and digits of any script,
+    such as '²' or '٣', which str.isdigit accepts but int() may not) is compared as text, and the whole name last,
+    so any two distinct names have one order."""
+    parts = re.split(r"([0-9]+)", name)
+    return tuple((1, int(part)) if index % 2 else (0, part) for index, part in enumerate(parts)), name
+
+
+def identity_name(folder: Path) -> str:
+    """A folder's name as text: bytes that are not UTF-8 (a name from another system's encoding) are written as
+    \\xNN escapes, so every name can be shown, stored in JSON and sent to a browser."""
+    return os.fsencode(folder.name).decode("utf-8", "backslashreplace")
 
 
 def load_identity_folders(root: Path, size: int, kind: str = "folder", box: tuple | None = None) -> ImageSet:
@@ -170,7 +181,7 @@ def load_identity_folders(root: Path, size: int, kind: str = "folder", box: tupl
         for file in files:
             images.append(read_face(file, size, box))
             labels.append(len(names))
-        names.append(folder.name)
+        names.append(identity_name(folder))
     if len(names) < 2:
         raise DataError(
             f"{root.resolve()} has {len(names)} identity folder(s) with images; a classifier needs at least 2. "

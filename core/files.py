@@ -76,6 +76,18 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def unwritable(folder: Path) -> str | None:
+    """Why files cannot be written into `folder` (made if missing), or None when they can; nothing is created."""
+    existing = folder
+    while not (existing.exists() or existing.is_symlink()) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} cannot be written"
+    return None
+
+
 def _finite_json(value: Any) -> Any:
     """JSON has no NaN: write non-finite floats as null so every reader can parse the file."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -6,6 +6,7 @@ import streamlit as st
 from core.jobs import JOBS, Job
 from dashboard import loaders
 from dashboard.charts import run_as_row, sweep_tradeoff, tradeoff_figure
+from dashboard.text import plain
 
 
 def current_job(job_key: str) -> Job | None:
@@ -33,13 +34,13 @@ def job_panel(job_key: str, base_key: str) -> None:
             if st.button("Cancel", help="Stops at the next epoch or attack step; finished models stay stored."):
                 JOBS.cancel(job.id)
         elif job.status == "done":
-            st.success(f"Done: {len(job.runs)} model(s) trained and attacked. Results: `{job.results_file}`; "
+            st.success(f"Done: {len(job.runs)} model(s) trained and attacked. Results: {plain(job.results_file)}; "
                        "they join the sweep they extend on every page (or, at other settings, make a sweep of "
                        "their own), badged *trained here*.")
         elif job.status == "cancelled":
             st.warning(f"Cancelled. {len(job.runs)} finished model(s) are stored and will be reused.")
         else:
-            st.error(f"The job failed: {job.error}")
+            st.error(f"The job failed: {plain(job.error)}")
 
         if job.curves:
             curves = pd.DataFrame([{**record, "model": curve["label"]} for curve in job.curves

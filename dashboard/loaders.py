@@ -18,6 +18,7 @@ from core.files import read_regular
 from core.gallery import Sweep, available_sweeps, original_faces, photos_changed
 from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, load_results
 from dashboard.state import lambda_text
+from dashboard.text import plain
 
 ORIGINALS_TTL_S = 3600
 
@@ -34,7 +35,7 @@ def sweeps() -> list[Sweep]:
     files = sorted(folder.glob("sweep_*.json")) if folder.is_dir() else []
     found, problems = _sweeps(str(folder), str(gallery.ZOO_DIR), tuple((p.name, p.stat().st_mtime) for p in files))
     for problem in problems:
-        st.warning(problem)
+        st.warning(plain(problem))
     return found
 
 
@@ -102,8 +103,9 @@ def require_sweeps() -> list[Sweep]:
     """The available sweeps; with none, the page says how to make them and stops."""
     found = sweeps()
     if not found:
-        st.info(f"No results to show: the shipped zoo `assets/zoo` is missing and `{results_root().resolve()}` holds "
-                "no sweep. Rebuild the zoo with `python -m core zoo`, or run `python -m core sweep` (about five "
+        st.info("No results to show: the shipped zoo `assets/zoo` is missing and "
+                f"{plain(results_root().resolve())} holds no sweep. Rebuild the zoo with `python -m core zoo`, or run "
+                "`python -m core sweep` (about five "
                 "minutes on two CPU cores); `MIDLAB_RESULTS=DIR` points the dashboard at another results folder.")
         st.stop()
     return found
@@ -131,7 +133,7 @@ def readable(kind: str, files: list[Path], command: str) -> list[tuple[Path, dic
             continue
         results = _results(str(path), mtime, kind)
         if results is None:
-            st.warning(f"Skipped `{path}`: unreadable or not a {kind} file. `{command}` rewrites it.")
+            st.warning(f"Skipped {plain(path)}: unreadable or not a {kind} file. `{command}` rewrites it.")
         else:
             found.append((path, results))
     return found
@@ -164,6 +166,6 @@ def grid_image(grid_path: str, folder: Path, what: str, rerun: str) -> Image.Ima
         with Image.open(io.BytesIO(read_regular(path))) as image:
             return image.convert("RGB")
     except OSError as error:
-        st.warning(f"The reconstructions of {what} cannot be shown: `{path}` is missing or damaged "
+        st.warning(f"The reconstructions of {plain(what)} cannot be shown: {plain(path)} is missing or damaged "
                    f"({type(error).__name__}). {rerun} rewrites them.")
         return None

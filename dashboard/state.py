@@ -1,16 +1,18 @@
 """The Explore page's controls and their state in the URL, so that a link reproduces a screen.
 
 URL values are only ever compared with known options (never used as paths); an unknown one is ignored
-with a notice.
+with a notice, which shows it as plain text. The people shown are one `ids` parameter per person
+(`?ids=s1&ids=s10`), so a name may hold any character; a comma-separated `ids` of older links still works.
 """
 
 import math
 
 import streamlit as st
 
-from core.config import ATTACKS
+from core.config import ATTACKS, ConfigError, parse_number
 from core.gallery import Sweep
 from core.story import DEFAULT_PEOPLE, default_lambda, featured_index
+from dashboard.text import plain
 
 URL_KEYS = ("sweep", "data", "attack", "view", "lam", "ids")
 VIEW_HELP = ("How the attacker queries a MID model: a fresh random code z on every query (sample, as deployed), "
@@ -28,15 +30,26 @@ def _from_url_once() -> None:
             st.session_state[f"_url_{key}"] = params[key]
     if "lam" in params:
         try:
-            value = float(params["lam"])
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):
-            st.session_state["_url_lam"] = value
-        else:
-            st.toast(f"Ignored lam={params['lam']!r} from the link: not a number.")
+            st.session_state["_url_lam"] = parse_number(params["lam"])
+        except ConfigError:
+            st.toast(f"Ignored lam={plain(repr(params['lam']))} from the link: not a number.")
     if "ids" in params:
-        st.session_state["_url_ids"] = [name for name in params["ids"].split(",") if name]
+        st.session_state["_url_ids"] = params.get_all("ids")
+
+
+def people_from_link(values: list[str], names: list[str]) -> tuple[list[str], list[str]]:
+    """The known people a link names, each once and in the link's order, and the values naming no one. A value
+    is a name; one that is not, but holds commas, is an older link's comma-separated list (a name with a comma
+    in it is taken whole)."""
+    known, unknown = set(names), []
+    wanted: list[str] = []
+    for value in values:
+        for name in [value] if value in known or "," not in value else value.split(","):
+            if name in known:
+                wanted.append(name)
+            elif name:
+                unknown.append(name)
+    return list(dict.fromkeys(wanted)), list(dict.fromkeys(unknown))
 
 
 def settle_choice(key: str, wanted: str | None, options: list[str], param: str) -> None:
@@ -46,7 +59,7 @@ def settle_choice(key: str, wanted: str | None, options: list[str], param: str) 
         if wanted in options:
             st.session_state[key] = wanted
         else:
-            st.toast(f"Ignored {param}={wanted!r} from the link: not one of {', '.join(options)}.")
+            st.toast(f"Ignored {param}={plain(repr(wanted))} from the link: not one of {plain(', '.join(options))}.")
     if st.session_state.get(key) not in options:
         st.session_state[key] = options[0]
 
@@ -73,7 +86,7 @@ def pick_sweep(sweeps: list[Sweep]) -> Sweep:
     # A link to a results file that has since joined a sweep (core.gallery.join_sweeps) opens that sweep.
     joined = {member: s for s in reversed(sweeps) for member in s.member_keys} | by_key
     if wanted_key is not None and wanted_key not in joined:
-        st.toast(f"Ignored sweep={wanted_key!r} from the link: no such results here.")
+        st.toast(f"Ignored sweep={plain(repr(wanted_key))} from the link: no such results here.")
     elif wanted_key is not None:
         st.session_state.update({f"_url_{k}": v for k, v in _setting(joined[wanted_key]).items() if k != "sweep"})
         st.session_state["sweep"] = joined[wanted_key].key
@@ -120,12 +133,12 @@ def pick_lambda(sweep: Sweep) -> float:
 def pick_identities(sweep: Sweep, default: int = DEFAULT_PEOPLE) -> list[str]:
     """The people whose faces are shown; by default the first ones by name (core.story.DEFAULT_PEOPLE)."""
     names = sweep.names
-    wanted = st.session_state.pop("_url_ids", None)
-    if wanted is not None:
-        unknown = [name for name in wanted if name not in names]
+    values = st.session_state.pop("_url_ids", None)
+    if values is not None:
+        wanted, unknown = people_from_link(values, names)
         if unknown:
-            st.toast(f"Ignored unknown people from the link: {', '.join(unknown[:5])}.")
-        st.session_state["ids"] = [name for name in wanted if name in names][:12] or names[:default]
+            st.toast(f"Ignored unknown people from the link: {'; '.join(plain(name) for name in unknown[:5])}.")
+        st.session_state["ids"] = wanted[:12] or names[:default]
     if not st.session_state.get("ids") or any(name not in names for name in st.session_state["ids"]):
         st.session_state["ids"] = names[:default]
     return st.sidebar.multiselect("People", names, key="ids", max_selections=12,
@@ -134,11 +147,10 @@ def pick_identities(sweep: Sweep, default: int = DEFAULT_PEOPLE) -> list[str]:
 
 def write_url(sweep: Sweep, mid_lambda: float, identities: list[str]) -> None:
     """Mirror the screen into the URL, keeping other parameters (such as presenter mode)."""
-    values = {"sweep": sweep.key, "data": st.session_state["data"], "attack": st.session_state["attack"],
-              "view": st.session_state["view"],
-              "lam": f"{mid_lambda:g}", "ids": ",".join(identities)}
+    values = {"sweep": [sweep.key], "data": [st.session_state["data"]], "attack": [st.session_state["attack"]],
+              "view": [st.session_state["view"]], "lam": [f"{mid_lambda:g}"], "ids": identities}
     for key, value in values.items():
-        if st.query_params.get(key) != value:
+        if st.query_params.get_all(key) != value:
             st.query_params[key] = value
 
 

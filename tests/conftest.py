@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,11 @@ def sweep(data_dir, tmp_path_factory, pytestconfig):
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
     reporter.write_line("\nShort real sweep on ORL (tests/conftest.py SHORT):\n" + format_table(results))
     return engine, results, root
+
+
+def shown(markdown: str) -> str:
+    """The text a Markdown string shows, for strings escaped by dashboard.text.plain: its backslash escapes undone."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,17 @@ from conftest import run_cli
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["--lambdas", "0,nan"], "lambda must be a finite number"),
-    (["--lambdas", "-1"], "lambda must be a finite number"),
-    (["--lambdas", "1e9"], "lambda must be a finite number"),
+    (["--lambdas", "0,nan"], "'nan' is not a number"),
+    (["--lambdas", "-1"], "lambda must be in [0, 1000]"),
+    (["--lambdas", "1e9"], "lambda must be in [0, 1000]"),
     (["--lambdas", "0,abc"], "--lambdas"),
-    (["--epochs", "0"], "must be at least 1"),
-    (["--bottleneck", "0"], "must be at least 1"),
+    (["--epochs", "0"], "epochs must be in 1..1000"),
+    (["--bottleneck", "0"], "bottleneck must be in 1..4096"),
     (["--view", "everything"], "invalid choice"),
     (["--dataset", "celeba"], "invalid choice"),
-    (["--seeds", "x"], "not a comma-separated list"),
+    (["--seeds", "x"], "'x' is not an integer"),
     (["--latent-bound", "-1"], "must be in [0, 100]"),
-    (["--latent-bound", "nan"], "must be in [0, 100]"),
+    (["--latent-bound", "nan"], "'nan' is not a number"),
     (["--latent-bound", "wide"], "is not a number"),
 ])
 def test_bad_values_get_a_clear_error_not_a_traceback(capsys, argv, expected):

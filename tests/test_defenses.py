@@ -200,7 +200,7 @@ def test_figures_are_drawn_as_png_on_the_server() -> None:
 def test_cli_refuses_bad_defense_settings_and_a_missing_comparison(capsys: pytest.CaptureFixture,
                                                                    tmp_path: Path) -> None:
     code, _, err = run_cli(capsys, "compare", "--noise-multipliers", "0,1")
-    assert code == 2 and "noise multipliers in (0, 100]" in err
+    assert code == 2 and "noise_multiplier must be in (0, 100]" in err
     code, _, err = run_cli(capsys, "compare", "--attacks", "miface,deepinversion")
     assert code == 2 and "choose from miface, gmi, inversion" in err
     code, _, err = run_cli(capsys, "report", "--results", str(tmp_path))

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import shown
 from streamlit.testing.v1 import AppTest
 
 from core.gallery import load_zoo
@@ -115,8 +116,9 @@ def test_without_the_dataset_the_reconstructions_still_show(tmp_path, monkeypatc
     monkeypatch.setenv("MIDLAB_DATA", str(tmp_path / "no-data"))
     app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not app.exception
-    assert "att_faces" in app.warning[0].value and "MIDLAB_DATA" in app.warning[0].value
-    assert "`python -m core fetch orl`" in app.warning[0].value  # the data folder is the default: no --data
+    warning = shown(app.warning[0].value)  # the error is shown as plain text: Markdown-escaped
+    assert "att_faces" in warning and "MIDLAB_DATA" in warning
+    assert "`python -m core fetch orl`" in warning  # the data folder is the default: no --data
     assert len(app.image) == 8 * 2 and len(app.metric) == 4
 
 
@@ -203,8 +205,9 @@ def test_the_faces_of_every_lambda_are_sent_once(explore):
     assert faces["targets"] == [f"chosen-face-{i}" for i in range(8)]
     assert all(len(sources) == 8 and all(s.startswith("data:image/png;base64,") for s in sources)
                for sources in faces["sources"].values())
-    shown = app.select_slider[0].value
-    assert faces["captions"][f"{shown:g}"] == [image.captions[0] for image in app.image[2::3]]
+    chosen = app.select_slider[0].value
+    # The browser sets its captions as text; the server's are Markdown-escaped (dashboard.text.plain): one text.
+    assert faces["captions"][f"{chosen:g}"] == [shown(image.captions[0]) for image in app.image[2::3]]
     app.select_slider[0].set_value(zoo.lambdas[-1]).run()
     assert live_faces(app) == faces
-    assert faces["captions"][f"{zoo.lambdas[-1]:g}"] == [image.captions[0] for image in app.image[2::3]]
+    assert faces["captions"][f"{zoo.lambdas[-1]:g}"] == [shown(image.captions[0]) for image in app.image[2::3]]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import shown
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -127,7 +128,7 @@ def test_a_missing_grid_is_a_warning_not_a_crash(results_dir):
     (results_dir / "grids" / "8_1_0.png").unlink()  # MID lambda=0.01, seed 0: the first setting shown
     app = page().run()
     assert not app.exception and len(app.warning) == 1
-    assert str(results_dir / "grids" / "8_1_0.png") in app.warning[0].value
+    assert str(results_dir / "grids" / "8_1_0.png") in shown(app.warning[0].value)
     assert len(app.image) == 1 and app.image[0].captions[0].startswith("no defense")
 
 
@@ -135,7 +136,7 @@ def test_without_studies_it_says_how_to_make_them(results_dir):
     results_dir.mkdir()
     (results_dir / "study_broken.json").write_text('{"kind": "study", "regimes": [')
     app = page().run()
-    assert not app.exception and "study_broken.json" in app.warning[0].value
+    assert not app.exception and "study_broken.json" in shown(app.warning[0].value)
     assert "Run `python -m core study` (the default study" in app.info[0].value
     assert not app.get("plotly_chart") and not app.code
     assert claims_table(app).count("not measured yet") == 4

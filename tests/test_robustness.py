@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_faces, run_cli, write_idx
+from conftest import make_faces, run_cli, shown, write_idx
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -259,7 +259,7 @@ def test_a_bad_image_stops_the_cli_before_anything_is_written(tmp_path, capsys):
 
 # ---- settings -------------------------------------------------------------------------------------------
 
-LAMBDA = "lambda must be a finite number between 0 and 1000"
+LAMBDA = r"lambda must be in \[0, 1000\]"
 BAD_SETTINGS = [
     pytest.param(lambda: TrainConfig(mid_lambda=-0.01), LAMBDA, id="lambda-negative"),
     pytest.param(lambda: SweepConfig(lambdas=(0.0, math.nan)), LAMBDA, id="lambda-nan"),
@@ -267,10 +267,10 @@ BAD_SETTINGS = [
     pytest.param(lambda: SweepConfig(lambdas=(-math.inf,)), LAMBDA, id="lambda-minus-infinite"),
     pytest.param(lambda: TrainConfig(mid_lambda=1e6), LAMBDA, id="lambda-absurdly-large"),
     pytest.param(lambda: check_lambda("0.1"), LAMBDA, id="lambda-text-not-number"),
-    pytest.param(lambda: TrainConfig(epochs=0), "epochs must be at least 1", id="epochs-zero"),
-    pytest.param(lambda: TrainConfig(epochs=-3), "epochs must be at least 1", id="epochs-negative"),
+    pytest.param(lambda: TrainConfig(epochs=0), "epochs must be in 1..1000", id="epochs-zero"),
+    pytest.param(lambda: TrainConfig(epochs=-3), "epochs must be in 1..1000", id="epochs-negative"),
     pytest.param(lambda: EvaluatorConfig(epochs=0), "evaluator sizes must be positive", id="judge-epochs-zero"),
-    pytest.param(lambda: MIFaceConfig(steps=0), "steps and record_every must be positive", id="attack-steps-zero"),
+    pytest.param(lambda: MIFaceConfig(steps=0), "MI-Face steps must be in 1..2000", id="attack-steps-zero"),
     pytest.param(lambda: TrainConfig(lr=math.nan), "learning rate must be positive", id="learning-rate-nan"),
     pytest.param(lambda: TrainConfig(lr=0.0), "learning rate must be positive", id="learning-rate-zero"),
     pytest.param(lambda: TrainConfig(batch_size=0), "batch_size must be at least 1", id="batch-size-zero"),
@@ -281,10 +281,11 @@ BAD_SETTINGS = [
     pytest.param(lambda: ModelConfig(predict_mode="../mu"), "predict_mode must be one of", id="predict-mode-unknown"),
     pytest.param(lambda: AttackConfig(public="celeba_public"), "public must be one of lfw_public",
                  id="public-set-unknown"),
-    pytest.param(lambda: ModelConfig(bottleneck_dim=0), "bottleneck size k must be positive", id="bottleneck-zero"),
-    pytest.param(lambda: ModelConfig(bottleneck_dim=-4), "bottleneck size k must be positive",
+    pytest.param(lambda: ModelConfig(bottleneck_dim=0), "bottleneck size k must be in 1..4096", id="bottleneck-zero"),
+    pytest.param(lambda: ModelConfig(bottleneck_dim=-4), "bottleneck size k must be in 1..4096",
                  id="bottleneck-negative"),
-    pytest.param(lambda: DataConfig(public_identities=-1), "public_identities must be 0", id="identities-negative"),
+    pytest.param(lambda: DataConfig(public_identities=-1), "public_identities must be in 0..100000",
+                 id="identities-negative"),
     pytest.param(lambda: DataConfig(max_per_identity=1), "at least 2: each identity needs a train and a test",
                  id="cap-of-one-image-per-identity"),
     pytest.param(lambda: DataConfig(image_size=4), "image_size must be in 16..256", id="image-size-tiny"),
@@ -295,8 +296,10 @@ BAD_SETTINGS = [
     pytest.param(lambda: GMIConfig(restarts=0), "at least one restart", id="gmi-no-restarts"),
     pytest.param(lambda: GMIConfig(realism_weight=math.nan), "realism_weight must be non-negative",
                  id="gmi-realism-nan"),
-    pytest.param(lambda: GMIConfig(latent_bound=-1.0), "latent_bound must be 0", id="gmi-negative-latent-bound"),
-    pytest.param(lambda: InversionConfig(top_k=-1), "top_k must be 0", id="inversion-top-k-negative"),
+    pytest.param(lambda: GMIConfig(latent_bound=-1.0), r"latent_bound \(0: unbounded\) must be in \[0, 100\]",
+                 id="gmi-negative-latent-bound"),
+    pytest.param(lambda: InversionConfig(top_k=-1), r"top_k \(0: all\) must be in 0..100000",
+                 id="inversion-top-k-negative"),
     pytest.param(lambda: PriorConfig(image_size=48), "image_size must be 32, 64 or 128", id="prior-size-odd"),
     pytest.param(lambda: AttackConfig(attack="gmi", public="heldout_identities"), "learns from LFW's public faces",
                  id="gmi-without-lfw-public"),
@@ -549,7 +552,7 @@ def test_link_values_that_look_like_paths_are_ignored_with_a_notice_and_touch_no
         touched = RECORDING.pop()
     assert not app.exception
     assert touched == [f"open {control}"]
-    notices = [toast.value for toast in app.toast]
+    notices = [shown(toast.value) for toast in app.toast]  # shown as plain text: Markdown-escaped
     for key in ("sweep", "attack", "view", "lam"):
         assert any(f"Ignored {key}=" in notice and HOSTILE in notice for notice in notices), (key, notices)
     assert any("unknown people" in notice and HOSTILE in notice for notice in notices), notices

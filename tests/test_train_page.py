@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import shown
 from streamlit.testing.v1 import AppTest
 
 from core.results import list_results, load_results
@@ -50,7 +51,7 @@ def test_train_a_model_in_the_background(sweep, monkeypatch, data_dir):
 
     app.text_input[0].set_value("0.5, nan")
     app.button[0].click().run()
-    assert "Not started" in app.error[0].value and "lambda" in app.error[0].value
+    assert "Not started" in app.error[0].value and "'nan' is not a number" in shown(app.error[0].value)
 
 
 def test_attack_lab_runs_a_new_attack_with_other_steps(sweep, monkeypatch, data_dir):

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.config import (
     ATTACKS,
+    LIMITS,
     PREDICT_MODES,
     attack_steps,
     data_root,
@@ -23,6 +24,7 @@ from core.jobs import JOBS
 from dashboard import loaders
 from dashboard.job_panel import job_panel
 from dashboard.state import VIEW_HELP
+from dashboard.text import plain, plain_html
 
 st.title("Attack lab: watch the inversion happen")
 st.caption(
@@ -43,7 +45,7 @@ people = right.multiselect("People", sweep.names, default=sweep.names[:4], max_s
 try:
     frames, steps, confidence = loaders.trajectory(sweep, mid_lambda)
 except GalleryError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 labels = [sweep.names.index(name) for name in people]
 step = st.select_slider("Attack step", options=steps, value=steps[-1],
@@ -54,12 +56,12 @@ try:
     originals, _ = loaders.sweep_originals(sweep)
 except DataError as error:
     originals = None
-    st.warning(f"Original faces are read from the dataset, which is not available here: {error}")
+    st.warning(f"Original faces are read from the dataset, which is not available here: {plain(error)}")
 
 columns = st.columns(max(len(labels), 1))
 for column, label in zip(columns, labels, strict=False):
     with column:
-        st.markdown(f"**{sweep.names[label]}**")
+        st.markdown(f"**{plain(sweep.names[label])}**")
         st.image(frames[frame, label], caption=f"step {step} · target p={confidence[frame, label]:.2f}",
                  width="stretch")
         if originals is not None:
@@ -67,7 +69,8 @@ for column, label in zip(columns, labels, strict=False):
 
 figure = go.Figure()
 for label in labels:
-    figure.add_trace(go.Scatter(x=steps, y=confidence[:, label], mode="lines+markers", name=sweep.names[label]))
+    figure.add_trace(go.Scatter(x=steps, y=confidence[:, label], mode="lines+markers",
+                                name=plain_html(sweep.names[label])))
 figure.add_vline(x=step, line_dash="dot", line_color="grey")
 figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis={"title": "attack step"},
                      yaxis={"title": "target's confidence in the person", "range": [0, 1.02]},
@@ -92,7 +95,8 @@ with st.form("attack"):
                                  help="MI-Face: gradient steps on pixels. GMI: steps in a face generator's code "
                                       "space. Inversion network: a decoder trained on the model's answers.")
     steps_wanted = middle.number_input(
-        "Steps (epochs for the inversion network)", 1, 2000, attack_steps(base_config.attack),
+        "Steps (epochs for the inversion network)", int(LIMITS["attack_steps"].low),
+        int(LIMITS["attack_steps"].high), attack_steps(base_config.attack),
         help="MI-Face and GMI: optimisation steps (frames are recorded every few). The inversion network: "
              "training epochs over the public faces (a frame per epoch).")
     view = right.selectbox("Attacker's view", PREDICT_MODES, index=PREDICT_MODES.index(base_config.attack.view),

@@ -10,6 +10,7 @@ from core.figures import ATTACK_NAMES, comparison_figure, figure_png, png_export
 from core.report import csv_text
 from core.results import format_figure
 from dashboard import loaders, state
+from dashboard.text import plain
 
 
 def from_url(key: str, param: str, options: list[str]) -> None:
@@ -61,7 +62,7 @@ def formatted(row: dict) -> dict:
 st.title("Compare defenses")
 found = loaders.comparisons()
 if not found:
-    st.info(f"No comparison to show: `assets/comparisons` and `{results_root().resolve()}` hold none. Run "
+    st.info(f"No comparison to show: `assets/comparisons` and {plain(results_root().resolve())} hold none. Run "
             "`python -m core compare` to train and attack every defense on equal terms (slow: many models), then "
             "`python -m core report` for slides; `MIDLAB_RESULTS=DIR` points the dashboard at another results folder.")
     st.stop()

@@ -11,6 +11,7 @@ from core.story import DEFAULT_PEOPLE, interval_text, lambda_changes, lambda_sen
 from dashboard import loaders, state
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, spread_figure, sweep_tradeoff
 from dashboard.live_chart import live_faces, live_plotly_chart
+from dashboard.text import plain
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -37,7 +38,8 @@ def interval(figure: dict, digits: int = 2) -> str:
 
 def caption(sweep, mid_lambda: float, label: int) -> str:
     """A reconstruction's caption: its lambda, the judge's verdict (✓ names the right person: whom it names) and
-    the judge's probability for the right person."""
+    the judge's probability for the right person. Plain text (the browser sets it as text): st.image gets it
+    through dashboard.text.plain."""
     judged = sweep.run(mid_lambda)["attack"]["per_identity"][label]
     return (f"λ={state.lambda_text(mid_lambda)} {'✓' if judged['top1'] else '✗'} {sweep.names[judged['predicted']]} "
             f"{judged['evaluator_confidence']:.2f}")
@@ -58,13 +60,13 @@ try:
     originals, names = loaders.sweep_originals(sweep)
 except DataError as error:
     originals = None
-    st.warning(f"Original faces are read from the dataset, which is not available here: {error}")
+    st.warning(f"Original faces are read from the dataset, which is not available here: {plain(error)}")
 
 try:
     free = loaders.reconstructions(sweep, sweep.lambdas[0])
     chosen = loaders.reconstructions(sweep, mid_lambda)
 except GalleryError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 
 labels = [sweep.names.index(name) for name in identities]
@@ -72,17 +74,17 @@ columns = st.container(key="explore-faces").columns(len(labels)) if labels else 
 for index, (column, label) in enumerate(zip(columns, labels, strict=True)):
     with column:
         if originals is not None:
-            st.image(originals[label], caption=f"{sweep.names[label]} (private)", width="stretch")
+            st.image(originals[label], caption=f"{plain(sweep.names[label])} (private)", width="stretch")
         else:
-            st.markdown(f"**{sweep.names[label]}**")
-        st.image(free[label], caption=caption(sweep, sweep.lambdas[0], label), width="stretch")
+            st.markdown(f"**{plain(sweep.names[label])}**")
+        st.image(free[label], caption=plain(caption(sweep, sweep.lambdas[0], label)), width="stretch")
         with st.container(key=f"chosen-face-{index}"):  # swapped in the browser as the slider moves
-            st.image(chosen[label], caption=caption(sweep, mid_lambda, label), width="stretch")
+            st.image(chosen[label], caption=plain(caption(sweep, mid_lambda, label)), width="stretch")
 if labels:
     try:
         sources = loaders.face_sources(sweep, tuple(labels))
     except GalleryError as error:
-        st.error(str(error))
+        st.error(plain(error))
         st.stop()
     st.html("<style>.st-key-live-faces { display: none; }</style>")  # it draws nothing
     with st.container(key="live-faces"):

@@ -20,6 +20,7 @@ from core.study_figures import (
     timings_text,
 )
 from dashboard import loaders
+from dashboard.text import plain
 
 PAPER = ("Wang, Zhang & Jia, *Improving Robustness to Model Inversion Attacks via Mutual Information "
          "Regularization*, AAAI 2021")
@@ -61,7 +62,7 @@ def show_study(path: Path, results: dict) -> None:
     factor, key = results["factor"], results["config_hash"]
     st.header(f"Study of {factor}: {', '.join(level_text(level) for level in results['levels'])}")
     lambdas = ", ".join(f"{value:g}" for value in results["lambdas"])
-    st.caption(f"Made {results.get('created', '?')} · `{path.name}` · MID lambdas {lambdas} · "
+    st.caption(f"Made {plain(results.get('created', '?'))} · {plain(path.name)} · MID lambdas {lambdas} · "
                f"{len(results['seeds'])} training seeds per point (seeds {', '.join(map(str, results['seeds']))})")
     memory = f" · peak memory {results['peak_memory_mb']:.0f} MiB" if results.get("peak_memory_mb") else ""
     computed = (f" · **from an empty store** {results['compute_s'] / 60:.0f} min of training and attacks (as "
@@ -119,7 +120,7 @@ if found:
                f"**{status(r)}** | {r['finding']} |" for _, results in found for r in results["regimes"]]
     st.markdown("\n".join(glance))
 else:
-    st.info(f"No study to show: neither the shipped `assets/studies` nor `{results_root().resolve()}` holds one. "
+    st.info(f"No study to show: neither the shipped `assets/studies` nor {plain(results_root().resolve())} holds one. "
             f"Run `{STUDY_COMMAND}` (the default study: lambda swept with the attack, both controls and the "
             "bottleneck size, three seeds each; about 41 minutes on two CPU cores), or vary one factor, e.g. "
             "`python -m core study --factor images_per_identity --levels 4,10`; `MIDLAB_RESULTS=DIR` points the "

@@ -9,6 +9,7 @@ from PIL import Image
 from core.gallery import GalleryError, tile
 from core.results import FIGURE_LABELS, format_figure, summary_table
 from dashboard import loaders
+from dashboard.text import plain
 
 st.title("Results table")
 st.caption(
@@ -55,7 +56,7 @@ run = sweep.run(picked)
 try:
     grid = tile(loaders.reconstructions(sweep, picked))
 except GalleryError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 st.image(grid, caption=f"One reconstruction per identity, in label order; attack top-1 "
                        f"{run['attack']['top1']['value']:.2f}; model {run['target_key']}", width="stretch")

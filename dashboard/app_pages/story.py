@@ -12,6 +12,7 @@ from core.story import DEFAULT_PEOPLE, featured_index, first_run, story_steps
 from dashboard import loaders
 from dashboard.charts import spread_figure, tradeoff_figure
 from dashboard.state import lambda_text
+from dashboard.text import plain
 
 # Arrow keys click the step buttons, unless the key goes to a control (a slider, a text field). One listener per
 # browser tab, installed on the first visit; on other pages it finds no step button and does nothing.
@@ -45,7 +46,7 @@ def step_from_url(count: int) -> int:
     except ValueError:
         step = 0
     if not 1 <= step <= count:
-        st.toast(f"Ignored step={value!r} from the link: the story has steps 1 to {count}.")
+        st.toast(f"Ignored step={plain(repr(value))} from the link: the story has steps 1 to {count}.")
         step = 1
     return step
 
@@ -66,13 +67,13 @@ def faces_image(rows: list[np.ndarray], scale: int = 3) -> np.ndarray:
 def picture(step, sweep, siblings) -> None:
     """The step's picture, from the featured sweep; what cannot be drawn here is said, not drawn."""
     people = list(range(min(DEFAULT_PEOPLE, len(sweep.names))))
-    names = " · ".join(sweep.names[label] for label in people)
+    names = " · ".join(plain(sweep.names[label]) for label in people)
     if step.picture in ("originals", "attack"):
         shown = {}
         try:
             shown["private photos"] = loaders.sweep_originals(sweep)[0]
         except DataError as error:
-            st.warning(f"The private photos are read from the dataset, which is not available here: {error}")
+            st.warning(f"The private photos are read from the dataset, which is not available here: {plain(error)}")
         if step.picture == "attack":
             run = first_run(sweep.results, step.lambdas[0])["attack"]["per_identity"]
             verdicts = " ".join("✓" if run[label]["top1"] else "✗" for label in people)
@@ -119,7 +120,7 @@ if pictured is not None:
         try:
             picture(step, featured, siblings)
         except GalleryError as error:
-            st.error(str(error))
+            st.error(plain(error))
 
 back, where, forward = st.columns([1, 4, 1], vertical_alignment="center")
 back.button("Back", key="story-prev", icon=":material/arrow_back:", disabled=number == 1, on_click=go,

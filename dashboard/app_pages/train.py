@@ -4,10 +4,21 @@ import dataclasses
 
 import streamlit as st
 
-from core.config import PREDICT_MODES, ConfigError, check_lambda, data_root, results_root, store_root, sweep_from_dict
+from core.config import (
+    LIMITS,
+    PREDICT_MODES,
+    ConfigError,
+    check_lambda,
+    data_root,
+    parse_number,
+    results_root,
+    store_root,
+    sweep_from_dict,
+)
 from core.jobs import JOBS
 from dashboard import loaders
 from dashboard.job_panel import job_panel
+from dashboard.text import plain
 
 st.title("Train: add models at any lambda")
 st.caption(
@@ -25,10 +36,12 @@ base_config = sweep_from_dict(base.results["config"])
 with st.form("train"):
     left, middle, right = st.columns(3)
     lambdas_text = left.text_input("Lambdas", "0.05", help="One or more MID weights, comma-separated, each in "
-                                                         "[0, 1000]. 0 trains an ordinary classifier.")
-    epochs = middle.number_input("Epochs", 1, 500, base_config.target.train.epochs,
+                                                         f"{LIMITS['lambda']}. 0 trains an ordinary classifier.")
+    epochs = middle.number_input("Epochs", int(LIMITS["epochs"].low), int(LIMITS["epochs"].high),
+                                 base_config.target.train.epochs,
                                  help="Passes over the training images (about 0.8 s each on two cores).")
-    bottleneck = right.number_input("Bottleneck size k", 1, 1024, base_config.target.model.bottleneck_dim,
+    bottleneck = right.number_input("Bottleneck size k", int(LIMITS["bottleneck"].low), int(LIMITS["bottleneck"].high),
+                                    base_config.target.model.bottleneck_dim,
                                     help="The size of the noisy code z the classifier sees.")
     predict_mode = left.selectbox("Test-time answer", PREDICT_MODES,
                                   index=PREDICT_MODES.index(base_config.target.model.predict_mode),
@@ -39,7 +52,7 @@ with st.form("train"):
 
 if submitted:
     try:
-        lambdas = tuple(check_lambda(float(v)) for v in lambdas_text.split(",") if v.strip())
+        lambdas = tuple(check_lambda(parse_number(v)) for v in lambdas_text.split(",") if v.strip())
         target = base_config.target
         target = dataclasses.replace(
             target,
@@ -48,7 +61,7 @@ if submitted:
         )
         config = dataclasses.replace(base_config, target=target, lambdas=lambdas, seeds=tuple(range(int(seeds))))
     except (ValueError, ConfigError) as error:
-        st.error(f"Not started: {error}")
+        st.error(f"Not started: {plain(error)}")
     else:
         st.session_state["job"] = JOBS.submit(config, store_root(), data_root(), results_root())
         st.session_state["job_base"] = base.key
