@@ -20,6 +20,7 @@ from core.config import (
     DEFAULT_STUDY_LAMBDAS,
     DEFAULT_STUDY_SEEDS,
     DEFAULT_STUDY_SUITE,
+    GMI_RECIPES,
     PREDICT_MODES,
     PUBLIC_SETS,
     RESULTS_ENV,
@@ -44,6 +45,7 @@ from core.config import (
     results_root,
     store_root,
     sweep_defaults,
+    with_gmi_recipe,
 )
 from core.data import DataError
 from core.files import StoreError
@@ -152,6 +154,11 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                         help="for --attack gmi: clamp each coordinate of the GAN's latent code to [-b, b] after "
                              "every step, as GMI's own code does; 0: unbounded "
                              f"(default: {GMIConfig().latent_bound:g})")
+    parser.add_argument("--gmi-recipe", choices=GMI_RECIPES, default="fast",
+                        help="for GMI: fast (screened starts, 40 Adam steps on log-odds, jitter) or paper (the "
+                             "official loop: 5 random restarts, 1500 SGD steps, lr 0.02, momentum 0.9, "
+                             "100 x cross-entropy; about half an hour per ORL model on 2 CPUs, resumable) "
+                             "(default: fast)")
     parser.add_argument("--max-per-identity", type=_non_negative_int, default=None,
                         help="cap each identity's images (a seeded choice) to tame imbalance (default: "
                              f"{sweep_defaults('lfw').target.data.max_per_identity} for lfw, else 0 = no cap)")
@@ -263,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dp", action="store_true",
                        help="time only the default comparison's four DP-SGD targets on ORL, from an empty store "
                             "(about 4 minutes)")
+    bench.add_argument("--gmi-recipe", choices=GMI_RECIPES,
+                       help="time only GMI's fast or paper recipe for --steps steps on ORL's 40 identities (all "
+                            "restarts at once, deployed view, an untrained target of the default architecture: a "
+                            "step costs the same whatever the weights) and print the seconds per step")
+    bench.add_argument("--steps", type=_positive_int, default=20,
+                       help="with --gmi-recipe: the steps to time (default: 20)")
     bench.add_argument("--study", action="store_true",
                        help="time only the default regime study (`python -m core study`) from an empty store, "
                             "then stored (about 42 minutes)")
@@ -317,9 +330,9 @@ def sweep_config(args: argparse.Namespace) -> SweepConfig:
         model=dataclasses.replace(base.target.model, predict_mode=args.predict_mode, bottleneck_dim=args.bottleneck),
         train=train,
     )
+    gmi = with_gmi_recipe(base.attack, args.gmi_recipe).gmi
     attack = dataclasses.replace(base.attack, attack=getattr(args, "attack", "miface"), view=args.view,
-                                 public=args.public,
-                                 gmi=dataclasses.replace(base.attack.gmi, latent_bound=args.latent_bound),
+                                 public=args.public, gmi=dataclasses.replace(gmi, latent_bound=args.latent_bound),
                                  inversion=dataclasses.replace(base.attack.inversion, top_k=args.top_k))
     return SweepConfig(target=target, lambdas=args.lambdas, seeds=args.seeds, attack=attack,
                        evaluator=dataclasses.replace(base.evaluator, data=data,
@@ -427,8 +440,11 @@ def command_report(args: argparse.Namespace) -> int:
 
 
 def command_benchmark(args: argparse.Namespace) -> int:
-    from core.benchmark import run_benchmark
+    from core.benchmark import gmi_step_benchmark, run_benchmark
 
+    if args.gmi_recipe:
+        gmi_step_benchmark(data_root(args.data), args.gmi_recipe, args.steps)
+        return 0
     return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None, args.attacks, args.dp,
                          args.study, args.dataset)
 

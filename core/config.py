@@ -287,9 +287,22 @@ class PriorConfig:
                  f"the prior's image_size must be 32, 64 or 128; got {self.image_size}")
 
 
+# GMI's loop: "fast", MID Lab's short search (screened starts, Adam on log-odds, jitter), or "paper", the official
+# code's loop (AI-secure/GMI-Attack, as Jiachen-T-Wang/mi-defense ran it): see GMIConfig and paper_gmi.
+GMI_RECIPES = ("fast", "paper")
+# Knobs only one recipe reads: the other's results are not renamed when they change.
+FAST_ONLY_GMI = ("candidates", "realism_weight", "log_odds", "jitter", "flip")
+PAPER_ONLY_GMI = ("momentum", "identity_weight", "loss_batch")
+
+
 @config_dataclass
 class GMIConfig:
-    """GMI-style attack (Zhang et al. CVPR 2020): search the prior's latent space for the identity."""
+    """GMI-style attack (Zhang et al. CVPR 2020): search the prior's latent space for the identity.
+
+    recipe "fast" (the default): screened starts, Adam on the identity's log-odds plus `realism_weight` x the
+    discriminator's term, a random shift and flip per query. recipe "paper" (see paper_gmi): random N(0, I)
+    starts, SGD with Nesterov momentum on the discriminator's term + `identity_weight` x cross-entropy, the loss
+    averaged over `loss_batch` identities, no screening and no jitter."""
 
     steps: int = 40
     lr: float = 0.05
@@ -304,10 +317,25 @@ class GMIConfig:
     latent_bound: float = 1.0
     record_every: int = 5
     seed: int = 0
+    recipe: str = "fast"
+    momentum: float = 0.9  # paper: SGD's (Nesterov) momentum
+    identity_weight: float = 100.0  # paper: weight of the identity's cross-entropy against the discriminator's term
+    # paper: the official code averages its loss over a batch of 100 identities, so each code moves by lr / 100 x
+    # its gradient. Dividing by this constant, not by the number attacked, keeps each code's path the same
+    # however many identities are attacked together.
+    loss_batch: int = 100
     # Results stored without the bound (0, unbounded) keep their keys; see docs/results.md on the bound.
-    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"latent_bound": 0.0}
+    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"latent_bound": 0.0, "recipe": "fast"}
+
+    def irrelevant_fields(self) -> tuple[str, ...]:
+        return PAPER_ONLY_GMI if self.recipe == "fast" else FAST_ONLY_GMI
 
     def __post_init__(self) -> None:
+        _require_choice("GMI recipe", self.recipe, GMI_RECIPES)
+        _require(math.isfinite(self.momentum) and 0 <= self.momentum < 1, "GMI momentum must be in [0, 1)")
+        _require(math.isfinite(self.identity_weight) and self.identity_weight > 0,
+                 "GMI identity_weight must be positive")
+        _require(self.loss_batch >= 1, "GMI loss_batch must be positive")
         _require(self.steps >= 1 and self.record_every >= 1, "GMI steps and record_every must be positive")
         _require(math.isfinite(self.latent_bound) and self.latent_bound >= 0,
                  f"GMI latent_bound must be 0 (unbounded) or positive; got {self.latent_bound}")
@@ -316,6 +344,19 @@ class GMIConfig:
         _require(math.isfinite(self.lr) and self.lr > 0, "GMI lr must be positive")
         _require(math.isfinite(self.realism_weight) and self.realism_weight >= 0,
                  "GMI realism_weight must be non-negative")
+
+
+def paper_gmi(config: GMIConfig) -> GMIConfig:
+    """`config` with the official GMI loop's settings: 5 restarts, 1500 SGD steps at lr 0.02, momentum 0.9,
+    identity weight 100, codes clamped to [-1, 1]; recorded every 100 steps."""
+    return dataclasses.replace(config, recipe="paper", steps=1500, lr=0.02, restarts=5, latent_bound=1.0,
+                               momentum=0.9, identity_weight=100.0, loss_batch=100, record_every=100)
+
+
+def with_gmi_recipe(attack: AttackConfig, recipe: str) -> AttackConfig:
+    """`attack` with GMI's recipe: "fast" leaves it as it is, "paper" sets the official loop (paper_gmi)."""
+    _require_choice("GMI recipe", recipe, GMI_RECIPES)
+    return attack if recipe == "fast" else dataclasses.replace(attack, gmi=paper_gmi(attack.gmi))
 
 
 @config_dataclass

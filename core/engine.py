@@ -38,6 +38,7 @@ from core.metrics import (
     prediction_metrics,
     real_image_distance,
     wilson_interval,
+    with_restart_scores,
 )
 from core.models import EvaluatorNet, TargetNet
 from core.prior import GAN, train_gan
@@ -47,6 +48,7 @@ from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective
 
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
 Progress = Callable[[str, int, int], None]
+CHECKPOINT = "checkpoint.safetensors"  # an unfinished attack's state, in its entry's folder until it is stored
 PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
 # Priors (half-precision weights) and LFW's judge that ship with MID Lab, in the store's own format, so no user
 # waits for them.
@@ -245,13 +247,16 @@ class Engine:
             timings = Timings()
             labels = torch.arange(data.images.num_classes, device=self.device)
             query = defended(attacker_query(target, attack.view, attack.view_samples), attack.output)
-            result, details = self._invert(query, labels, attack, data, timings)
-            result = Reconstruction(result.images.cpu(), result.trajectory.cpu(), result.steps,
-                                    result.target_confidence.cpu())
+            checkpoint = self.store.path("attacks", key) / CHECKPOINT
+            result, details = self._invert(query, labels, attack, data, timings, checkpoint)
+            result = result.cpu()
             with timings.stage("score_s"):
                 scores = attack_scores(evaluator, result.images, labels.cpu(),
                                        self.private_features(evaluator, evaluator_key, data), data.train()[1],
                                        self.device)
+                if result.restart_images is not None:
+                    scores = with_restart_scores(scores, evaluator, result.restart_images, result.chosen_restart,
+                                                 self.device)
             record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
                       "evaluator_key": evaluator_key, "scores": scores, **details,
                       "target_confidence": float(result.target_confidence[-1].mean()),
@@ -260,6 +265,7 @@ class Engine:
             # The picture first: the record, written last by save(), is what makes an entry valid.
             write_atomic(self.store.path("attacks", key) / "reconstructions.png", png_grid(result.images))
             self.store.save("attacks", key, result.tensors(), record)
+            checkpoint.unlink(missing_ok=True)
             return result, record, False
 
     def private_features(self, evaluator: EvaluatorNet, evaluator_key: str, data: PreparedData) -> torch.Tensor:
@@ -270,8 +276,9 @@ class Engine:
         return self._private_features[key]
 
     def _invert(self, query: Query, labels: torch.Tensor, attack: AttackConfig, data: PreparedData,
-                timings: Timings) -> tuple[Reconstruction, dict[str, Any]]:
-        """Run the configured attack; also returns what its record should add (the prior used, a history)."""
+                timings: Timings, checkpoint: Path) -> tuple[Reconstruction, dict[str, Any]]:
+        """Run the configured attack; also returns what its record should add (the prior used, a history).
+        A long attack (GMI's paper recipe) keeps its state in `checkpoint` and continues from it."""
         image_size = data.config.image_size
 
         def on_step(done: int, total: int) -> None:
@@ -291,7 +298,7 @@ class Engine:
                 gan, prior_record, _ = self.prior(attack.prior)
             seed_everything(attack.gmi.seed)
             with timings.stage("attack_s"):
-                result = run_gmi(query, labels, gan, attack.gmi, on_step)
+                result = run_gmi(query, labels, gan, attack.gmi, on_step, checkpoint=checkpoint)
             return result, {"prior_key": prior_record["config_hash"]}
         with timings.stage("public_s"):
             public = public_faces(self.data_root, image_size, limit=attack.inversion.images,

@@ -141,3 +141,17 @@ def real_image_distance(evaluator: nn.Module, train_x: torch.Tensor, train_y: to
     of the same person. A reconstruction near this value looks, to the judge, like a real photo of them."""
     test_features, train_features = embed_all(evaluator, test_x, device), embed_all(evaluator, train_x, device)
     return mean_interval(nearest_distances(test_features, test_y, train_features, train_y).numpy())
+
+
+@torch.no_grad()
+def with_restart_scores(scores: dict[str, object], evaluator: nn.Module, restart_images: torch.Tensor,
+                        chosen: torch.Tensor, device: torch.device) -> dict[str, object]:
+    """`scores` of an attack with restarts (C, R, 1, H, W) plus, per identity, the restart chosen and whether the
+    judge names the person in any of its restarts: the official GMI code's "Acc5" (any of R, not top-5)."""
+    identities, restarts = restart_images.shape[:2]
+    named = log_probs(evaluator, restart_images.flatten(0, 1), device).argmax(1).view(identities, restarts)
+    per_identity = scores["per_identity"]
+    hits = [bool((named[i] == entry["label"]).any()) for i, entry in enumerate(per_identity)]
+    per_identity = [{**entry, "chosen_restart": int(chosen[i]), "any_restart": hits[i]}
+                    for i, entry in enumerate(per_identity)]
+    return {**scores, "per_identity": per_identity, "any_restart": wilson_interval(sum(hits), len(hits))}
