@@ -1,5 +1,5 @@
 """MID Lab's command line (see --help of each):
-`python -m core sweep | compare | study | report | benchmark | zoo | prior | judge | fetch`."""
+`python -m core sweep | panel | compare | study | report | benchmark | zoo | prior | judge | fetch`."""
 
 from __future__ import annotations
 
@@ -194,6 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="inversion attack: miface (pixel gradients), gmi (a GAN prior's latent space, "
                             "white-box), inversion (a decoder from prediction vectors, black-box) "
                             "(default: miface)")
+    sweep.add_argument("--no-panel", action="store_true",
+                       help="score with the sweep's own judge only, not also with the judge panel (a residual net "
+                            "and PCA + LDA besides it, trained once per dataset; see `python -m core panel`)")
+
+    panel = commands.add_parser(
+        "panel", help="add the judge panel's figures to a stored sweep's results file, without re-running attacks",
+        description="Scores every reconstruction of a sweep's results file with the judge panel (the sweep's "
+                    "judge, a residual net and PCA + LDA, each trained or fitted once and stored), reading the "
+                    "reconstructions from the store, and writes each judge's top-1, its sink check, the panel's "
+                    "median and range and how many people all judges name back into the file.")
+    add_common(panel)
+    panel.add_argument("--results", required=True, metavar="FILE", help="a sweep_<hash>.json results file")
+    panel.add_argument("--quiet", action="store_true", help="no progress bar")
 
     compare = commands.add_parser(
         "compare", help="no defense, MID (lambda grid) and DP-SGD (noise grid) under every attack, side by side",
@@ -351,17 +364,30 @@ def engine_for(args: argparse.Namespace) -> Engine:
 
 
 def command_sweep(args: argparse.Namespace) -> int:
+    from core.panel import format_panel
     from core.results import results_path
     from core.sweep import format_table, run_sweep
 
     config = sweep_config(args)
     engine = engine_for(args)
     out = results_root(args.out)
-    results = run_sweep(config, engine, out)
+    results = run_sweep(config, engine, out, panel=not args.no_panel)
     print(format_table(results))
+    if not args.no_panel:
+        print(format_panel(results))
     reused = sum(r["reused"]["target"] for r in results["runs"])
     print(f"{len(results['runs'])} runs ({reused} models reused) in {sum(results['timings'].values()):.1f}s; "
           f"results: {results_path(out, results['config_hash'])}")
+    return 0
+
+
+def command_panel(args: argparse.Namespace) -> int:
+    from core.panel import add_panel_to_file, format_panel
+
+    path = Path(args.results)
+    results = add_panel_to_file(path, engine_for(args))
+    print(format_panel(results))
+    print(f"panel figures added to {path}")
     return 0
 
 
@@ -518,8 +544,8 @@ def command_fetch(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "sweep": command_sweep, "compare": command_compare, "study": command_study, "report": command_report,
-    "benchmark": command_benchmark, "zoo": command_zoo, "prior": command_prior,
+    "sweep": command_sweep, "panel": command_panel, "compare": command_compare, "study": command_study,
+    "report": command_report, "benchmark": command_benchmark, "zoo": command_zoo, "prior": command_prior,
     "judge": command_judge, "fetch": command_fetch, "fetch-olivetti": command_fetch,
 }
 

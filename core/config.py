@@ -212,6 +212,12 @@ class TargetConfig:
                  "depth or raise image_size")
 
 
+# Judges of different families: the VGG-style EvaluatorNet, a residual net, and Fisherfaces (PCA, then linear
+# discriminant analysis, fitted in closed form on the photos' pixels). The training knobs concern the nets only.
+JUDGE_ARCHS = ("vgg", "resnet", "pca_lda")
+NET_ONLY_JUDGE = ("width", "embedding_dim", "epochs", "batch_size", "lr", "augment_shift", "photometric", "seed")
+
+
 @config_dataclass
 class EvaluatorConfig:
     """The judge: a different architecture from the target, trained with larger random shifts.
@@ -234,11 +240,29 @@ class EvaluatorConfig:
     # Judges stored with it on keep their keys (ADDED_FIELDS); docs/results.md: "The judge decides the figures".
     photometric: bool = False
     seed: int = 1000
-    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"photometric": True}
+    # The judge's family (see JUDGE_ARCHS); a panel of them scores every attack (see panel_judges).
+    arch: str = "vgg"
+    pca_components: int = 100  # pca_lda: principal components kept before the discriminant
+    lda_shrinkage: float = 0.1  # pca_lda: the within-class covariance shrunk this far toward its mean variance
+    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"photometric": True, "arch": "vgg"}
+
+    def irrelevant_fields(self) -> tuple[str, ...]:
+        return NET_ONLY_JUDGE if self.arch == "pca_lda" else ("pca_components", "lda_shrinkage")
 
     def __post_init__(self) -> None:
+        _require_choice("judge arch", self.arch, JUDGE_ARCHS)
         _require(self.epochs >= 1 and self.width >= 1 and self.embedding_dim >= 1, "evaluator sizes must be positive")
         _require(self.finetune_epochs >= 0, "finetune_epochs must be non-negative")
+        _require(self.pca_components >= 1, f"pca_components must be positive; got {self.pca_components}")
+        _require(math.isfinite(self.lda_shrinkage) and 0 <= self.lda_shrinkage <= 1,
+                 f"lda_shrinkage must be in [0, 1]; got {self.lda_shrinkage}")
+
+
+def panel_judges(evaluator: EvaluatorConfig) -> tuple[EvaluatorConfig, ...]:
+    """The judge panel: the sweep's own judge and judges of the other families, on the same data and (for the
+    residual net) the same training settings."""
+    return tuple(dataclasses.replace(evaluator, arch=arch) for arch in
+                 (evaluator.arch, *(arch for arch in JUDGE_ARCHS if arch != evaluator.arch)))
 
 
 @config_dataclass
@@ -354,9 +378,13 @@ def paper_gmi(config: GMIConfig) -> GMIConfig:
 
 
 def with_gmi_recipe(attack: AttackConfig, recipe: str) -> AttackConfig:
-    """`attack` with GMI's recipe: "fast" leaves it as it is, "paper" sets the official loop (paper_gmi)."""
+    """`attack` with GMI's recipe: unchanged when it already has it, else the official loop (paper_gmi) or the
+    fast recipe's defaults (same seed)."""
     _require_choice("GMI recipe", recipe, GMI_RECIPES)
-    return attack if recipe == "fast" else dataclasses.replace(attack, gmi=paper_gmi(attack.gmi))
+    if recipe == attack.gmi.recipe:
+        return attack
+    gmi = paper_gmi(attack.gmi) if recipe == "paper" else GMIConfig(seed=attack.gmi.seed)
+    return dataclasses.replace(attack, gmi=gmi)
 
 
 @config_dataclass

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from core.attacks import Reconstruction, attacker_query, run_gmi, run_inversion, run_miface
 from core.attacks.base import Query, defended, to_uint8
@@ -40,7 +41,7 @@ from core.metrics import (
     wilson_interval,
     with_restart_scores,
 )
-from core.models import EvaluatorNet, TargetNet
+from core.models import FisherfacesJudge, TargetNet, judge_net
 from core.prior import GAN, train_gan
 from core.runtime import Timings, environment, seed_everything, timestamp
 from core.store import Store, write_atomic
@@ -140,12 +141,12 @@ class Engine:
                 "entropy": [round(v, 4) for v in entropy.tolist()]}
 
     # ---- evaluators ----------------------------------------------------------------------------------
-    def evaluator(self, config: EvaluatorConfig, data: PreparedData) -> tuple[EvaluatorNet, dict[str, Any], bool]:
+    def evaluator(self, config: EvaluatorConfig, data: PreparedData) -> tuple[nn.Module, dict[str, Any], bool]:
         """The judge for `config`: shipped in assets/, else from the store, else trained and stored. Its record
         holds its held-out accuracy (measured before it saw the held-out images) and the feature distance
         between real photos of the same person."""
         key = config_hash(config)
-        model = EvaluatorNet(data.images.num_classes, config)
+        model = judge_net(data.images.num_classes, config)
         record = SHIPPED.load_model("evaluators", key, model)  # LFW's judge ships: 30 CPU minutes to train
         if record is not None:
             return model.to(self.device).eval(), record, True
@@ -165,7 +166,7 @@ class Engine:
                           "timings": {**record["timings"], **timings}}
             else:
                 seed_everything(config.seed)
-                model = EvaluatorNet(data.images.num_classes, config)
+                model = judge_net(data.images.num_classes, config)
                 x, y = data.train()
                 with timings.stage("train_s"):
                     history = self._fit(model, x, y, config, config.epochs, config.lr, "training split",
@@ -182,8 +183,11 @@ class Engine:
             self.store.save_model("evaluators", key, model, record)
             return model.eval(), record, False
 
-    def _fit(self, model: EvaluatorNet, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int,
+    def _fit(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int,
              lr: float, label: str, seed: int) -> list[dict[str, float]]:
+        if isinstance(model, FisherfacesJudge):  # fitted in closed form: no epochs, no history
+            model.fit(x, y).to(self.device)
+            return []
         trainer = Trainer(model, cross_entropy_objective, TrainerConfig(
             epochs=epochs, batch_size=config.batch_size, lr=lr, weight_decay=1e-4,
             augment_shift=config.augment_shift, photometric=config.photometric, seed=seed,
@@ -236,7 +240,7 @@ class Engine:
         self.store.save("public_mean", key, {"image": image}, {"kind": "public_mean", "images": len(faces)})
         return image
 
-    def attack(self, target: TargetNet, target_key: str, attack: AttackConfig, evaluator: EvaluatorNet,
+    def attack(self, target: TargetNet, target_key: str, attack: AttackConfig, evaluator: nn.Module,
                evaluator_key: str, data: PreparedData) -> tuple[Reconstruction, dict[str, Any], bool]:
         """Invert every identity of `target` as `attack` says, score with `evaluator`; stored by hash."""
         key = config_hash(AttackRun(target_key, evaluator_key, attack))
@@ -268,7 +272,7 @@ class Engine:
             checkpoint.unlink(missing_ok=True)
             return result, record, False
 
-    def private_features(self, evaluator: EvaluatorNet, evaluator_key: str, data: PreparedData) -> torch.Tensor:
+    def private_features(self, evaluator: nn.Module, evaluator_key: str, data: PreparedData) -> torch.Tensor:
         """The judge's embedding of every private training photo, computed once per judge and dataset."""
         key = (evaluator_key, config_hash(data.config))
         if key not in self._private_features:

@@ -130,6 +130,7 @@ def attack_scores(evaluator: nn.Module, reconstructions: torch.Tensor, target_la
         "top1": wilson_interval(int(hit1.sum()), len(hit1)),
         "top5": wilson_interval(int(hit5.sum()), len(hit5)),
         "feature_distance": mean_interval(distance.numpy()),
+        "sink": sink_check(top5[:, 0].tolist(), log_p.shape[1]),
         "per_identity": per_identity,
     }
 
@@ -155,3 +156,44 @@ def with_restart_scores(scores: dict[str, object], evaluator: nn.Module, restart
     per_identity = [{**entry, "chosen_restart": int(chosen[i]), "any_restart": hits[i]}
                     for i, entry in enumerate(per_identity)]
     return {**scores, "per_identity": per_identity, "any_restart": wilson_interval(sum(hits), len(hits))}
+
+
+# The sink rule: each reconstruction aims at a different person, so a judge that names them fairly spreads its
+# answers over the classes. A judge is flagged on a result when its most chosen class holds a share of the
+# reconstructions that a judge naming one of the C classes uniformly at random would reach with probability
+# below SINK_ALPHA (a one-sided binomial test of that count against 1/C, Bonferroni-corrected for the C classes
+# that could have been the most chosen), and that share is at least SINK_MIN_SHARE. Its top-1 on that result
+# is then unreliable: it says more about the judge than about the images.
+SINK_ALPHA = 0.01
+SINK_MIN_SHARE = 0.1
+
+
+def sink_check(predicted: list[int], num_classes: int) -> dict[str, object]:
+    """The judge's most chosen class on one result, its count and share, and whether the sink rule flags it."""
+    counts = np.bincount(np.asarray(predicted, dtype=int), minlength=num_classes)
+    top, n = int(counts.argmax()), int(counts.sum())
+    share = counts[top] / n if n else math.nan
+    p_value = min(1.0, num_classes * float(stats.binom.sf(counts[top] - 1, n, 1 / num_classes))) if n else 1.0
+    return {"class": top, "count": int(counts[top]), "n": n, "share": float(share), "uniform": 1 / num_classes,
+            "p_value": p_value, "flagged": bool(p_value < SINK_ALPHA and share >= SINK_MIN_SHARE)}
+
+
+@torch.no_grad()
+def panel_scores(judges: list[tuple[str, str, nn.Module, dict[str, float]]], reconstructions: torch.Tensor,
+                 target_labels: torch.Tensor, num_classes: int, device: torch.device) -> dict[str, object]:
+    """Score reconstructions with every judge of a panel, given as (name, key, judge, held-out accuracy): each
+    judge's top-1 (with interval) and sink check, the panel's median and range of top-1, and how many people
+    every judge (and at least one) names correctly."""
+    scored, hits = [], []
+    for name, key, judge, heldout in judges:
+        predicted = log_probs(judge, reconstructions, device).argmax(1)
+        hit = predicted == target_labels
+        hits.append(hit)
+        scored.append({"name": name, "key": key, "heldout_accuracy": heldout,
+                       "top1": wilson_interval(int(hit.sum()), len(hit)),
+                       "sink": sink_check(predicted.tolist(), num_classes), "predicted": predicted.tolist()})
+    tops = [judge["top1"]["value"] for judge in scored]
+    every = torch.stack(hits)
+    return {"judges": scored, "median": float(np.median(tops)), "range": [min(tops), max(tops)],
+            "identified_by_all": int(every.all(0).sum()), "identified_by_any": int(every.any(0).sum()),
+            "n": len(target_labels), "flagged": [judge["name"] for judge in scored if judge["sink"]["flagged"]]}

@@ -15,6 +15,7 @@ from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
 from core.metrics import PROPORTION, mean_interval
+from core.panel import panel_fields, panel_for, score_with_panel
 from core.results import format_figure, results_path, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 
@@ -33,14 +34,16 @@ UNBOUNDED = ("entropy", "feature_distance")  # every other figure is an accuracy
 
 
 def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
-              on_run: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+              on_run: Callable[[dict[str, Any]], None] | None = None, panel: bool = True) -> dict[str, Any]:
     """Run (or reuse) everything the sweep needs and write its results file atomically; `on_run` sees each
-    (lambda, seed) run as soon as it is scored, so a UI can plot points while the sweep goes on."""
+    (lambda, seed) run as soon as it is scored, so a UI can plot points while the sweep goes on. With `panel`,
+    every attack is also scored by the judge panel (core.panel), whose judges are trained once per dataset."""
     timings = Timings()
     with timings.stage("load_data_s"):
         data = PreparedData.load(config.target.data, engine.data_root)
     with timings.stage("evaluator_s"):
         judge, judge_record, _ = engine.evaluator(config.evaluator, data)
+        judges = panel_for(engine, config.evaluator, data) if panel else []
     runs = []
     for mid_lambda in config.lambdas:
         for seed in config.seeds:
@@ -49,7 +52,7 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
             with timings.stage("train_s"):
                 model, target_record, target_reused = engine.target(target_config, data)
             with timings.stage("attack_s"):
-                _, attack_record, attack_reused = engine.attack(
+                reconstruction, attack_record, attack_reused = engine.attack(
                     model, target_key, config.attack, judge, judge_record["config_hash"], data)
             attack_dir = engine.store.path("attacks", attack_record["config_hash"])
             runs.append({
@@ -62,7 +65,7 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
                 "attack": attack_record["scores"], "attack_target_confidence": attack_record["target_confidence"],
                 "timings": {**target_record["timings"], **attack_record["timings"]},
                 "reused": {"target": target_reused, "attack": attack_reused},
-            })
+            } | ({"panel": score_with_panel(judges, reconstruction.images, data, engine.device)} if judges else {}))
             if on_run:
                 on_run(runs[-1])
             del model
@@ -72,7 +75,8 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
         "class_names": data.images.names,
         "evaluator": {"key": judge_record["config_hash"], "heldout_accuracy": judge_record["heldout_accuracy"],
                       "real_image_distance": judge_record["real_image_distance"]},
-        "runs": runs, "summary": summarise(runs, config.lambdas),
+        "runs": runs, "summary": summarise(runs, config.lambdas), **(panel_fields(runs, config.lambdas, judges)
+                                                                      if judges else {}),
         "environment": environment(engine.device), "timings": dict(timings), "peak_memory_mb": peak_memory_mb(),
     }
     write_json_atomic(results_path(out_dir, results["config_hash"]), results)
