@@ -813,6 +813,13 @@ class StudyConfig:
         source = self.base if self.factor in MID_ONLY_FACTORS else regime
         return undefended_target(source.target, seed), source.attack
 
+    def mid_reference(self, regime: SweepConfig, seed: int) -> tuple[TargetConfig, AttackConfig]:
+        """The second reference of a regime: its own MID model at lambda = 0 (the bottleneck without its KL
+        term), attacked as its MID models are. Against it, a verdict isolates what the KL term does; and unlike
+        the linear head, its accuracy is within the MID models' reach. It is an extra output of the same
+        settings, so it does not enter the study's hash: files from before it show it as not computed."""
+        return regime.target_for(0.0, seed), regime.attack
+
 
 # The default CPU study (`python -m core study` without --factor): ORL's default sweep at DEFAULT_STUDY_LAMBDAS,
 # seeds 0, 1, 2, MI-Face with the mu view, one factor at a time. Chosen before any study result was seen, from test
