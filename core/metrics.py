@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from scipy import stats
 from torch import nn
 
+from core.results import sink_check
+
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> dict[str, float]:
     """A rate with its 95% Wilson score interval, which stays sensible at 0 and 1 and for small n."""
@@ -156,26 +158,6 @@ def with_restart_scores(scores: dict[str, object], evaluator: nn.Module, restart
     per_identity = [{**entry, "chosen_restart": int(chosen[i]), "any_restart": hits[i]}
                     for i, entry in enumerate(per_identity)]
     return {**scores, "per_identity": per_identity, "any_restart": wilson_interval(sum(hits), len(hits))}
-
-
-# The sink rule: each reconstruction aims at a different person, so a judge that names them fairly spreads its
-# answers over the classes. A judge is flagged on a result when its most chosen class holds a share of the
-# reconstructions that a judge naming one of the C classes uniformly at random would reach with probability
-# below SINK_ALPHA (a one-sided binomial test of that count against 1/C, Bonferroni-corrected for the C classes
-# that could have been the most chosen), and that share is at least SINK_MIN_SHARE. Its top-1 on that result
-# is then unreliable: it says more about the judge than about the images.
-SINK_ALPHA = 0.01
-SINK_MIN_SHARE = 0.1
-
-
-def sink_check(predicted: list[int], num_classes: int) -> dict[str, object]:
-    """The judge's most chosen class on one result, its count and share, and whether the sink rule flags it."""
-    counts = np.bincount(np.asarray(predicted, dtype=int), minlength=num_classes)
-    top, n = int(counts.argmax()), int(counts.sum())
-    share = counts[top] / n if n else math.nan
-    p_value = min(1.0, num_classes * float(stats.binom.sf(counts[top] - 1, n, 1 / num_classes))) if n else 1.0
-    return {"class": top, "count": int(counts[top]), "n": n, "share": float(share), "uniform": 1 / num_classes,
-            "p_value": p_value, "flagged": bool(p_value < SINK_ALPHA and share >= SINK_MIN_SHARE)}
 
 
 @torch.no_grad()

@@ -12,9 +12,9 @@ from core.metrics import (
     paired_difference,
     panel_scores,
     prediction_metrics,
-    sink_check,
     wilson_interval,
 )
+from core.results import sink_check
 
 
 def test_wilson_interval_known_values():

@@ -2,10 +2,12 @@
 panel from its stored reconstructions (`python -m core panel`), agreeing with what a new sweep records."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import run_cli
+from streamlit.testing.v1 import AppTest
 
 from core.__main__ import main
 from core.config import (
@@ -25,6 +27,7 @@ from core.store import Store
 from core.sweep import run_sweep
 
 pytestmark = pytest.mark.slow
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
 
 def test_fisherfaces_fitted_on_real_orl_names_held_out_photos(data_dir, tmp_path):
@@ -77,6 +80,20 @@ def test_a_stored_sweep_is_rescored_by_the_panel_without_attacking_again(data_di
     recorded = run_sweep(TINY, engine, out)
     assert [run["panel"] for run in recorded["runs"]] == [run["panel"] for run in rescored["runs"]]
     assert recorded["panel_summary"] == rescored["panel_summary"]
+    # The sweep's judge's own sink check is the panel's first judge's.
+    assert [run["attack"]["sink"] for run in recorded["runs"]] == [run["panel"]["judges"][0]["sink"]
+                                                                 for run in recorded["runs"]]
+    # The Results table shows each judge's top-1, the panel's median and range, and the sink check.
+    monkeypatch.setenv("MIDLAB_RESULTS", str(out))
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    app.switch_page("app_pages/results.py").run()
+    app.selectbox[0].set_value(recorded["config_hash"]).run()
+    assert not app.exception
+    flagged = recorded["runs"][0]["attack"]["sink"]["flagged"]
+    assert app.dataframe[0].value["judge's sink check"][0].startswith("UNRELIABLE" if flagged else "no")
+    panel_table = app.dataframe[1].value
+    assert set(panel_table.columns) == {"lambda", "vgg top-1", "resnet top-1", "pca_lda top-1", "panel median",
+                                        "panel range", "named by every judge"}
 
 
 def test_the_panel_command_explains_a_missing_file_or_store(tmp_path, capsys, data_dir):
