@@ -157,8 +157,8 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gmi-recipe", choices=GMI_RECIPES, default="fast",
                         help="for GMI: fast (screened starts, 40 Adam steps on log-odds, jitter) or paper (the "
                              "official loop: 5 random restarts, 1500 SGD steps, lr 0.02, momentum 0.9, "
-                             "100 x cross-entropy; about half an hour per ORL model on 2 CPUs, resumable) "
-                             "(default: fast)")
+                             "100 x cross-entropy; long: docs/method.md gives its measured cost; resumable "
+                             "after an interruption) (default: fast)")
     parser.add_argument("--max-per-identity", type=_non_negative_int, default=None,
                         help="cap each identity's images (a seeded choice) to tame imbalance (default: "
                              f"{sweep_defaults('lfw').target.data.max_per_identity} for lfw, else 0 = no cap)")

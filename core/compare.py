@@ -17,7 +17,7 @@ from core.config import ComparisonConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
-from core.results import format_figure, prune_grids, ship_grid, text_table
+from core.results import attack_sink, format_figure, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.sweep import summarise_group
 
@@ -57,6 +57,7 @@ def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
             _, record, reused = engine.attack(model, target_key, attack, judge, judge_key, data)
         folder = engine.store.path("attacks", record["config_hash"])
         return {**{figure: record["scores"][figure] for figure in ATTACK_FIGURES}, "attack_key": record["config_hash"],
+                "sink": attack_sink(record["scores"], data.images.num_classes),
                 "grid_path": str(folder / "reconstructions.png"), "reused": reused}
 
     for defense, strength, seed, target_config in config.targets():

@@ -20,7 +20,7 @@ from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
-from core.results import format_figure, prune_grids, ship_grid, text_table
+from core.results import attack_sink, format_figure, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.study_figures import mid_reference_line
 from core.sweep import FIGURES, summarise_group
@@ -84,7 +84,8 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
                     "model_path": str(engine.store.path("targets", target_key)),
                     "grid_path": str(engine.store.path("attacks", attack_key) / "reconstructions.png"),
                     "test": record["test"]["deployed"], "final_kl": record["history"][-1].get("kl"),
-                    "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES},
+                    "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES}
+                    | {"sink": attack_sink(attack_record["scores"], data.images.num_classes)},
                     "reused": {"target": target_reused, "attack": attack_reused},
                     # What computing them took when they were made, reused or not: a rerun's own time says little.
                     "compute_s": {"target": _seconds(record), "attack": _seconds(attack_record)},

@@ -16,7 +16,7 @@ from core.engine import Engine
 from core.files import write_json_atomic
 from core.metrics import PROPORTION, mean_interval
 from core.panel import panel_fields, panel_for, score_with_panel
-from core.results import format_figure, results_path, text_table
+from core.results import attack_sink, format_figure, results_path, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 
 # The figures summarised per lambda: a name and where it sits in a run's record.
@@ -122,4 +122,10 @@ def format_table(results: dict[str, Any]) -> str:
         f"judge held-out accuracy {cell(evaluator['heldout_accuracy'])}; a real held-out photo lies at feature "
         f"distance {cell(evaluator['real_image_distance'], 1)} from its person's nearest training photo"
     )
+    classes = results["data"]["identities"]
+    sinks = [(run, attack_sink(run["attack"], classes)) for run in results["runs"]]
+    flagged = [f"lambda {run['lambda']:g} seed {run['seed']} ({check['count']} of {check['n']} to one person)"
+               for run, check in sinks if check["flagged"]]
+    render.append("sink check (docs/method.md): the judge's attack figures are unreliable at " + "; ".join(flagged)
+                  if flagged else "sink check (docs/method.md): the judge spreads its answers fairly on every run")
     return "\n".join(render)

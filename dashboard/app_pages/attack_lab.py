@@ -101,7 +101,7 @@ with st.form("attack"):
         "GMI recipe", GMI_RECIPES, index=GMI_RECIPES.index(base_config.attack.gmi.recipe),
         help="fast: screened starts, Adam on log-odds, jitter (40 steps). paper: the official GMI loop (5 random "
              "restarts per person, SGD with momentum, 100 x cross-entropy, no jitter); its own length is 1500 "
-             "steps, about half an hour on 2 CPUs: set Steps to 1500 for it. GMI only.")
+             "steps, over an hour on 2 busy CPUs: set Steps to 1500 for it. GMI only.")
     view = right.selectbox("Attacker's view", PREDICT_MODES, index=PREDICT_MODES.index(base_config.attack.view),
                            help=VIEW_HELP)
     submitted = go_column.form_submit_button("Attack", type="primary")

@@ -27,9 +27,12 @@ PAPER = ("Wang, Zhang & Jia, *Improving Robustness to Model Inversion Attacks vi
 
 
 def caption(row: dict, point: dict) -> str:
+    sink = point.get("attack", {}).get("sink")
+    unreliable = (f" · the judge's figure on these faces is UNRELIABLE: it gives {sink['count']} of {sink['n']} to "
+                  "one person (the sink rule)" if sink and sink["flagged"] else "")
     return (f"{row['label']}: test accuracy {format_figure(row['test_accuracy'])} · attack top-1 "
             f"{format_figure(row['attack_top1'])} (95% intervals over {row['seeds']} seeds; faces of seed "
-            f"{point['seed']})")
+            f"{point['seed']}){unreliable}")
 
 
 def faces(results: dict, folder: Path) -> None:
