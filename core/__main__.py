@@ -55,6 +55,7 @@ FETCH_ALL = ("orl", "lfw", "mnist")  # what the dashboard and the default sweeps
 
 if TYPE_CHECKING:  # the engine imports torch: only the commands that need it load it
     from core.engine import Engine
+    from core.executor import Executor
 
 
 def _lambda_list(text: str) -> tuple[float, ...]:
@@ -131,9 +132,21 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", help=f"folder of trained models and attacks (default: ${STORE_ENV}, else ./store)")
 
 
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where the models are trained and attacked: local (this process, one after another) "
+                             "or ray (in parallel, as Ray tasks; see docs/distributed.md) (default: local)")
+    parser.add_argument("--ray-address",
+                        help="with --executor ray: host:port of a running Ray cluster's head node (default: "
+                             "$RAY_ADDRESS, else a local Ray instance with this machine's CPUs)")
+    parser.add_argument("--cpus-per-task", type=_positive_int, default=1,
+                        help="with --executor ray: CPUs each task reserves, and its torch threads (default: 1)")
+
+
 def add_sweep_options(parser: argparse.ArgumentParser) -> None:
     """The options of a lambda sweep: the private data, MID's grid, seeds, the attacker and the target."""
     add_common(parser)
+    add_executor_options(parser)
     defaults_train, defaults_model = TrainConfig(), ModelConfig()
     parser.add_argument("--dataset", choices=DATASETS, default="orl", help="private dataset (default: orl)")
     parser.add_argument("--folder", default="", help="for --dataset folder: a folder of <identity>/<image> files")
@@ -273,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "wall time per stage, peak memory and the figures, then times the "
                                             "same sweep again with everything stored, in a new process.")
     bench.add_argument("--data", help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
+    add_executor_options(bench)
+    bench.add_argument("--lambdas", type=_lambda_list,
+                       help="time a sweep over these lambdas instead of the default grid (e.g. 0,0.01,0.1,1)")
     bench.add_argument("--keep", help="an empty (or new) folder to keep the benchmark's store and results in; "
                                       "by default they go to a temporary folder that is deleted")
     bench.add_argument("--attacks", action="store_true",
@@ -363,20 +379,34 @@ def engine_for(args: argparse.Namespace) -> Engine:
                   progress=(lambda *a: None) if quiet else ProgressLine())
 
 
+def executor_for(args: argparse.Namespace) -> Executor:
+    """The --executor: this process, or Ray (joined at once, so an unreachable address stops before any work)."""
+    import os
+
+    from core.executor import LocalExecutor, RayExecutor
+
+    if args.executor == "local":
+        return LocalExecutor()
+    executor = RayExecutor(args.ray_address or os.environ.get("RAY_ADDRESS"), args.cpus_per_task)
+    executor.start()
+    return executor
+
+
 def command_sweep(args: argparse.Namespace) -> int:
     from core.panel import format_panel
     from core.results import results_path
     from core.sweep import format_table, run_sweep
 
     config = sweep_config(args)
+    executor = executor_for(args)
     engine = engine_for(args)
     out = results_root(args.out)
-    results = run_sweep(config, engine, out, panel=not args.no_panel)
+    results = run_sweep(config, engine, out, executor=executor, panel=not args.no_panel)
     print(format_table(results))
     if not args.no_panel:
         print(format_panel(results))
     reused = sum(r["reused"]["target"] for r in results["runs"])
-    print(f"{len(results['runs'])} runs ({reused} models reused) in {sum(results['timings'].values()):.1f}s; "
+    print(f"{len(results['runs'])} runs ({reused} models reused) in {results['wall_s']:.1f}s; "
           f"results: {results_path(out, results['config_hash'])}")
     return 0
 
@@ -399,11 +429,12 @@ def command_compare(args: argparse.Namespace) -> int:
     train = dataclasses.replace(train, privacy=dataclasses.replace(train.privacy, max_grad_norm=args.clip))
     config = ComparisonConfig(sweep=sweep_config(args), attacks=args.attacks,
                               noise_multipliers=args.noise_multipliers, dp_model=model, dp_train=train)
+    executor = executor_for(args)
     engine = engine_for(args)
     out = results_root(args.out)
-    results = run_comparison(config, engine, out)
+    results = run_comparison(config, engine, out, executor=executor)
     print(format_comparison(results))
-    print(f"{len(results['points'])} points in {sum(results['timings'].values()):.1f}s; "
+    print(f"{len(results['points'])} points in {results['wall_s']:.1f}s; "
           f"results: {comparison_path(out, results['config_hash'])}")
     if args.ship:
         print(f"shipped: {ship(results, COMPARISONS_DIR)}")
@@ -431,14 +462,15 @@ def command_study(args: argparse.Namespace) -> int:
     from core.study import format_study, run_study, ship, study_path
 
     configs = study_configs(args)
+    executor = executor_for(args)
     engine = engine_for(args)
     out = results_root(args.out)
     for config in configs:
-        results = run_study(config, engine, out)
+        results = run_study(config, engine, out, executor=executor)
         print(format_study(results))
         points = [point for regime in results["regimes"] for point in regime["points"]]
         reused = sum(point["reused"]["target"] for point in points)
-        print(f"{len(points)} points ({reused} models reused) in {sum(results['timings'].values()):.1f}s; "
+        print(f"{len(points)} points ({reused} models reused) in {results['wall_s']:.1f}s; "
               f"results: {study_path(out, results['config_hash'])}")
         if args.ship:
             print(f"shipped: {ship(results, STUDIES_DIR)}")
@@ -472,7 +504,7 @@ def command_benchmark(args: argparse.Namespace) -> int:
         gmi_step_benchmark(data_root(args.data), args.gmi_recipe, args.steps)
         return 0
     return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None, args.attacks, args.dp,
-                         args.study, args.dataset)
+                         args.study, args.dataset, executor_for(args), args.lambdas)
 
 
 def command_zoo(args: argparse.Namespace) -> int:
@@ -554,6 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    from core.executor import ClusterError
     from core.results import ReportError
     from core.train import TrainingDiverged
 
@@ -561,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except ConfigError as error:
         parser.exit(2, f"error: {error}\n")
-    except (DataError, StoreError, TrainingDiverged, ReportError) as error:
+    except (DataError, StoreError, TrainingDiverged, ReportError, ClusterError) as error:
         parser.exit(1, f"error: {error}\n")
     except KeyboardInterrupt:
         parser.exit(130, "interrupted: everything finished so far is stored and will be reused\n")

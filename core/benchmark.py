@@ -29,11 +29,12 @@ from core.config import (
 )
 from core.data import PreparedData
 from core.engine import Engine
+from core.executor import Executor, LocalExecutor
 from core.files import StoreError
-from core.metrics import paired_difference
 from core.models import TargetNet
 from core.results import format_figure, load_results, results_path
 from core.runtime import ProgressLine, peak_memory_mb, pick_device
+from core.stats import paired_difference
 from core.store import Store
 from core.sweep import format_table, run_sweep
 
@@ -98,7 +99,7 @@ def stored_rerun(command: list[str], data_root: Path, store: Path, out: Path) ->
     return time.perf_counter() - start
 
 
-def study_benchmark(engine: Engine, data_root: Path, store: Path, out: Path) -> None:
+def study_benchmark(engine: Engine, data_root: Path, store: Path, out: Path, executor: Executor) -> None:
     """Run the default study (core.config.default_studies) from an empty store and print each study's time,
     models and verdicts and the total; then re-run it in a new process and check that nothing was redone."""
     from core.study import run_study, study_path
@@ -111,13 +112,15 @@ def study_benchmark(engine: Engine, data_root: Path, store: Path, out: Path) -> 
     start = time.perf_counter()
     for config in configs:
         began = time.perf_counter()
-        results = run_study(config, engine, out)
+        results = run_study(config, engine, out, executor=executor)
         points = [point for regime in results["regimes"] for point in regime["points"]]
         trained = sum(not point["reused"]["target"] for point in points)
         attacked = sum(not point["reused"]["attack"] for point in points)
         verdicts = ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"])
         print(f"  {config.factor:<16} {len(points):3d} points, {trained:2d} models trained, {attacked:2d} attacks run, "
-              f"{time.perf_counter() - began:7.1f} s  ({verdicts})", flush=True)
+              f"{time.perf_counter() - began:7.1f} s  ({verdicts})\n    {executor_line(results)}", flush=True)
+        if (overhead := overhead_line(executor)) is not None:
+            print(f"    {overhead}", flush=True)
     cold = time.perf_counter() - start
     warm = stored_rerun(["study"], data_root, store, out)
     for config in configs:
@@ -142,13 +145,64 @@ def print_paired(results: dict, baseline: dict) -> None:
               f"{difference['only_a']}, only {names[1]}: {difference['only_b']}; p = {difference['p_value']:.3f})")
 
 
+def executor_line(results: dict) -> str:
+    """Where a sweep or study ran and what its task slots spent not computing units: (slots x wall time - the
+    seconds its units computed) per unit computed. Worker start-up, data loading, scheduling, transfers and
+    slots idle while a unit waits for those it needs all count in it."""
+    executor, timings, units = results["executor"], results["timings"], results["units"]["computed"]
+    compute = sum(seconds for stage, seconds in timings.items() if stage != "load_data_s")
+    slots = executor["task_slots"]
+    running = results["wall_s"] - timings.get("load_data_s", 0.0)
+    where = (f"ray at {executor['address']} ({slots} task slots of {executor['cpus_per_task']} CPU)"
+             if executor["name"] == "ray" else "local (this process)")
+    return (f"executor: {where}, torch threads per unit: {executor['torch_threads']}; {units} units computed in "
+            f"{compute:.1f} s of unit time; wall {running:.1f} s after loading the data; not computing: "
+            f"{(slots * running - compute) / max(units, 1):.2f} s of a task slot per unit")
+
+
+def overhead_line(executor: Executor) -> str | None:
+    """Ray's seconds per task of the last run that were not its unit's computing (None for the local executor):
+    dispatch, from when the task could start (the tasks it needs ended and a task slot on its node was free)
+    to its start on a worker, which includes moving its inputs and, for a worker's first task, starting the
+    worker; set-up on the worker (unpacking inputs, decoding the dataset the first time); and return, from its
+    end to its result at the driver. Clocks are compared across processes: exact on one machine only."""
+    timeline = getattr(executor, "timeline", None)
+    if not timeline:
+        return None
+    import ray
+
+    slots = {node["NodeID"]: max(1, int(node["Resources"].get("CPU", 1) // executor.cpus_per_task))
+             for node in ray.nodes() if node["Alive"]}
+    ended = {task["key"]: task["ended"] for task in timeline}
+    dispatch, setup, back = [], [], []
+    for task in timeline:
+        earlier = sorted((other["ended"] for other in timeline
+                          if other["node"] == task["node"] and other["started"] < task["started"]), reverse=True)
+        k = slots.get(task["node"], 1)
+        slot_free = earlier[k - 1] if len(earlier) >= k else 0.0
+        ready = max([task["submitted"], slot_free, *(ended[key] for key in task["inputs"])])
+        dispatch.append(task["started"] - ready)
+        setup.append(task["ended"] - task["started"] - task["seconds"])
+        back.append(task["arrived"] - task["ended"])
+    total = [a + b + c for a, b, c in zip(dispatch, setup, back, strict=True)]
+    mean = sum(total) / len(total)
+    return (f"Ray's overhead per task: {mean:.2f} s on average, at most {max(total):.2f} s, over {len(total)} tasks "
+            f"(dispatch {sum(dispatch) / len(total):.2f} s, set-up on the worker {sum(setup) / len(total):.2f} s, "
+            f"return {sum(back) / len(total):.2f} s); their units computed {sum(t['seconds'] for t in timeline):.1f} s")
+
+
 def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = False, dp: bool = False,
-                  study: bool = False, dataset: str = "orl") -> int:
-    """Time the default sweep of `dataset` from an empty store (on LFW under all three attacks: its judge and
-    the prior ship, so they are loaded, not trained); with `keep`, the store and results stay in that folder;
-    with `attacks`, on ORL also GMI and the inversion network on the lambda = 0 model; with `dp`, instead, the
-    DP-SGD targets of the default comparison; with `study`, instead, the default regime study."""
+                  study: bool = False, dataset: str = "orl", executor: Executor | None = None,
+                  lambdas: tuple[float, ...] | None = None) -> int:
+    """Time the default sweep of `dataset` (or over `lambdas`) from an empty store (on LFW under all three
+    attacks: its judge and the prior ship, so they are loaded, not trained), on `executor` (default: this
+    process); with `keep`, the store and results stay in that folder; with `attacks`, on ORL also GMI and the
+    inversion network on the lambda = 0 model; with `dp`, instead, the DP-SGD targets of the default comparison
+    (in this process); with `study`, instead, the default regime study."""
+    executor = executor or LocalExecutor()
     config = sweep_defaults(dataset)
+    if lambdas:
+        config = dataclasses.replace(config, lambdas=lambdas)
     if keep is not None and keep.exists() and any(keep.iterdir()):
         raise StoreError(f"{keep} is not empty: the benchmark starts from an empty store")
     with tempfile.TemporaryDirectory(prefix="midlab-bench-") as tmp:
@@ -161,28 +215,33 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
             print(f"peak memory {peak_memory_mb():.0f} MB")
             return 0
         if study:
-            study_benchmark(engine, data_root, store, out)
+            study_benchmark(engine, data_root, store, out, executor)
             return 0
         names = ATTACKS if dataset == "lfw" else (config.attack.attack,)
         start = time.perf_counter()
-        sweeps = [run_sweep(config.under(name), engine, out) for name in names]
+        sweeps = [run_sweep(config.under(name), engine, out, executor=executor) for name in names]
         cold = time.perf_counter() - start
-        warm = sum(stored_rerun(["sweep", "--dataset", dataset, "--attack", name], data_root, store, out)
+        grid = ["--lambdas", ",".join(f"{v:g}" for v in lambdas)] if lambdas else []
+        warm = sum(stored_rerun(["sweep", "--dataset", dataset, "--attack", name, *grid], data_root, store, out)
                    for name in names)
         for results in sweeps:
             rerun = load_results(results_path(out, results["config_hash"]))
             if rerun is None or not all(all(run["reused"].values()) for run in rerun["runs"]):
                 raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
-        others = [run_sweep(dataclasses.replace(config.under(name), lambdas=(0.0,)), engine, out)
+        others = [run_sweep(dataclasses.replace(config.under(name), lambdas=(0.0,)), engine, out, executor=executor)
                   for name in ATTACKS[1:]] if attacks and dataset == "orl" else []
 
     first = sweeps[0]
-    print(f"\nMID Lab benchmark: default {dataset.upper()} sweep ({len(config.lambdas)} lambdas x "
-          f"{len(config.seeds)} seed, {' / '.join(names)} on all {first['data']['identities']} identities, "
+    print(f"\nMID Lab benchmark: {'the' if lambdas else 'default'} {dataset.upper()} sweep ({len(config.lambdas)} "
+          f"lambdas x {len(config.seeds)} seed, {' / '.join(names)} on all {first['data']['identities']} identities, "
           f"{config.attack.view} view)")
     print(f"machine: {machine()}")
     print(f"from an empty store: {cold:.1f} s ({cold / 60:.1f} min); everything stored (new process per attack): "
           f"{warm:.1f} s; peak memory {peak_memory_mb():.0f} MB")
+    for results in sweeps:
+        print(f"  {executor_line(results)}")
+    if (overhead := overhead_line(executor)) is not None:
+        print(f"  {overhead}{' (the last sweep)' if len(sweeps) > 1 or others else ''}")
     evaluator = first["evaluator"]
     print(f"  judge {evaluator['key']}: held-out accuracy {format_figure(evaluator['heldout_accuracy'])}")
     for results in sweeps:

@@ -9,13 +9,26 @@ every test accuracy both defenses reach, and the result is said in words, whiche
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.config import ComparisonConfig, config_hash, to_dict
+from core.config import ComparisonConfig, OutputDefenseConfig, TargetConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
+from core.executor import (
+    Done,
+    Executor,
+    LocalExecutor,
+    Unit,
+    attack_unit,
+    data_key,
+    gather,
+    judge_unit,
+    target_unit,
+    units_done,
+)
 from core.files import write_json_atomic
 from core.results import attack_sink, format_figure, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
@@ -40,57 +53,74 @@ def point_label(defense: str, strength: float | None, epsilon: float | None = No
 
 
 def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
-                   on_point: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train (or load) every defended target, attack each with every attack, score them with one judge and
-    write the comparison file atomically; `on_point` sees each model's point as soon as it is scored."""
+                   on_point: Callable[[dict[str, Any]], None] | None = None,
+                   executor: Executor | None = None) -> dict[str, Any]:
+    """Train (or load) every defended target, attack each with every attack, score them with one judge, here
+    or on a cluster (`executor`; default: in this process), and write the comparison file atomically;
+    `on_point` sees each model's point as soon as it is scored."""
+    executor = executor or LocalExecutor()
     timings = Timings()
+    start = time.perf_counter()
     with timings.stage("load_data_s"):
         data = PreparedData.load(config.sweep.target.data, engine.data_root)
-    with timings.stage("evaluator_s"):
-        judge, judge_record, _ = engine.evaluator(config.sweep.evaluator, data)
-    judge_key = judge_record["config_hash"]
-    points: list[dict[str, Any]] = []
-
-    def attacked(model: Any, target_key: str, name: str, **changes: Any) -> dict[str, Any]:
-        attack = dataclasses.replace(config.attack(name), **changes)
-        with timings.stage("attack_s"):
-            _, record, reused = engine.attack(model, target_key, attack, judge, judge_key, data)
-        folder = engine.store.path("attacks", record["config_hash"])
-        return {**{figure: record["scores"][figure] for figure in ATTACK_FIGURES}, "attack_key": record["config_hash"],
-                "sink": attack_sink(record["scores"], data.images.num_classes),
-                "grid_path": str(folder / "reconstructions.png"), "reused": reused}
-
+    judge = judge_unit(config.sweep.evaluator)
+    # Per point: (defense, strength, seed, target config, the output defense or None, its attacks by name).
+    plan: list[tuple[str, float | None, int, TargetConfig, OutputDefenseConfig | None, dict[str, Unit]]] = []
     for defense, strength, seed, target_config in config.targets():
+        target = target_unit(target_config)
+        plan.append((defense, strength, seed, target_config, None,
+                     {name: attack_unit(target, judge, config.attack(name)) for name in config.attacks}))
+        if defense == "none" and "inversion" in config.attacks:  # the API's outputs, for the black-box attack
+            plan += [(defense, strength, seed, target_config, output, {"inversion": attack_unit(
+                target, judge, dataclasses.replace(config.attack("inversion"), output=output))})
+                for output in config.outputs]
+    points: list[dict[str, Any]] = []
+    by_target: dict[str, dict[str, Any]] = {}
+
+    def attacked(done: Done) -> dict[str, Any]:
+        folder = engine.store.path("attacks", done.unit.key)
+        return {**{figure: done.record["scores"][figure] for figure in ATTACK_FIGURES}, "attack_key": done.unit.key,
+                "sink": attack_sink(done.record["scores"], data.images.num_classes),
+                "grid_path": str(folder / "reconstructions.png"), "reused": done.reused}
+
+    def scored(index: int, done: dict[str, Done]) -> None:
+        defense, strength, seed, target_config, output, attacks = plan[index]
         target_key = config_hash(target_config)
-        with timings.stage("train_s"):
-            model, record, reused = engine.target(target_config, data)
-        privacy = record.get("privacy")
-        epsilon = privacy["epsilon"] if privacy else None
-        point = {
-            "defense": defense, "strength": strength, "seed": seed, "epsilon": epsilon, "privacy": privacy,
-            "label": point_label(defense, strength, epsilon), "target_key": target_key,
-            "model_path": str(engine.store.path("targets", target_key)), "reused": reused,
-            "test": record["test"]["deployed"], "spread": engine.prediction_spread(model, target_config, data),
-            "attacks": {name: attacked(model, target_key, name) for name in config.attacks},
-        }
+        scores = {name: attacked(done[unit.key]) for name, unit in attacks.items()}
+        if output is not None:
+            point = {**by_target[target_key], "defense": "output", "output": to_dict(output), "label": output.label(),
+                     "attacks": scores}
+        else:
+            record = done[target_key].record
+            privacy = record.get("privacy")
+            epsilon = privacy["epsilon"] if privacy else None
+            model = engine.target(target_config, data)[0]
+            point = by_target[target_key] = {
+                "defense": defense, "strength": strength, "seed": seed, "epsilon": epsilon, "privacy": privacy,
+                "label": point_label(defense, strength, epsilon), "target_key": target_key,
+                "model_path": str(engine.store.path("targets", target_key)), "reused": done[target_key].reused,
+                "test": record["test"]["deployed"], "spread": engine.prediction_spread(model, target_config, data),
+                "attacks": scores,
+            }
         points.append(point)
         if on_point:
             on_point(point)
-        if defense == "none" and "inversion" in config.attacks:  # the API's outputs, for the black-box attack
-            for output in config.outputs:
-                points.append({**point, "defense": "output", "output": to_dict(output), "label": output.label(),
-                               "attacks": {"inversion": attacked(model, target_key, "inversion", output=output)}})
-                if on_point:
-                    on_point(points[-1])
+
+    done = gather(executor, engine, {data_key(data.config): data},
+                  [(target_unit(target_config), *attacks.values()) for _, _, _, target_config, _, attacks in plan],
+                  scored, timings)
+    judge_record = done[judge.key].record
     summary = summarise_points(points)
     results = {
         "kind": "comparison", "config": to_dict(config), "config_hash": config_hash(config), "created": timestamp(),
         "data": data.summary(), "attacks": list(config.attacks),
-        "evaluator": {"key": judge_key, "heldout_accuracy": judge_record["heldout_accuracy"],
+        "evaluator": {"key": judge.key, "heldout_accuracy": judge_record["heldout_accuracy"],
                       "real_image_distance": judge_record["real_image_distance"]},
         "points": points, "summary": summary,
         "frontiers": {name: frontier_report(summary, name) for name in config.attacks},
-        "environment": environment(engine.device), "timings": dict(timings), "peak_memory_mb": peak_memory_mb(),
+        "environment": environment(engine.device), "executor": executor.describe(), "units": units_done(done),
+        "timings": dict(timings),
+        "wall_s": round(time.perf_counter() - start, 3), "peak_memory_mb": peak_memory_mb(),
     }
     write_json_atomic(comparison_path(out_dir, results["config_hash"]), results)
     return results

@@ -44,7 +44,7 @@ from core.metrics import (
 from core.models import FisherfacesJudge, TargetNet, judge_net
 from core.prior import GAN, train_gan
 from core.runtime import Timings, environment, seed_everything, timestamp
-from core.store import Store, write_atomic
+from core.store import Store
 from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective, mid_objective
 
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
@@ -231,14 +231,19 @@ class Engine:
             if data.public_images is None:
                 raise ConfigError("the public set 'heldout_identities' needs public identities held out (> 0)")
             return mean_face(data.public_images)
-        key = config_hash(PublicMean(attack.public, image_size, PUBLIC_MEAN_IMAGES))
+        return self.public_mean(PublicMean(attack.public, image_size, PUBLIC_MEAN_IMAGES))[0]
+
+    def public_mean(self, config: PublicMean) -> tuple[torch.Tensor, dict[str, Any], bool]:
+        """The mean of the attacker's first public faces (1, H, W): from the store, else computed and stored."""
+        key = config_hash(config)
         loaded = self.store.load("public_mean", key)
         if loaded is not None:
-            return loaded[0]["image"]
-        faces = load_lfw_public(self.data_root, image_size, limit=PUBLIC_MEAN_IMAGES)
+            return loaded[0]["image"], loaded[1], True
+        faces = load_lfw_public(self.data_root, config.image_size, limit=config.images)
         image = mean_face(faces)
-        self.store.save("public_mean", key, {"image": image}, {"kind": "public_mean", "images": len(faces)})
-        return image
+        record = {"kind": "public_mean", "images": len(faces)}
+        self.store.save("public_mean", key, {"image": image}, record)
+        return image, record, False
 
     def attack(self, target: TargetNet, target_key: str, attack: AttackConfig, evaluator: nn.Module,
                evaluator_key: str, data: PreparedData) -> tuple[Reconstruction, dict[str, Any], bool]:
@@ -266,9 +271,8 @@ class Engine:
                       "target_confidence": float(result.target_confidence[-1].mean()),
                       "environment": environment(self.device), "timings": dict(timings),
                       "created": timestamp()}
-            # The picture first: the record, written last by save(), is what makes an entry valid.
-            write_atomic(self.store.path("attacks", key) / "reconstructions.png", png_grid(result.images))
-            self.store.save("attacks", key, result.tensors(), record)
+            self.store.save("attacks", key, result.tensors(), record,
+                            files={"reconstructions.png": png_grid(result.images)})
             checkpoint.unlink(missing_ok=True)
             return result, record, False
 

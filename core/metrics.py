@@ -1,70 +1,20 @@
 """Figures with their uncertainty: test accuracy, prediction spread, attack accuracy and feature distance.
 
-Rates get a 95% Wilson interval (with 40 identities one identity moves attack accuracy by 2.5 points);
-means get a 95% Student-t interval; figures repeated over seeds are summarised by mean, spread and interval.
+The intervals themselves are core/stats.py's; figures repeated over seeds are summarised by mean, spread and
+interval.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import stats
 from torch import nn
 
 from core.results import sink_check
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> dict[str, float]:
-    """A rate with its 95% Wilson score interval, which stays sensible at 0 and 1 and for small n."""
-    if n == 0:
-        return {"value": math.nan, "low": math.nan, "high": math.nan, "n": 0}
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return {"value": p, "low": max(0.0, centre - half), "high": min(1.0, centre + half), "n": n}
-
-
-def paired_difference(hits_a: list[bool], hits_b: list[bool]) -> dict[str, float]:
-    """Rate a minus rate b on the same items (two attacks on the same identities), with the 95% interval of
-    Newcombe's method 10 for paired proportions, and the exact two-sided McNemar p-value. Pairing lets what
-    both get right or wrong cancel, so it can separate two attacks whose own intervals overlap."""
-    a, b = np.asarray(hits_a, bool), np.asarray(hits_b, bool)
-    n = len(a)
-    both, only_a, only_b = int((a & b).sum()), int((a & ~b).sum()), int((~a & b).sum())
-    neither = n - both - only_a - only_b
-    rate_a, rate_b = wilson_interval(both + only_a, n), wilson_interval(both + only_b, n)
-    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
-    phi = (both * neither - only_a * only_b) / math.sqrt(margins) if margins else 0.0
-    p_a, p_b = rate_a["value"], rate_b["value"]
-    below = math.sqrt(max(0.0, (p_a - rate_a["low"]) ** 2 + (rate_b["high"] - p_b) ** 2
-                          - 2 * phi * (p_a - rate_a["low"]) * (rate_b["high"] - p_b)))
-    above = math.sqrt(max(0.0, (rate_a["high"] - p_a) ** 2 + (p_b - rate_b["low"]) ** 2
-                          - 2 * phi * (rate_a["high"] - p_a) * (p_b - rate_b["low"])))
-    discordant = only_a + only_b
-    p_value = float(stats.binomtest(only_a, discordant).pvalue) if discordant else 1.0
-    return {"value": p_a - p_b, "low": p_a - p_b - below, "high": p_a - p_b + above, "n": n,
-            "only_a": only_a, "only_b": only_b, "p_value": p_value}
-
-
-PROPORTION = (0.0, 1.0)
-
-
-def mean_interval(values: list[float] | np.ndarray, bounds: tuple[float, float] | None = None) -> dict[str, float]:
-    """Mean, standard deviation and 95% t-interval of the mean (the interval is NaN for a single value). With
-    `bounds` (PROPORTION for accuracies and probabilities), the interval is cut to them: a t-interval of values
-    near 1 can reach past 1, which no accuracy can, and cutting it keeps at least its coverage."""
-    data = np.asarray(values, dtype=float)
-    n = len(data)
-    mean = float(data.mean()) if n else math.nan
-    std = float(data.std(ddof=1)) if n > 1 else math.nan
-    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n) if n > 1 else math.nan
-    low, high = mean - half, mean + half
-    if bounds is not None and n > 1:
-        low, high = max(low, bounds[0]), min(high, bounds[1])
-    return {"value": mean, "std": std, "low": low, "high": high, "n": n}
+from core.stats import PROPORTION, mean_interval, wilson_interval
 
 
 @torch.no_grad()
@@ -176,6 +126,6 @@ def panel_scores(judges: list[tuple[str, str, nn.Module, dict[str, float]]], rec
                        "sink": sink_check(predicted.tolist(), num_classes), "predicted": predicted.tolist()})
     tops = [judge["top1"]["value"] for judge in scored]
     every = torch.stack(hits)
-    return {"judges": scored, "median": float(np.median(tops)), "range": [min(tops), max(tops)],
+    return {"judges": scored, "median": statistics.median(tops), "range": [min(tops), max(tops)],
             "identified_by_all": int(every.all(0).sum()), "identified_by_any": int(every.any(0).sum()),
             "n": len(target_labels), "flagged": [judge["name"] for judge in scored if judge["sink"]["flagged"]]}

@@ -71,7 +71,10 @@ class Timings(dict):
         try:
             yield
         finally:
-            self[name] = round(self.get(name, 0.0) + time.perf_counter() - start, 3)
+            self.add(name, time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self[name] = round(self.get(name, 0.0) + seconds, 3)
 
 
 class ProgressLine:

@@ -63,9 +63,13 @@ class Store:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
-    def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any]) -> Path:
-        """Write an entry: tensors first, then the record that vouches for them."""
+    def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any],
+             files: dict[str, bytes] | None = None) -> Path:
+        """Write an entry: its extra files (e.g. a picture) and tensors first, then the record that vouches for
+        them, so an entry whose record is there is whole."""
         folder = self.path(kind, key)
+        for name, content in (files or {}).items():
+            write_atomic(folder / name, content)
         data = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
         write_atomic(folder / TENSORS, data)
         write_json_atomic(folder / RECORD, {**record, "key": key, "tensors_sha256": hashlib.sha256(data).hexdigest()})
@@ -115,3 +119,37 @@ class Store:
 
     def save_model(self, kind: str, key: str, model: nn.Module, record: dict[str, Any]) -> Path:
         return self.save(kind, key, model.state_dict(), record)
+
+
+# What a MemoryStore holds per (kind, key): the tensors, the record and any extra files (name -> bytes).
+Entry = tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, bytes]]
+
+
+class MemoryStore(Store):
+    """A store in memory, for a task on a cluster worker (core/executor.py): it reads the entries the driver
+    shipped with the task and keeps what the task computes in `new`, for the driver, which alone writes the
+    real store. Nothing here touches a disk, so a worker killed mid-task leaves nothing half-written."""
+
+    def __init__(self, entries: dict[tuple[str, str], Entry]) -> None:
+        super().__init__(Path("memory"))
+        self.entries = dict(entries)
+        self.new: dict[tuple[str, str], Entry] = {}
+
+    @contextmanager
+    def lock(self, kind: str, key: str) -> Iterator[None]:
+        yield  # one task, one thread: nothing to wait for
+
+    def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any],
+             files: dict[str, bytes] | None = None) -> Path:
+        # Copies: the caller may go on training the model whose weights these are (a judge's fine-tuning).
+        copies = {k: v.detach().to("cpu", copy=True) for k, v in tensors.items()}
+        self.entries[kind, key] = self.new[kind, key] = (copies, record, dict(files or {}))
+        return self.path(kind, key)
+
+    def record(self, kind: str, key: str) -> dict[str, Any] | None:
+        entry = self.entries.get((kind, key))
+        return None if entry is None else entry[1]
+
+    def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        entry = self.entries.get((kind, key))
+        return None if entry is None else (entry[0], entry[1])

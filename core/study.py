@@ -11,6 +11,7 @@ Everything is trained and attacked through the Engine, so a rerun reuses every s
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,20 @@ from core.compare import ATTACK_FIGURES, compare_frontiers, frontier
 from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
+from core.executor import (
+    STAGES,
+    Done,
+    Executor,
+    LocalExecutor,
+    Unit,
+    attack_unit,
+    data_key,
+    gather,
+    judge_unit,
+    schedule,
+    target_unit,
+    units_done,
+)
 from core.files import write_json_atomic
 from core.results import attack_sink, format_figure, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
@@ -49,52 +64,67 @@ def row_label(defense: str, mid_lambda: float | None) -> str:
 
 
 def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
-              on_point: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train (or load) and attack every model of every regime, judge each regime and write the study file
-    atomically; `on_point` sees each (regime, model, seed) point as soon as it is scored."""
+              on_point: Callable[[dict[str, Any]], None] | None = None,
+              executor: Executor | None = None) -> dict[str, Any]:
+    """Train (or load) and attack every model of every regime, here or on a cluster (`executor`; default: in
+    this process), judge each regime and write the study file atomically; `on_point` sees each (regime, model,
+    seed) point as soon as it is scored."""
+    executor = executor or LocalExecutor()
     timings = Timings()
+    start = time.perf_counter()
     prepared: dict[str, PreparedData] = {}
-    regimes = []
-    for level, regime in config.regimes():
-        regime_timings = Timings()
-        data_key = config_hash(regime.target.data)
-        with timings.stage("load_data_s"), regime_timings.stage("load_data_s"):
-            if data_key not in prepared:
-                prepared[data_key] = PreparedData.load(regime.target.data, engine.data_root)
-        data = prepared[data_key]
-        with timings.stage("evaluator_s"), regime_timings.stage("evaluator_s"):
-            judge, judge_record, _ = engine.evaluator(regime.evaluator, data)
-        judge_key = judge_record["config_hash"]
-        points = []
+    regime_timings: list[Timings] = []
+    plan: list[tuple[int, str, float | None, int, Unit, Unit]] = []  # (regime, defense, lambda, seed, target, attack)
+    judges, classes = [], []
+    for index, (_, regime) in enumerate(config.regimes()):
+        regime_timings.append(Timings())
+        key = data_key(regime.target.data)
+        with timings.stage("load_data_s"), regime_timings[index].stage("load_data_s"):
+            if key not in prepared:
+                prepared[key] = PreparedData.load(regime.target.data, engine.data_root)
+        classes.append(prepared[key].images.num_classes)
+        judges.append(judge_unit(regime.evaluator))
         for seed in regime.seeds:
             models = [("none", None, *config.undefended(regime, seed)),
                       (MID_REFERENCE, 0.0, *config.mid_reference(regime, seed))]
             models += [("mid", value, regime.target_for(value, seed), regime.attack) for value in regime.lambdas]
             for defense, mid_lambda, target_config, attack in models:
-                target_key = config_hash(target_config)
-                with timings.stage("train_s"), regime_timings.stage("train_s"):
-                    model, record, target_reused = engine.target(target_config, data)
-                with timings.stage("attack_s"), regime_timings.stage("attack_s"):
-                    _, attack_record, attack_reused = engine.attack(model, target_key, attack, judge, judge_key, data)
-                del model
-                attack_key = attack_record["config_hash"]
-                points.append({
-                    "level": level, "defense": defense, "lambda": mid_lambda, "seed": seed,
-                    "label": row_label(defense, mid_lambda), "target_key": target_key, "attack_key": attack_key,
-                    "model_path": str(engine.store.path("targets", target_key)),
-                    "grid_path": str(engine.store.path("attacks", attack_key) / "reconstructions.png"),
-                    "test": record["test"]["deployed"], "final_kl": record["history"][-1].get("kl"),
-                    "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES}
-                    | {"sink": attack_sink(attack_record["scores"], data.images.num_classes)},
-                    "reused": {"target": target_reused, "attack": attack_reused},
-                    # What computing them took when they were made, reused or not: a rerun's own time says little.
-                    "compute_s": {"target": _seconds(record), "attack": _seconds(attack_record)},
-                })
-                if on_point:
-                    on_point(points[-1])
-        regimes.append(judge_regime(config.factor, level, regime, points)
-                       | {"data": data.summary(), "timings": dict(regime_timings),
-                          "evaluator": {"key": judge_key, "heldout_accuracy": judge_record["heldout_accuracy"],
+                target = target_unit(target_config)
+                plan.append((index, defense, mid_lambda, seed, target, attack_unit(target, judges[index], attack)))
+    points: list[list[dict[str, Any]]] = [[] for _ in regime_timings]
+
+    def scored(number: int, done: dict[str, Done]) -> None:
+        index, defense, mid_lambda, seed, target, attack = plan[number]
+        record, attack_record = done[target.key].record, done[attack.key].record
+        points[index].append({
+            "level": config.levels[index], "defense": defense, "lambda": mid_lambda, "seed": seed,
+            "label": row_label(defense, mid_lambda), "target_key": target.key, "attack_key": attack.key,
+            "model_path": str(engine.store.path("targets", target.key)),
+            "grid_path": str(engine.store.path("attacks", attack.key) / "reconstructions.png"),
+            "test": record["test"]["deployed"], "final_kl": record["history"][-1].get("kl"),
+            "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES}
+            | {"sink": attack_sink(attack_record["scores"], classes[index])},
+            "reused": {"target": done[target.key].reused, "attack": done[attack.key].reused},
+            # What computing them took when they were made, reused or not: a rerun's own time says little.
+            "compute_s": {"target": _seconds(record), "attack": _seconds(attack_record)},
+        })
+        if on_point:
+            on_point(points[index][-1])
+
+    done = gather(executor, engine, prepared, [(target, attack) for *_, target, attack in plan], scored, timings)
+    counted: set[str] = set()  # a unit two regimes share counts in the first one's timings
+    for index, *_, attack in plan:
+        for unit in schedule([attack]):
+            if unit.key not in counted:
+                counted.add(unit.key)
+                regime_timings[index].add(STAGES[unit.kind], done[unit.key].seconds)
+    regimes = []
+    for index, (level, regime) in enumerate(config.regimes()):
+        judge_record = done[judges[index].key].record
+        regimes.append(judge_regime(config.factor, level, regime, points[index])
+                       | {"data": prepared[data_key(regime.target.data)].summary(),
+                          "timings": dict(regime_timings[index]),
+                          "evaluator": {"key": judges[index].key, "heldout_accuracy": judge_record["heldout_accuracy"],
                                         "compute_s": _seconds(judge_record)}})
     results = {
         "kind": "study", "config": to_dict(config), "config_hash": config_hash(config), "created": timestamp(),
@@ -104,7 +134,9 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
                       "verdict_mid_reference": r["verdict_mid_reference"]["verdict"]} for r in regimes],
         "findings": [r["finding"] for r in regimes],
         "findings_mid_reference": [r["finding_mid_reference"] for r in regimes],
-        "environment": environment(engine.device), "timings": dict(timings), "peak_memory_mb": peak_memory_mb(),
+        "environment": environment(engine.device), "executor": executor.describe(), "units": units_done(done),
+        "timings": dict(timings),
+        "wall_s": round(time.perf_counter() - start, 3), "peak_memory_mb": peak_memory_mb(),
         "compute_s": compute_seconds(regimes),
     }
     write_json_atomic(study_path(out_dir, results["config_hash"]), results)

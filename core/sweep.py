@@ -6,6 +6,7 @@ reconstruction, so the dashboard and reports read one JSON file and never re-run
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,20 @@ from typing import Any
 from core.config import SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
+from core.executor import (
+    Done,
+    Executor,
+    LocalExecutor,
+    attack_unit,
+    data_key,
+    gather,
+    judge_unit,
+    target_unit,
+    units_done,
+)
 from core.files import write_json_atomic
 from core.metrics import PROPORTION, mean_interval
-from core.panel import panel_fields, panel_for, score_with_panel
+from core.panel import add_panel
 from core.results import attack_sink, format_figure, results_path, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 
@@ -34,51 +46,58 @@ UNBOUNDED = ("entropy", "feature_distance")  # every other figure is an accuracy
 
 
 def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
-              on_run: Callable[[dict[str, Any]], None] | None = None, panel: bool = True) -> dict[str, Any]:
-    """Run (or reuse) everything the sweep needs and write its results file atomically; `on_run` sees each
-    (lambda, seed) run as soon as it is scored, so a UI can plot points while the sweep goes on. With `panel`,
-    every attack is also scored by the judge panel (core.panel), whose judges are trained once per dataset."""
+              on_run: Callable[[dict[str, Any]], None] | None = None,
+              executor: Executor | None = None, panel: bool = True) -> dict[str, Any]:
+    """Run (or reuse) everything the sweep needs, here or on a cluster (`executor`; default: in this process),
+    and write its results file atomically; `on_run` sees each (lambda, seed) run as soon as it is scored, so a
+    UI can plot points while the sweep goes on. With `panel`, every attack is also scored by the judge panel
+    (core.panel, here, from the stored reconstructions), whose judges are trained once per dataset."""
+    executor = executor or LocalExecutor()
     timings = Timings()
+    start = time.perf_counter()
     with timings.stage("load_data_s"):
         data = PreparedData.load(config.target.data, engine.data_root)
-    with timings.stage("evaluator_s"):
-        judge, judge_record, _ = engine.evaluator(config.evaluator, data)
-        judges = panel_for(engine, config.evaluator, data) if panel else []
+    judge = judge_unit(config.evaluator)
+    grid = [(mid_lambda, seed) for mid_lambda in config.lambdas for seed in config.seeds]
+    points = []
+    for mid_lambda, seed in grid:
+        target = target_unit(config.target_for(mid_lambda, seed))
+        points.append((target, attack_unit(target, judge, config.attack)))
     runs = []
-    for mid_lambda in config.lambdas:
-        for seed in config.seeds:
-            target_config = config.target_for(mid_lambda, seed)
-            target_key = config_hash(target_config)
-            with timings.stage("train_s"):
-                model, target_record, target_reused = engine.target(target_config, data)
-            with timings.stage("attack_s"):
-                reconstruction, attack_record, attack_reused = engine.attack(
-                    model, target_key, config.attack, judge, judge_record["config_hash"], data)
-            attack_dir = engine.store.path("attacks", attack_record["config_hash"])
-            runs.append({
-                "lambda": mid_lambda, "seed": seed,
-                "target_key": target_key, "model_path": str(engine.store.path("targets", target_key)),
-                "attack_key": attack_record["config_hash"], "reconstructions_path": str(attack_dir),
-                "grid_path": str(attack_dir / "reconstructions.png"),
-                "test": target_record["test"]["deployed"], "test_by_mode": target_record["test"]["by_mode"],
-                "final_kl": target_record["history"][-1].get("kl"),
-                "attack": attack_record["scores"], "attack_target_confidence": attack_record["target_confidence"],
-                "timings": {**target_record["timings"], **attack_record["timings"]},
-                "reused": {"target": target_reused, "attack": attack_reused},
-            } | ({"panel": score_with_panel(judges, reconstruction.images, data, engine.device)} if judges else {}))
-            if on_run:
-                on_run(runs[-1])
-            del model
+
+    def scored(index: int, done: dict[str, Done]) -> None:
+        (mid_lambda, seed), (target, attack) = grid[index], points[index]
+        target_record, attack_record = done[target.key].record, done[attack.key].record
+        attack_dir = engine.store.path("attacks", attack.key)
+        runs.append({
+            "lambda": mid_lambda, "seed": seed,
+            "target_key": target.key, "model_path": str(engine.store.path("targets", target.key)),
+            "attack_key": attack.key, "reconstructions_path": str(attack_dir),
+            "grid_path": str(attack_dir / "reconstructions.png"),
+            "test": target_record["test"]["deployed"], "test_by_mode": target_record["test"]["by_mode"],
+            "final_kl": target_record["history"][-1].get("kl"),
+            "attack": attack_record["scores"], "attack_target_confidence": attack_record["target_confidence"],
+            "timings": {**target_record["timings"], **attack_record["timings"]},
+            "reused": {"target": done[target.key].reused, "attack": done[attack.key].reused},
+        })
+        if on_run:
+            on_run(runs[-1])
+
+    done = gather(executor, engine, {data_key(data.config): data}, points, scored, timings)
+    judge_record = done[judge.key].record
     results = {
         "kind": "sweep", "config": to_dict(config), "config_hash": config_hash(config),
         "created": timestamp(), "data": data.summary(),
         "class_names": data.images.names,
-        "evaluator": {"key": judge_record["config_hash"], "heldout_accuracy": judge_record["heldout_accuracy"],
+        "evaluator": {"key": judge.key, "heldout_accuracy": judge_record["heldout_accuracy"],
                       "real_image_distance": judge_record["real_image_distance"]},
-        "runs": runs, "summary": summarise(runs, config.lambdas), **(panel_fields(runs, config.lambdas, judges)
-                                                                      if judges else {}),
-        "environment": environment(engine.device), "timings": dict(timings), "peak_memory_mb": peak_memory_mb(),
+        "runs": runs, "summary": summarise(runs, config.lambdas),
+        "environment": environment(engine.device), "executor": executor.describe(), "units": units_done(done),
+        "timings": dict(timings),
+        "wall_s": round(time.perf_counter() - start, 3), "peak_memory_mb": peak_memory_mb(),
     }
+    if panel:
+        results = add_panel(results, engine)
     write_json_atomic(results_path(out_dir, results["config_hash"]), results)
     return results
 

@@ -1,10 +1,14 @@
-"""A Plotly chart that redraws in place, for the plots that follow the lambda slider.
+"""What follows the lambda slider in the browser, before the server reruns the page: a Plotly chart that redraws
+in place, and the shown faces, swapped for those of the slider's new lambda.
 
 st.plotly_chart gives a chart whose figure changed a new element id, so the browser builds a new plot from
 scratch on every lambda change (a remount, about 0.3 s in headless Chromium on 2 cores). This component keeps
 one plot and hands each new figure to Plotly.react, which redraws only what changed (about 30 ms). plotly.js
 is the installed plotly package's own, served by Streamlit's static file serving (`.streamlit/config.toml`);
-where that is off or the file cannot be put in place, the page falls back to st.plotly_chart."""
+where that is off or the file cannot be put in place, the page falls back to st.plotly_chart.
+
+The faces of every lambda are sent once (their data does not change with lambda, so Streamlit's message cache
+sends it again only as a reference) and swapped into the page's images the moment the slider moves."""
 
 import shutil
 from collections.abc import Callable
@@ -17,7 +21,26 @@ import streamlit as st
 STATIC_DIR = Path(__file__).resolve().parent / "static"  # served at <base>/app/static/ by Streamlit
 PLOTLY_JS = STATIC_DIR / "plotly.min.js"
 
-_JS = """
+# Calls onValue(the value text) whenever the slider labelled `label` shows a value, at once: Streamlit sends a
+# slider's value to the server only after a short debounce. The slider's element may be replaced when the page
+# redraws: the document is watched, not one node. One observer per owner, replaced on each call.
+_WATCH_SLIDER_JS = """
+function watchSlider(owner, label, onValue) {
+  if (owner.midlabObserver) owner.midlabObserver.disconnect();
+  owner.midlabObserver = new MutationObserver((changes) => {
+    if (!owner.isConnected) {  // the page changed and the owner is gone: stop watching
+      owner.midlabObserver.disconnect();
+      return;
+    }
+    for (const change of changes) {
+      if (change.target.getAttribute('aria-label') === label) onValue(change.target.getAttribute('aria-valuetext'));
+    }
+  });
+  owner.midlabObserver.observe(document.body, {subtree: true, attributes: true, attributeFilter: ['aria-valuetext']});
+}
+"""
+
+_JS = _WATCH_SLIDER_JS + """
 let loading = null;
 function plotlyJs(src) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
@@ -34,26 +57,18 @@ function plotlyJs(src) {
 }
 
 // Instant feedback: the highlight follows the slider the moment it moves, before the server has rerun the
-// page (Streamlit sends a slider's value after a short debounce). The server's next figure then agrees.
+// page. The server's next figure then agrees.
 function follow(plot, Plotly, ring) {
-  if (plot.midlabObserver) plot.midlabObserver.disconnect();
-  if (!ring) return;
-  // The slider's element may be replaced when the page redraws: watch the document for it, not one node.
-  plot.midlabObserver = new MutationObserver((changes) => {
-    if (!plot.isConnected) {  // the page changed and the plot is gone: stop watching
-      plot.midlabObserver.disconnect();
-      return;
-    }
-    for (const change of changes) {
-      if (change.target.getAttribute('aria-label') !== ring.slider) continue;
-      const value = change.target.getAttribute('aria-valuetext');
-      const point = ring.points[value];
-      if (!point || value === plot.midlabShown) continue;  // React re-sets the attribute on every redraw
-      plot.midlabShown = value;
-      Plotly.restyle(plot, {x: [[point[0]]], y: [[point[1]]], text: [['λ=' + value]]}, [ring.trace]);
-    }
+  if (!ring) {
+    if (plot.midlabObserver) plot.midlabObserver.disconnect();
+    return;
+  }
+  watchSlider(plot, ring.slider, (value) => {
+    const point = ring.points[value];
+    if (!point || value === plot.midlabShown) return;  // React re-sets the attribute on every redraw
+    plot.midlabShown = value;
+    Plotly.restyle(plot, {x: [[point[0]]], y: [[point[1]]], text: [['λ=' + value]]}, [ring.trace]);
   });
-  plot.midlabObserver.observe(document.body, {subtree: true, attributes: true, attributeFilter: ['aria-valuetext']});
 }
 
 export default function (component) {
@@ -125,3 +140,60 @@ def live_plotly_chart(figure: go.Figure, figure_json: str, key: str, on_pick: Ca
     _live_plot(data={"figure": figure_json, "src": f"{'/' + base if base else ''}/app/static/plotly.min.js",
                      "ring": ring},
                key=key, height=figure.layout.height or 450, **callbacks)
+
+
+_FACES_JS = _WATCH_SLIDER_JS + """
+// Put `text` into an element's only text node, keeping the node React rendered (React updates it in place later).
+function setText(element, text) {
+  if (!element) return;
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  const node = walker.nextNode();
+  if (node && !walker.nextNode() && node.nodeValue !== text) node.nodeValue = text;
+}
+
+function swap(data, value) {
+  const sources = data.sources[value];
+  if (!sources) return;
+  data.targets.forEach((target, i) => {
+    const box = document.querySelector('.st-key-' + target);
+    if (!box) return;
+    const image = box.querySelector('img');
+    if (image && image.getAttribute('src') !== sources[i]) image.setAttribute('src', sources[i]);
+    setText(box.querySelector("[data-testid='stImageCaption']"), data.captions[value][i]);
+  });
+}
+
+export default function (component) {
+  const { data, parentElement } = component;
+  if (parentElement.midlabFaces !== data.sources) {  // decoded once, so that a swap shows at once
+    parentElement.midlabFaces = data.sources;
+    parentElement.midlabPreloaded = Object.values(data.sources).flat().map((src) => {
+      const image = new Image();
+      image.src = src;
+      return image;
+    });
+  }
+  // Swap only when the slider shows another value: React re-sets the attribute on every redraw, and the server's
+  // own images (which then agree) must not be swapped back.
+  if (parentElement.midlabShown === undefined) {
+    const slider = document.querySelector(`[aria-label="${data.slider}"]`);
+    parentElement.midlabShown = slider && slider.getAttribute('aria-valuetext');
+  }
+  watchSlider(parentElement, data.slider, (value) => {
+    if (value === parentElement.midlabShown) return;
+    parentElement.midlabShown = value;
+    swap(data, value);
+  });
+}
+"""
+
+_live_faces = st.components.v2.component("midlab.live_faces", js=_FACES_JS, isolate_styles=False)
+
+
+def live_faces(slider: str, targets: list[str], sources: dict[str, list[str]], captions: dict[str, list[str]],
+               key: str) -> None:
+    """Swap images in the browser as the slider labelled `slider` moves: the image in the container keyed
+    targets[i] (st.container(key=...)) gets sources[value][i] and its caption captions[value][i], where value is
+    the slider's value text. Draws nothing; its data must not change with the slider's value, so that it is sent
+    once."""
+    _live_faces(data={"slider": slider, "targets": targets, "sources": sources, "captions": captions}, key=key)

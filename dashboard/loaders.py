@@ -4,6 +4,8 @@ defense comparisons.
 Every cache has max_entries, so a server that runs for weeks keeps a bounded amount in memory
 (tests/test_robustness.py checks every cache in dashboard/)."""
 
+import base64
+import io
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from core import gallery
 from core.config import DEFAULT_STUDY_SUITE, results_root
 from core.gallery import Sweep, available_sweeps, original_faces
 from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, load_results
+from dashboard.state import lambda_text
 
 ORIGINALS_TTL_S = 3600
 
@@ -42,6 +45,29 @@ def _reconstructions(_sweep: Sweep, sweep_key: str, mid_lambda: float) -> np.nda
 def reconstructions(sweep: Sweep, mid_lambda: float) -> np.ndarray:
     """uint8 (C, H, W); raises core.gallery.GalleryError for a missing or damaged file."""
     return _reconstructions(sweep, sweep.key, mid_lambda)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _face_sources(_sweep: Sweep, sweep_key: str, labels: tuple[int, ...]) -> dict[str, list[str]]:
+    sources = {}
+    for mid_lambda in _sweep.lambdas:
+        faces = _sweep.reconstructions(mid_lambda)
+        sources[lambda_text(mid_lambda)] = [png_data_url(faces[label]) for label in labels]
+    return sources
+
+
+def face_sources(sweep: Sweep, labels: tuple[int, ...]) -> dict[str, list[str]]:
+    """The reconstructions of the people `labels` at every lambda of a sweep, as PNG data URLs keyed by the
+    lambda as the slider shows it: what the browser swaps in as the slider moves. Raises
+    core.gallery.GalleryError for a missing or damaged file."""
+    return _face_sources(sweep, sweep.key, labels)
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """A uint8 image (H, W) as a data: URL of a PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 @st.cache_data(max_entries=4, ttl=ORIGINALS_TTL_S, show_spinner="Reading the original faces...")

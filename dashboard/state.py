@@ -10,8 +10,9 @@ import streamlit as st
 
 from core.config import ATTACKS
 from core.gallery import Sweep
+from core.story import DEFAULT_PEOPLE, default_lambda, featured_index
 
-URL_KEYS = ("sweep", "attack", "view", "lam", "ids")
+URL_KEYS = ("sweep", "data", "attack", "view", "lam", "ids")
 VIEW_HELP = ("How the attacker queries a MID model: a fresh random code z on every query (sample, as deployed), "
              "the average of several samples (mean), or the code's mean mu (a white-box attacker).")
 
@@ -22,7 +23,7 @@ def _from_url_once() -> None:
         return
     st.session_state["_url_read"] = True
     params = st.query_params
-    for key in ("sweep", "attack", "view"):
+    for key in ("sweep", "data", "attack", "view"):
         if key in params:
             st.session_state[f"_url_{key}"] = params[key]
     if "lam" in params:
@@ -55,28 +56,36 @@ def _choose(label: str, options: list[str], key: str, help_text: str) -> str:
     return st.sidebar.selectbox(label, options, key=key, help=help_text)
 
 
+def _setting(sweep: Sweep) -> dict[str, str]:
+    config = sweep.results["config"]
+    return {"data": sweep.results["data"]["dataset"], "attack": config["attack"]["attack"],
+            "view": config["attack"]["view"], "sweep": sweep.key}
+
+
 def pick_sweep(sweeps: list[Sweep]) -> Sweep:
-    """Attack and view selectors over what is stored; a third selector when several sweeps match."""
+    """Dataset, attack and view selectors over what is stored; a fourth selector when several sweeps match. A
+    session starts on core.story.FEATURED's sweep (GMI, on LFW when it is stored)."""
     _from_url_once()
+    if "sweep" not in st.session_state:
+        st.session_state.update(_setting(sweeps[featured_index([s.results for s in sweeps])]))
     wanted_key = st.session_state.pop("_url_sweep", None)
     by_key = {s.key: s for s in sweeps}
     if wanted_key is not None and wanted_key not in by_key:
         st.toast(f"Ignored sweep={wanted_key!r} from the link: no such results here.")
     elif wanted_key is not None:
-        st.session_state["_url_attack"] = by_key[wanted_key].results["config"]["attack"]["attack"]
-        st.session_state["_url_view"] = by_key[wanted_key].results["config"]["attack"]["view"]
+        st.session_state.update({f"_url_{k}": v for k, v in _setting(by_key[wanted_key]).items() if k != "sweep"})
         st.session_state["sweep"] = wanted_key
-    stored = {s.results["config"]["attack"]["attack"] for s in sweeps}
+    datasets = list(dict.fromkeys(_setting(s)["data"] for s in sweeps))
+    dataset = _choose("Dataset", datasets, "data", "Whose private photos the models were trained on.")
+    sweeps = [s for s in sweeps if _setting(s)["data"] == dataset]
+    stored = {_setting(s)["attack"] for s in sweeps}
     attack = _choose("Attack", [name for name in ATTACKS if name in stored], "attack",
                      "The model inversion attack whose reconstructions are shown: MI-Face paints pixels by the "
                      "model's gradients; GMI searches a face generator trained on other people's photos; the "
                      "inversion network decodes the model's output probabilities (black-box).")
-    views = sorted({s.results["config"]["attack"]["view"] for s in sweeps
-                    if s.results["config"]["attack"]["attack"] == attack})
+    views = sorted({_setting(s)["view"] for s in sweeps if _setting(s)["attack"] == attack})
     view = _choose("Attacker's view", views, "view", VIEW_HELP)
-    matching = [s for s in sweeps if s.results["config"]["attack"]["attack"] == attack
-                and s.results["config"]["attack"]["view"] == view]
-    keys = [s.key for s in matching]
+    keys = [s.key for s in sweeps if _setting(s)["attack"] == attack and _setting(s)["view"] == view]
     if st.session_state.get("sweep") not in keys:
         st.session_state["sweep"] = keys[0]
     if len(keys) > 1:
@@ -93,17 +102,10 @@ def lambda_text(value: float) -> str:
     return f"{value:g}"
 
 
-def default_lambda(sweep: Sweep) -> float:
-    """The strongest lambda whose test accuracy stays within 0.1 of lambda = 0's: where the tradeoff is worth a look."""
-    free = sweep.row(sweep.lambdas[0])["test_accuracy"]["value"]
-    kept = [v for v in sweep.lambdas if sweep.row(v)["test_accuracy"]["value"] >= free - 0.1]
-    return kept[-1]
-
-
 def pick_lambda(sweep: Sweep) -> float:
     """The lambda slider, snapped to the sweep's grid (a value from a link or another sweep moves to the nearest)."""
     grid = sweep.lambdas
-    wanted = st.session_state.pop("_url_lam", st.session_state.get("lam", default_lambda(sweep)))
+    wanted = st.session_state.pop("_url_lam", st.session_state.get("lam", default_lambda(sweep.results)))
     if wanted not in grid:
         wanted = min(grid, key=lambda v: abs(math.log10(v + 1e-6) - math.log10(max(wanted, 0) + 1e-6)))
     st.session_state["lam"] = wanted
@@ -113,7 +115,8 @@ def pick_lambda(sweep: Sweep) -> float:
              "the model's code z. The slider snaps to the models that were trained.")
 
 
-def pick_identities(sweep: Sweep, default: int) -> list[str]:
+def pick_identities(sweep: Sweep, default: int = DEFAULT_PEOPLE) -> list[str]:
+    """The people whose faces are shown; by default the first ones by name (core.story.DEFAULT_PEOPLE)."""
     names = sweep.names
     wanted = st.session_state.pop("_url_ids", None)
     if wanted is not None:
@@ -129,7 +132,8 @@ def pick_identities(sweep: Sweep, default: int) -> list[str]:
 
 def write_url(sweep: Sweep, mid_lambda: float, identities: list[str]) -> None:
     """Mirror the screen into the URL, keeping other parameters (such as presenter mode)."""
-    values = {"sweep": sweep.key, "attack": st.session_state["attack"], "view": st.session_state["view"],
+    values = {"sweep": sweep.key, "data": st.session_state["data"], "attack": st.session_state["attack"],
+              "view": st.session_state["view"],
               "lam": f"{mid_lambda:g}", "ids": ",".join(identities)}
     for key, value in values.items():
         if st.query_params.get(key) != value:

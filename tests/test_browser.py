@@ -1,5 +1,6 @@
 """A real browser (Debian's Chromium driven by Playwright) against `streamlit run` on a free local port:
-the first screen shows the faces and the Plotly chart, and moving lambda changes the reconstructions."""
+the first screen shows the faces and the Plotly chart, moving lambda changes the reconstructions at once in the
+browser, every page fits its screen, and the arrow keys step through the Story."""
 
 import os
 import socket
@@ -97,9 +98,16 @@ def test_first_screen_then_moving_lambda(server, page):
     while time.monotonic() < deadline and reconstruction_sources(page)[2::3] == before[2::3]:
         time.sleep(0.2)
     after = reconstruction_sources(page)
-    page.screenshot(path=str(OUTPUT / "explore_large_lambda.png"), full_page=True)
     assert after[2::3] != before[2::3], "moving lambda did not change the reconstructions"
     page.wait_for_url("**lam=0.1**", timeout=10_000)
+    # The faces swapped in by the browser are then confirmed by the server's own images, and stay.
+    page.wait_for_function(f"() => [...document.querySelectorAll(\"{FACE}\")].every(i => !i.src.startsWith('data:'))",
+                           timeout=30_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=30_000)
+    page.wait_for_timeout(500)
+    confirmed = reconstruction_sources(page)
+    assert not any(src.startswith("data:") for src in confirmed) and confirmed[2::3] != before[2::3]
+    page.screenshot(path=str(OUTPUT / "explore_large_lambda.png"), full_page=True)
     print(f"first full render {first_render:.1f} s")
 
 
@@ -131,7 +139,7 @@ def test_clicking_a_point_of_the_tradeoff_plot_selects_its_lambda(server, page):
 
 
 # Every page by its URL path (st.navigation derives them from the page files); Explore is the default page.
-PAGES = ["", "train", "attack_lab", "results", "compare", "findings", "learn"]
+PAGES = ["", "story", "train", "attack_lab", "results", "compare", "findings", "learn"]
 SCREENS = [(1280, 720), (1500, 900), (1920, 1080)]  # a projector, the width the Learn page was cut at, full HD
 
 # In the main block, a container that clips or scrolls its content and is wider inside than out, a formula whose
@@ -201,3 +209,99 @@ def test_every_page_fits_its_screen(server, page):
     finally:
         page.set_viewport_size({"width": 1600, "height": 1400})
     assert not problems, "\n".join(problems)
+
+
+# Counts what the page sends the server over its websocket, and drops it while window.__blockSend is set: with
+# nothing reaching the server, no rerun can answer.
+HOLD_SENDS = """
+window.__sent = 0;
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (...args) {
+  window.__sent += 1;
+  if (!window.__blockSend) return send.apply(this, args);
+};
+"""
+FACE = "[data-testid='stImage'] img"
+SLIDER = "input[type='range'][aria-label='MID strength lambda']"
+
+
+@pytest.fixture
+def fresh_page(page):
+    """A page of its own (a new browser context), at a projector's 1280x720."""
+    context = page.context.browser.new_context(viewport={"width": 1280, "height": 720})
+    yield context.new_page()
+    context.close()
+
+
+def test_the_slider_swaps_the_faces_without_the_server(server, fresh_page):
+    """Every lambda's faces are in the page: with the websocket held, a key press on the slider still shows the
+    new lambda's reconstructions (and their captions) within a frame or two."""
+    page = fresh_page
+    page.add_init_script(HOLD_SENDS)
+    page.goto(f"{server}/?lam=0.03")
+    page.locator(FACE).nth(23).wait_for(timeout=60_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+    page.wait_for_load_state("networkidle", timeout=30_000)
+    before = reconstruction_sources(page)
+    captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
+    page.locator(SLIDER).focus()
+    page.evaluate("() => { window.__blockSend = true; window.__sent = 0; }")
+    page.keyboard.press("ArrowRight")  # 0.03 -> 0.1
+    page.wait_for_function(f"() => document.querySelectorAll(\"{FACE}\")[2].src !== {before[2]!r}", timeout=2000)
+    after = reconstruction_sources(page)
+    assert after[0::3] == before[0::3] and after[1::3] == before[1::3]  # the private photos and lambda = 0 stay
+    assert all(a != b and a.startswith("data:image/png") for a, b in zip(after[2::3], before[2::3], strict=True))
+    now = page.locator("[data-testid='stImageCaption']").all_inner_texts()
+    assert all(c.startswith("λ=0.1 ") for c in now[2::3]) and now[2::3] != captions[2::3]
+    assert page.evaluate("() => window.__sent") >= 1  # the slider did ask for a rerun, and it never left
+
+
+def test_presenter_first_screen_shows_the_slider_and_the_faces(server, fresh_page):
+    """On a projector (presenter mode, 1280x720) the slider and all 24 faces are on the first screen, and the title
+    is larger than the body text."""
+    page = fresh_page
+    page.goto(f"{server}/?presenter=1")
+    page.locator(FACE).nth(23).wait_for(timeout=60_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+    page.wait_for_timeout(500)
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "explore_presenter_1280x720.png"))
+    bottoms = page.locator(f"{FACE}, {SLIDER}").evaluate_all("els => els.map(e => e.getBoundingClientRect().bottom)")
+    assert len(bottoms) == 25 and max(bottoms) <= 720, bottoms
+    title, body = page.evaluate("""() => [document.querySelector('h1'),
+        document.querySelector('[data-testid="stMarkdownContainer"] p')]
+        .map(e => parseFloat(getComputedStyle(e).fontSize))""")
+    assert title > body
+
+
+# The bottom of the main block's last element, and the window's height.
+CONTENT_BOTTOM = """() => {
+  const block = document.querySelector('[data-testid="stMainBlockContainer"] > div');
+  return [block.getBoundingClientRect().bottom, window.innerHeight];
+}"""
+
+
+def test_the_arrow_keys_step_the_story_and_every_step_fits_a_projector(server, fresh_page):
+    page = fresh_page
+    OUTPUT.mkdir(exist_ok=True)
+    open_page(page, f"{server}/story?step=1")
+    title = page.locator("[data-testid='stMainBlockContainer'] h1").first
+    assert title.inner_text().startswith("1. ")
+    title.click()  # the keys go to the page, not to a control
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url("**step=2**", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('h1').innerText.startsWith('2. ')", timeout=10_000)
+    page.wait_for_selector(".st-key-story-prev button:not([disabled])", timeout=10_000)  # drawn after the title
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url("**step=1**", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('h1').innerText.startsWith('1. ')", timeout=10_000)
+    too_tall = []
+    for presenter in ("", "&presenter=1"):
+        for step in range(1, 9):
+            open_page(page, f"{server}/story?step={step}{presenter}")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(OUTPUT / f"story_step{step}{'_presenter' if presenter else ''}_1280x720.png"))
+            bottom, height = page.evaluate(CONTENT_BOTTOM)
+            if bottom > height:
+                too_tall.append(f"step {step}{presenter}: content ends at {bottom:.0f} px of {height}")
+    assert not too_tall, "\n".join(too_tall)

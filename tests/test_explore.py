@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.gallery import load_zoo
-from dashboard.state import default_lambda
+from core.story import default_lambda, featured_index, lambda_changes, lambda_sentence
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 TIMEOUT = 30
@@ -19,13 +19,28 @@ def explore(tmp_path, monkeypatch, data_dir):
     return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
 
+def featured():
+    """The sweep Explore opens on: GMI on the zoo's ORL models while no LFW sweep ships."""
+    zoo = load_zoo()
+    return zoo[featured_index([s.results for s in zoo])]
+
+
+def components(app: AppTest) -> list[dict]:
+    """The data of the page's browser-side components: the faces that follow the slider and the two live charts."""
+    return [json.loads(c.proto.json) for c in app.get("bidi_component")]
+
+
+def live_faces(app: AppTest) -> dict:
+    [faces] = [data for data in components(app) if "sources" in data]
+    return faces
+
+
 def tradeoff(app: AppTest) -> tuple[dict, dict]:
     """The tradeoff plot's figure and its ring (the highlight that follows the slider in the browser), as the
     live chart (dashboard/live_chart.py) receives them."""
-    live, spread = app.get("bidi_component")  # the prediction spread, the other live chart, has no ring
-    data = json.loads(live.proto.json)
-    assert json.loads(spread.proto.json)["ring"] is None
-    return json.loads(data["figure"]), data["ring"]
+    live, spread = [data for data in components(app) if "figure" in data]
+    assert spread["ring"] is None  # the prediction spread, the other live chart, has no ring
+    return json.loads(live["figure"]), live["ring"]
 
 
 def metric_values(app: AppTest) -> list[str]:
@@ -36,27 +51,29 @@ def test_first_screen_shows_faces_metrics_and_plots(explore):
     app = explore.run()
     assert not app.exception
     assert len(app.image) == 8 * 3  # original, lambda = 0 and chosen lambda for 8 people
-    assert len(app.metric) == 4 and not app.get("plotly_chart") and len(app.get("bidi_component")) == 2
-    assert "precomputed" in app.markdown[0].value or any("precomputed" in m.value for m in app.markdown)
+    assert len(app.metric) == 4 and not app.get("plotly_chart") and len(app.get("bidi_component")) == 3
+    assert any("precomputed" in m.value for m in app.expander[0].markdown)  # hashes in the details, not up top
+    assert app.query_params["attack"] in ("gmi", ["gmi"]) and app.multiselect[0].value == featured().names[:8]
 
 
 def test_the_tradeoff_plot_has_one_curve_per_attack_and_the_attack_selector_switches(explore):
     app = explore.run()
     names = [trace.get("name") for trace in tradeoff(app)[0]["data"]]
-    assert names[:3] == ["MI-Face (shown)", "GMI (GAN prior)", "inversion network (black-box)"]
-    miface_images = [image.value for image in app.image]
-    app.selectbox[0].set_value("gmi").run()
-    assert not app.exception and app.query_params["attack"] in ("gmi", ["gmi"])
+    assert names[:3] == ["GMI (GAN prior) (shown)", "MI-Face", "inversion network (black-box)"]
+    gmi_images = [image.value for image in app.image]
+    assert app.selectbox[0].label == "Dataset" and app.selectbox[1].label == "Attack"
+    app.selectbox[1].set_value("miface").run()
+    assert not app.exception and app.query_params["attack"] in ("miface", ["miface"])
     names = [trace.get("name") for trace in tradeoff(app)[0]["data"]]
-    assert names[0] == "GMI (GAN prior) (shown)" and "MI-Face" in names
+    assert names[0] == "MI-Face (shown)" and "GMI (GAN prior)" in names
     images = [image.value for image in app.image]
-    assert images[0::3] == miface_images[0::3] and images[1::3] != miface_images[1::3]
+    assert images[0::3] == gmi_images[0::3] and images[1::3] != gmi_images[1::3]
 
 
 def test_moving_lambda_changes_the_images_and_the_metrics(explore):
     app = explore.run()
-    zoo = load_zoo()[0]
-    assert app.select_slider[0].value == default_lambda(zoo) != zoo.lambdas[-1]
+    zoo = featured()
+    assert app.select_slider[0].value == default_lambda(zoo.results) != zoo.lambdas[-1]
     before_images = [image.value for image in app.image]
     before_metrics = metric_values(app)
     app.select_slider[0].set_value(zoo.lambdas[-1]).run()
@@ -69,7 +86,7 @@ def test_moving_lambda_changes_the_images_and_the_metrics(explore):
 
 
 def test_url_state_round_trip(explore):
-    zoo = load_zoo()[0]
+    zoo = featured()
     explore.query_params["lam"] = f"{zoo.lambdas[-1]:g}"
     explore.query_params["ids"] = "s3,s5,../../etc/passwd"
     app = explore.run()
@@ -88,7 +105,7 @@ def test_nonsense_url_values_are_ignored_with_a_notice(explore):
     explore.query_params["lam"] = "nan"
     explore.query_params["view"] = "../secret"
     app = explore.run()
-    assert not app.exception and app.select_slider[0].value == default_lambda(load_zoo()[0])
+    assert not app.exception and app.select_slider[0].value == default_lambda(featured().results)
     notices = " ".join(toast.value for toast in app.toast)
     assert "lam" in notices and "secret" in notices
 
@@ -114,8 +131,8 @@ def test_the_highlight_ring_follows_the_slider(explore):
     the ring data names for the slider's new value before the server answers, so those points must be the
     plotted ones, keyed by the slider's own text."""
     app = explore.run()
-    zoo = load_zoo()[0]
-    for value in (default_lambda(zoo), zoo.lambdas[-1]):
+    zoo = featured()
+    for value in (default_lambda(zoo.results), zoo.lambdas[-1]):
         app.select_slider[0].set_value(value).run()
         figure, ring = tradeoff(app)
         highlight = figure["data"][ring["trace"]]
@@ -138,7 +155,8 @@ def test_without_static_serving_the_tradeoff_plot_falls_back_to_plotly_chart(exp
     monkeypatch.setattr(st, "get_option", lambda name: False if name == "server.enableStaticServing" else option(name))
     app = explore.run()
     live_chart.plotly_js_served.clear()
-    assert not app.exception and not app.get("bidi_component") and len(app.get("plotly_chart")) == 2
+    assert not app.exception and len(app.get("plotly_chart")) == 2
+    assert not [data for data in components(app) if "figure" in data]
 
 
 def test_learn_page(explore):
@@ -157,3 +175,36 @@ def test_attack_lab_replays_the_trajectory(explore):
     app.select_slider[1].set_value(0).run()
     assert "step 0" in app.image[0].captions[0]
     assert app.image[0].value != final[0] and app.image[1].value == final[1]  # the original stays
+
+
+GRAY, RED = 2, 0  # streamlit's Metric proto colours
+
+
+def test_the_sentence_and_the_card_colours_follow_the_interval_rule(explore):
+    """At the default lambda of the GMI zoo the test accuracy falls beyond its interval (a red card) while the
+    attack's change stays inside its paired interval (a gray card, and 'within the noise' in the sentence)."""
+    app = explore.run()
+    zoo, value = featured(), app.select_slider[0].value
+    changes = lambda_changes(zoo.results, value)
+    assert changes["test_accuracy"]["high"] < 0 and changes["attack_top1"]["low"] < 0 < changes["attack_top1"]["high"]
+    assert [m.proto.color for m in app.metric][:2] == [RED, GRAY]
+    sentence = lambda_sentence(zoo.results, value)
+    assert "within the noise" in sentence and any(m.value == sentence for m in app.markdown)
+
+
+def test_the_faces_of_every_lambda_are_sent_once(explore):
+    """The browser swaps in the shown people's faces for the slider's new lambda; that data is the same whatever
+    lambda is chosen (so Streamlit sends it once), and it holds the images the server shows."""
+    app = explore.run()
+    zoo = featured()
+    faces = live_faces(app)
+    assert faces["slider"] == app.select_slider[0].label
+    assert list(faces["sources"]) == list(faces["captions"]) == [f"{v:g}" for v in zoo.lambdas]
+    assert faces["targets"] == [f"chosen-face-{i}" for i in range(8)]
+    assert all(len(sources) == 8 and all(s.startswith("data:image/png;base64,") for s in sources)
+               for sources in faces["sources"].values())
+    shown = app.select_slider[0].value
+    assert faces["captions"][f"{shown:g}"] == [image.captions[0] for image in app.image[2::3]]
+    app.select_slider[0].set_value(zoo.lambdas[-1]).run()
+    assert live_faces(app) == faces
+    assert faces["captions"][f"{zoo.lambdas[-1]:g}"] == [image.captions[0] for image in app.image[2::3]]

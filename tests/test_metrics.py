@@ -5,16 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.metrics import (
-    PROPORTION,
-    mean_interval,
-    nearest_distances,
-    paired_difference,
-    panel_scores,
-    prediction_metrics,
-    wilson_interval,
-)
+from core.metrics import nearest_distances, panel_scores, prediction_metrics
 from core.results import sink_check
+from core.stats import PROPORTION, mean_interval, paired_difference, wilson_interval
 
 
 def test_wilson_interval_known_values():
@@ -60,7 +53,7 @@ def test_nearest_distances_only_within_identity():
 
 def test_a_mean_over_forty_values_has_the_t_interval_not_the_normal_one():
     """Over 40 people the t quantile is 2.023, not the normal's 1.96: an interval 3% wider."""
-    from core.metrics import mean_interval
+    from core.stats import mean_interval
 
     values = [float(v) for v in range(40)]
     figure = mean_interval(values)
@@ -146,3 +139,15 @@ def test_the_sink_rule_flags_a_judge_that_puts_everything_in_one_class():
     assert sink_check([5] * 7 + list(range(7, 40)), 40)["flagged"]
     random_names = np.random.default_rng(0).integers(0, 40, size=(200, 40))
     assert sum(sink_check(names.tolist(), 40)["flagged"] for names in random_names) <= 2  # about 1% at most
+
+
+def test_the_interval_of_a_difference_and_the_noise_rule():
+    from core.stats import difference_interval, within_noise
+
+    a, b = {"value": 0.8, "low": 0.7, "high": 0.9}, {"value": 0.5, "low": 0.4, "high": 0.6}
+    difference = difference_interval(a, b)
+    assert difference["value"] == pytest.approx(0.3) and difference["low"] == pytest.approx(0.3 - math.sqrt(0.02))
+    close = {"value": 0.75, "low": 0.65, "high": 0.85}
+    assert not within_noise(difference) and within_noise(difference_interval(a, close))
+    single = difference_interval(a, {"value": 0.5, "low": math.nan, "high": math.nan})  # one seed: no interval
+    assert math.isnan(single["low"]) and within_noise(single)  # nothing to claim an effect on

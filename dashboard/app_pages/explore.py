@@ -7,11 +7,11 @@ from core.config import data_root
 from core.data import DataError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
 from core.gallery import GalleryError, attack_siblings, metric_delta
+from core.stats import within_noise
+from core.story import DEFAULT_PEOPLE, interval_text, lambda_changes, lambda_sentence
 from dashboard import loaders, state
 from dashboard.charts import spread_figure, tradeoff_figure
-from dashboard.live_chart import live_plotly_chart
-
-DEFAULT_IDENTITIES = 8
+from dashboard.live_chart import live_faces, live_plotly_chart
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -36,46 +36,24 @@ def interval(figure: dict, digits: int = 2) -> str:
     return f"95% interval [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def verdict(run: dict, label: int, names: list[str]) -> str:
-    judged = run["attack"]["per_identity"][label]
-    mark = "✓" if judged["top1"] else "✗"
-    return f"{mark} judge: {names[judged['predicted']]} · p={judged['evaluator_confidence']:.2f}"
+def caption(sweep, mid_lambda: float, label: int) -> str:
+    """A reconstruction's caption: its lambda, the judge's verdict (✓ names the right person: whom it names) and
+    the judge's probability for the right person."""
+    judged = sweep.run(mid_lambda)["attack"]["per_identity"][label]
+    return (f"λ={state.lambda_text(mid_lambda)} {'✓' if judged['top1'] else '✗'} {sweep.names[judged['predicted']]} "
+            f"{judged['evaluator_confidence']:.2f}")
 
 
 st.title("Explore: what can an attacker recover?")
 sweeps = loaders.require_sweeps()
 
 sweep = state.pick_sweep(sweeps)
-st.caption(
-    f"A model inversion attack (here {ATTACK_NAMES[sweep.results['config']['attack']['attack']]}) asks the "
-    "trained classifier, over and over, what makes it say *this person*, and paints the answer. MID squeezes "
-    "the information the model keeps about its input; its weight **lambda** trades accuracy for privacy. "
-    "Move lambda and compare."
-)
+attack_name = ATTACK_NAMES[sweep.results["config"]["attack"]["attack"]]
+st.caption(f"{attack_name} asks the trained model what makes it say *this person*, and paints the answer. MID's "
+           "weight **lambda** trades accuracy for privacy.")
 mid_lambda = state.pick_lambda(sweep)
-identities = state.pick_identities(sweep, DEFAULT_IDENTITIES)
+identities = state.pick_identities(sweep)
 state.write_url(sweep, mid_lambda, identities)
-
-origin_badge = ":green-badge[precomputed]" if sweep.origin == "precomputed" else ":orange-badge[trained here]"
-st.markdown(f"{origin_badge} sweep `{sweep.key}` · model `{sweep.run(mid_lambda)['target_key']}` · "
-            f"judge held-out accuracy **{sweep.results['evaluator']['heldout_accuracy']['value']:.2f}**")
-
-row, base = sweep.row(mid_lambda), sweep.row(sweep.lambdas[0])
-cards = st.columns(4)
-for card, (name, label, better, digits, help_text) in zip(cards, [
-    ("test_accuracy", "Test accuracy", "normal", 2, "How often the deployed model names the right person."),
-    ("attack_top1", "Attack top-1", "inverse", 2,
-     "Share of people whose reconstruction the independent judge names correctly. Lower is more private."),
-    ("attack_top5", "Attack top-5", "inverse", 2, "Share of people named among the judge's five best guesses."),
-    ("feature_distance", "Feature distance", "normal", 1,
-     "How far, in the judge's eyes, a reconstruction lies from the nearest real photo of that person "
-     f"(a real held-out photo: {sweep.results['evaluator']['real_image_distance']['value']:.1f}). Higher is more "
-     "private."),
-], strict=True):
-    delta = metric_delta(row[name], base[name])
-    card.metric(label, f"{row[name]['value']:.{digits}f}",
-                delta=None if delta is None or mid_lambda == sweep.lambdas[0] else f"{delta:+.{digits}f} vs λ=0",
-                delta_color=better, help=f"{help_text} {interval(row[name], digits)}.", border=True)
 
 try:
     originals, names = loaders.originals(sweep.results["config"]["target"]["data"], str(data_root()))
@@ -91,18 +69,59 @@ except GalleryError as error:
     st.stop()
 
 labels = [sweep.names.index(name) for name in identities]
-columns = st.columns(len(labels)) if labels else []
-for column, label in zip(columns, labels, strict=True):
+columns = st.container(key="explore-faces").columns(len(labels)) if labels else []
+for index, (column, label) in enumerate(zip(columns, labels, strict=True)):
     with column:
-        st.markdown(f"**{sweep.names[label]}**")
         if originals is not None:
-            st.image(originals[label], caption="original (training photo)", width="stretch")
-        st.image(free[label], caption=f"λ=0 · {verdict(sweep.run(sweep.lambdas[0]), label, sweep.names)}",
-                 width="stretch")
-        st.image(chosen[label], caption=f"λ={mid_lambda:g} · {verdict(sweep.run(mid_lambda), label, sweep.names)}",
-                 width="stretch")
-st.caption("Captions: the judge's verdict on the reconstruction (✓ names the right person) and its probability. "
-           "Judges make mistakes both ways: look at the faces.")
+            st.image(originals[label], caption=f"{sweep.names[label]} (private)", width="stretch")
+        else:
+            st.markdown(f"**{sweep.names[label]}**")
+        st.image(free[label], caption=caption(sweep, sweep.lambdas[0], label), width="stretch")
+        with st.container(key=f"chosen-face-{index}"):  # swapped in the browser as the slider moves
+            st.image(chosen[label], caption=caption(sweep, mid_lambda, label), width="stretch")
+if labels:
+    try:
+        sources = loaders.face_sources(sweep, tuple(labels))
+    except GalleryError as error:
+        st.error(str(error))
+        st.stop()
+    st.html("<style>.st-key-live-faces { display: none; }</style>")  # it draws nothing
+    with st.container(key="live-faces"):
+        live_faces(state.LAMBDA_SLIDER, [f"chosen-face-{index}" for index in range(len(labels))], sources,
+                   {state.lambda_text(value): [caption(sweep, value, label) for label in labels]
+                    for value in sweep.lambdas}, key="faces")
+
+row, base = sweep.row(mid_lambda), sweep.row(sweep.lambdas[0])
+changes = lambda_changes(sweep.results, mid_lambda)
+cards = st.columns(4)
+for card, (name, label, better, digits, help_text) in zip(cards, [
+    ("test_accuracy", "Test accuracy", "normal", 2, "How often the deployed model names the right person."),
+    ("attack_top1", "Attack top-1", "inverse", 2,
+     "Share of people whose reconstruction the independent judge names correctly. Lower is more private."),
+    ("attack_top5", "Attack top-5", "inverse", 2, "Share of people named among the judge's five best guesses."),
+    ("feature_distance", "Feature distance", "normal", 1,
+     "How far, in the judge's eyes, a reconstruction lies from the nearest real photo of that person "
+     f"(a real held-out photo: {sweep.results['evaluator']['real_image_distance']['value']:.1f}). Higher is more "
+     "private."),
+], strict=True):
+    delta = metric_delta(row[name], base[name])
+    shown = delta is not None and mid_lambda != sweep.lambdas[0]
+    change = f" Change from λ=0: {interval_text(changes[name], digits)} (95% interval)." if shown else ""
+    # A change inside its interval is no alarm: no red or green.
+    card.metric(label, f"{row[name]['value']:.{digits}f}",
+                delta=f"{delta:+.{digits}f} vs λ=0" if shown else None,
+                delta_color="off" if within_noise(changes[name]) else better,
+                help=f"{help_text} {interval(row[name], digits)}.{change}", border=True)
+st.markdown(lambda_sentence(sweep.results, mid_lambda))
+st.caption("Top row: a private training photo; below, the reconstructions at λ=0 and at the chosen λ, with the "
+           "judge's verdict (✓ it names the right person; the name it gives) and its probability for the right "
+           "person. A change whose 95% interval includes no change is within the noise. Judges make mistakes both "
+           "ways: look at the faces.")
+with st.expander("Details: which results these are"):
+    origin_badge = ":green-badge[precomputed]" if sweep.origin == "precomputed" else ":orange-badge[trained here]"
+    st.markdown(f"{origin_badge} sweep `{sweep.key}` · model `{sweep.run(mid_lambda)['target_key']}` · "
+                f"judge held-out accuracy **{sweep.results['evaluator']['heldout_accuracy']['value']:.2f}** · "
+                f"people shown by default: the first {DEFAULT_PEOPLE} by name")
 
 left, right = st.columns(2)
 with left:
