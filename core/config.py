@@ -641,7 +641,12 @@ def hash_view(config: Any) -> Any:
 
 def config_hash(config: Any) -> str:
     """A short stable name for a config: same settings (and schema version), same hash."""
-    payload = {"schema": SCHEMA_VERSION, "kind": type(config).__name__, "config": hash_view(config)}
+    return dict_hash(type(config).__name__, hash_view(config))
+
+
+def dict_hash(kind: str, values: dict[str, Any]) -> str:
+    """config_hash of a hash view already at hand (such a view with some fields left out: a sweep's template)."""
+    payload = {"schema": SCHEMA_VERSION, "kind": kind, "config": values}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

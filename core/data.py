@@ -13,9 +13,14 @@ time, so the dashboard can show faces before torch is needed.
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
+import json
 import re
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +29,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.config import LFW_CROP, DataConfig, data_root
+from core.files import open_regular, read_regular
 
 if TYPE_CHECKING:
     import torch
@@ -130,7 +136,7 @@ def read_face(path: Path, size: int, box: tuple[int, int, int, int] | None = Non
     """One image file to a size x size uint8 grayscale array; a broken or absurdly large file (a header that
     promises billions of pixels) raises DataError naming it."""
     try:
-        with Image.open(path) as opened:
+        with open_regular(path) as file, Image.open(file) as opened:
             image = _grayscale(opened)
             image.load()
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
@@ -186,10 +192,31 @@ def load_lfw_private(root: Path, size: int = 64) -> ImageSet:
     return load_identity_folders(root / "lfw_gray" / "private_min20", size, kind="lfw", box=LFW_FACE_BOX)
 
 
+def lfw_public_folder(root: Path) -> Path:
+    return root / "lfw_gray" / "public_rest"
+
+
+def public_fingerprint(root: Path) -> str | None:
+    """The digest of LFW's public faces as files (each name and the SHA-256 of its bytes), what a GAN prior,
+    an inversion decoder or MI-Face's mean start learns from; None when the folder is absent. Files, not
+    decoded pixels: a stored prior is checked without decoding 10,210 JPEGs."""
+    folder = lfw_public_folder(root)
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in _image_files(folder):
+        try:
+            content = read_regular(path)
+        except OSError as error:
+            raise DataError(f"cannot read image {path}: {error}. Remove or replace the file.") from error
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()
+
+
 def load_lfw_public(root: Path, size: int = 64, limit: int = 0, seed: int = 0,
                     box: tuple[int, int, int, int] = LFW_FACE_BOX) -> np.ndarray:
     """The attacker's public faces (no identity shared with the private set), optionally a seeded subset."""
-    folder = root / "lfw_gray" / "public_rest"
+    folder = lfw_public_folder(root)
     if not folder.is_dir():
         raise _missing("lfw", folder)
     files = _image_files(folder)
@@ -210,8 +237,10 @@ def _idx_dims(path: Path, f: Any) -> tuple[int, ...]:
     return tuple(int.from_bytes(raw[4 * i: 4 * i + 4], "big") for i in range(magic[3]))
 
 
-def _open_idx(path: Path) -> Any:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+@contextmanager
+def _open_idx(path: Path) -> Iterator[Any]:
+    with open_regular(path) as file:
+        yield gzip.GzipFile(fileobj=file, mode="rb") if path.suffix == ".gz" else file
 
 
 def read_idx_header(path: Path) -> tuple[int, ...]:
@@ -352,6 +381,18 @@ class PreparedData:
             images = images.select_identities(private_ids)
         train, test = split_per_identity(images.labels, config.train_fraction, config.split_seed, images.names)
         return cls(config, images, train, test, public)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The digest of exactly what models learn from and are scored on: the prepared pixels, labels and
+        names, the split, and the held-out public identities' pixels. Replacing, adding or removing a photo
+        changes it (tens of milliseconds for LFW; the arrays are in memory)."""
+        digest = hashlib.sha256(json.dumps(self.images.names).encode())
+        arrays = [self.images.images, self.images.labels, self.train_index, self.test_index]
+        for array in [*arrays, *([] if self.public_images is None else [self.public_images])]:
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).data)
+        return digest.hexdigest()
 
     def train(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.images.tensors(self.train_index)

@@ -1,7 +1,9 @@
 """Train-or-load for targets and evaluators, attack-or-load for reconstructions: each keyed by config hash.
 
 Asking for something already in the store trains nothing; everything computed is stored with its config,
-hash, metrics, library versions, device and timings.
+hash, metrics, library versions, device, timings and the fingerprint of the data it was computed from. A
+stored entry is served only when its record names its key and the data at hand (core.store.Expected): a
+dataset whose photos changed gets its models, judges and attacks recomputed, each reported with why.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +22,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from core import gallery
 from core.attacks import Reconstruction, attacker_query, run_gmi, run_inversion, run_miface
 from core.attacks.base import Query, defended, to_uint8
 from core.config import (
@@ -28,10 +32,11 @@ from core.config import (
     PriorConfig,
     TargetConfig,
     config_hash,
+    from_dict,
     to_dict,
 )
-from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public
-from core.gallery import tile
+from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public, public_fingerprint
+from core.gallery import GalleryError, shipped_entry, tile
 from core.metrics import (
     attack_scores,
     embed_all,
@@ -44,12 +49,13 @@ from core.metrics import (
 from core.models import FisherfacesJudge, TargetNet, judge_net
 from core.prior import GAN, train_gan
 from core.runtime import Timings, environment, seed_everything, timestamp
-from core.store import Store
+from core.store import FINGERPRINT, Expected, Store
 from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective, mid_objective
 
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
 Progress = Callable[[str, int, int], None]
 CHECKPOINT = "checkpoint.safetensors"  # an unfinished attack's state, in its entry's folder until it is stored
+log = logging.getLogger("midlab")
 PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
 # Priors (half-precision weights) and LFW's judge that ship with MID Lab, in the store's own format, so no user
 # waits for them.
@@ -79,17 +85,28 @@ class Engine:
     device: torch.device
     progress: Progress = _quiet
     epoch_callbacks: list[Callback] = field(default_factory=list)  # e.g. the dashboard's live curves
-    # The judge's embeddings of the private training photos, by (judge key, data hash): every attack scored by
+    # The shipped zoo: its models and attack results count as stored (see `_shipped`).
+    zoo_dir: Path = field(default_factory=lambda: gallery.ZOO_DIR)
+    # The judge's embeddings of the private training photos, by (judge key, data fingerprint): every attack scored by
     # one judge on one dataset measures distances to the same photos (6 s per attack for LFW's judge).
     _private_features: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict, repr=False)
+
+    @functools.cached_property
+    def public_fingerprint(self) -> str | None:
+        """The attacker's public faces' fingerprint (core.data.public_fingerprint), read once per engine, that is
+        per command or dashboard job (0.3 s for LFW's 10,210 files): photos changed while it runs are seen by the
+        next one."""
+        return public_fingerprint(self.data_root)
 
     # ---- targets -------------------------------------------------------------------------------------
     def target(self, config: TargetConfig, data: PreparedData) -> tuple[TargetNet, dict[str, Any], bool]:
         """The trained target for `config`: loaded when stored (third value True), else trained and stored."""
         key = config_hash(config)
+        expected = self.expected("targets", data)
         with self.store.lock("targets", key):  # another process may be computing it: wait, then load
             model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
-            record = self.store.load_model("targets", key, model)
+            record = (self.store.load_model("targets", key, model, expected)
+                      or self._shipped_target(key, model, config, data, expected))
             if record is not None:
                 model = model.to(self.device).eval()
                 if "balanced_accuracy" not in record["test"]["deployed"]:  # stored by an older version: complete it
@@ -113,7 +130,8 @@ class Engine:
                 test = self.target_metrics(model, config, data)
             record = {
                 "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
-                "data": data.summary(), "history": history, "test": test, "privacy": trainer.privacy,
+                "data": data.summary(), FINGERPRINT: expected.known, "history": history, "test": test,
+                "privacy": trainer.privacy,
                 "environment": environment(self.device), "timings": dict(timings), "created": timestamp(),
             }
             self.store.save_model("targets", key, model, record)
@@ -146,12 +164,13 @@ class Engine:
         holds its held-out accuracy (measured before it saw the held-out images) and the feature distance
         between real photos of the same person."""
         key = config_hash(config)
+        expected = self.expected("evaluators", data)
         model = judge_net(data.images.num_classes, config)
-        record = SHIPPED.load_model("evaluators", key, model)  # LFW's judge ships: 30 CPU minutes to train
+        record = self.shipped("evaluators", key, expected, model)  # LFW's judge ships: 30 CPU minutes to train
         if record is not None:
             return model.to(self.device).eval(), record, True
         with self.store.lock("evaluators", key):  # another process may be computing it: wait, then load
-            record = self.store.load_model("evaluators", key, model)
+            record = self.store.load_model("evaluators", key, model, expected)
             if record is not None:
                 return model.to(self.device).eval(), record, True
             split_config = dataclasses.replace(config, finetune_epochs=0)
@@ -178,10 +197,30 @@ class Engine:
             train_x, train_y = data.train()
             test_x, test_y = data.test()
             record.update(config=to_dict(config), config_hash=key, environment=environment(self.device),
+                          **{FINGERPRINT: expected.known},
                           created=timestamp(),
                           real_image_distance=real_image_distance(model, train_x, train_y, test_x, test_y, self.device))
             self.store.save_model("evaluators", key, model, record)
             return model.eval(), record, False
+
+    def expected(self, kind: str, data: PreparedData | None = None, attack: AttackConfig | None = None) -> Expected:
+        """What a stored entry of `kind` must be to be served (core.store.Expected): named by its key, and made
+        from `data` (judges, targets, attacks) and from the public faces (priors, the mean face, and the
+        `attack`s that learn from them)."""
+        private = {"private": data.fingerprint} if data is not None else {}
+        public = {"public": self.public_fingerprint}
+        uses_public = kind in ("priors", "public_mean") or (kind == "attacks" and uses_lfw_public(attack))
+        return Expected(NAMED_BY[kind], {**private, **(public if uses_public else {})})
+
+    def shipped(self, kind: str, key: str, expected: Expected, model: torch.nn.Module | None = None
+                ) -> dict[str, Any] | None:
+        """A shipped entry's record (its weights loaded into `model`, when given), or None; when it is not what
+        `expected` says, the reason goes to the user's store, for the record of the entry computed there."""
+        record = (SHIPPED.record(kind, key, expected) if model is None
+                  else SHIPPED.load_model(kind, key, model, expected))
+        if (kind, key) in SHIPPED.refused:
+            self.store.refused[(kind, key)] = SHIPPED.refused.pop((kind, key))
+        return record
 
     def _fit(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int,
              lr: float, label: str, seed: int) -> list[dict[str, float]]:
@@ -199,15 +238,17 @@ class Engine:
         """The GAN prior for `config`: from the store, else shipped in assets/, else trained on LFW's public
         faces and stored."""
         key = config_hash(config)
+        expected = self.expected("priors")
         gan = GAN(config)
-        record = SHIPPED.load_model("priors", key, gan)  # read-only: needs no lock (or a writable store)
+        record = self.shipped("priors", key, expected, gan)  # read-only: needs no lock (or a writable store)
         if record is not None:
             return gan.to(self.device).eval(), record, True
         with self.store.lock("priors", key):
-            record = self.store.load_model("priors", key, gan)
+            record = self.store.load_model("priors", key, gan, expected)
             if record is not None:
                 return gan.to(self.device).eval(), record, True
-            faces = public_faces(self.data_root, config.image_size, limit=config.images, box=lfw_box(config.crop))
+            faces = public_faces(self.data_root, config.image_size, limit=config.images, box=lfw_box(config.crop),
+                                 fingerprint=expected.fingerprint["public"])
             seed_everything(config.seed)
             gan = GAN(config)
             timings = Timings()
@@ -216,8 +257,8 @@ class Engine:
                     lambda r: self.progress("train GAN prior", int(r["epoch"]), config.epochs),
                     *self.epoch_callbacks])
             record = {"kind": "prior", "config": to_dict(config), "config_hash": key, "public": "lfw_public",
-                      "images": len(faces), "history": history, "environment": environment(self.device),
-                      "timings": dict(timings), "created": timestamp()}
+                      FINGERPRINT: expected.known, "images": len(faces), "history": history,
+                      "environment": environment(self.device), "timings": dict(timings), "created": timestamp()}
             self.store.save_model("priors", key, gan, record)
             return gan.eval(), record, False
 
@@ -236,12 +277,14 @@ class Engine:
     def public_mean(self, config: PublicMean) -> tuple[torch.Tensor, dict[str, Any], bool]:
         """The mean of the attacker's first public faces (1, H, W): from the store, else computed and stored."""
         key = config_hash(config)
-        loaded = self.store.load("public_mean", key)
+        expected = self.expected("public_mean")
+        loaded = self.store.load("public_mean", key, expected)
         if loaded is not None:
             return loaded[0]["image"], loaded[1], True
         faces = load_lfw_public(self.data_root, config.image_size, limit=config.images)
         image = mean_face(faces)
-        record = {"kind": "public_mean", "images": len(faces)}
+        record = {"kind": "public_mean", "config": to_dict(config), "config_hash": key, FINGERPRINT: expected.known,
+                  "images": len(faces)}
         self.store.save("public_mean", key, {"image": image}, record)
         return image, record, False
 
@@ -249,8 +292,10 @@ class Engine:
                evaluator_key: str, data: PreparedData) -> tuple[Reconstruction, dict[str, Any], bool]:
         """Invert every identity of `target` as `attack` says, score with `evaluator`; stored by hash."""
         key = config_hash(AttackRun(target_key, evaluator_key, attack))
+        expected = self.expected("attacks", data, attack)
         with self.store.lock("attacks", key):  # another process may be computing it: wait, then load
-            loaded = self.store.load("attacks", key)
+            loaded = (self.store.load("attacks", key, expected)
+                      or self._shipped_attack(key, target_key, attack, evaluator_key, expected))
             if loaded is not None:
                 return Reconstruction.from_tensors(loaded[0]), loaded[1], True
             timings = Timings()
@@ -267,7 +312,7 @@ class Engine:
                     scores = with_restart_scores(scores, evaluator, result.restart_images, result.chosen_restart,
                                                  self.device)
             record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
-                      "evaluator_key": evaluator_key, "scores": scores, **details,
+                      "evaluator_key": evaluator_key, FINGERPRINT: expected.known, "scores": scores, **details,
                       "target_confidence": float(result.target_confidence[-1].mean()),
                       "environment": environment(self.device), "timings": dict(timings),
                       "created": timestamp()}
@@ -276,9 +321,78 @@ class Engine:
             checkpoint.unlink(missing_ok=True)
             return result, record, False
 
+    # ---- the shipped zoo, as stored entries -----------------------------------------------------------
+    def _shipped(self, kind: str, key: str,
+                 expected: Expected) -> tuple[dict[str, torch.Tensor], gallery.Sweep, dict[str, Any]] | None:
+        """A zoo entry (checked against the manifest's SHA-256), its zoo sweep and run; None when the zoo lacks it,
+        it is damaged, or its models learnt from other photos than the dataset here (reported: computed anew)."""
+        try:
+            found = shipped_entry(kind, key, self.zoo_dir)
+        except GalleryError as error:
+            log.warning("not reusing the zoo's %s %s: %s", kind, key, error)
+            return None
+        if found is None:
+            return None
+        shipped, here = found[1].results.get(FINGERPRINT), expected.fingerprint.get("private")
+        if shipped and here and shipped != here:
+            log.warning("not reusing the zoo's %s %s: its models learnt from other photos than the dataset here "
+                        "(fingerprint %s then, %s now)", kind, key, shipped[:12], here[:12])
+            return None
+        return {k: torch.from_numpy(v) for k, v in found[0].items()}, *found[1:]
+
+    def _shipped_target(self, key: str, model: TargetNet, config: TargetConfig, data: PreparedData,
+                        expected: Expected) -> dict[str, Any] | None:
+        """Fill `model` with the zoo's half-precision weights of this target and store it (full precision), its
+        test figures measured again on these weights; None when the zoo lacks it."""
+        found = self._shipped("targets", key, expected)
+        if found is None:
+            return None
+        tensors, _, run = found
+        state = model.state_dict()
+        model.load_state_dict({name: value.to(state[name].dtype) for name, value in tensors.items()}, strict=True)
+        model = model.to(self.device).eval()
+        timings = Timings()
+        with timings.stage("evaluate_s"):
+            test = self.target_metrics(model, config, data)
+        record = {
+            "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
+            "data": data.summary(), FINGERPRINT: expected.known, "history": [{"kl": run["final_kl"]}], "test": test,
+            "privacy": None,
+            "shipped": {"weights_file": run["weights_file"], "test": run["test"],
+                        "half_precision_agreement": run["half_precision_agreement"]},
+            "environment": environment(self.device), "timings": dict(timings), "created": timestamp(),
+        }
+        self.store.save_model("targets", key, model, record)
+        return record
+
+    def _shipped_attack(self, key: str, target_key: str, attack: AttackConfig, evaluator_key: str,
+                        expected: Expected) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """The zoo's result of this attack, stored in the store's form (its 8-bit reconstructions, exact as scored;
+        its trajectory's few frames enlarged back to full size) with the zoo's scores; None when the zoo lacks it,
+        or when the judge here is not the one that scored it (same config, other weights: trained again here)."""
+        found = self._shipped("attacks", key, expected)
+        judge = SHIPPED.record("evaluators", evaluator_key) or self.store.record("evaluators", evaluator_key) or {}
+        measured = ("heldout_accuracy", "real_image_distance")
+        if found is None or any(judge.get(name) != found[1].results["evaluator"][name] for name in measured):
+            return None
+        shipped, _, run = found
+        images = shipped["images"].unsqueeze(1)  # (C, 1, H, W) uint8
+        scale = images.shape[-1] // shipped["trajectory"].shape[-1]
+        trajectory = shipped["trajectory"].unsqueeze(2).repeat_interleave(scale, 3).repeat_interleave(scale, 4)
+        trajectory[-1] = images
+        tensors = {"images": images.float() / 255, "trajectory": trajectory, "steps": shipped["steps"],
+                   "target_confidence": shipped["target_confidence"]}
+        record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
+                  "evaluator_key": evaluator_key, FINGERPRINT: expected.known, "scores": run["attack"],
+                  "target_confidence": run["attack_target_confidence"],
+                  "shipped": {"reconstructions_file": run["reconstructions_file"]},
+                  "environment": environment(self.device), "timings": {}, "created": timestamp()}
+        self.store.save("attacks", key, tensors, record, files={"reconstructions.png": png_grid(tensors["images"])})
+        return self.store.load("attacks", key)
+
     def private_features(self, evaluator: nn.Module, evaluator_key: str, data: PreparedData) -> torch.Tensor:
         """The judge's embedding of every private training photo, computed once per judge and dataset."""
-        key = (evaluator_key, config_hash(data.config))
+        key = (evaluator_key, data.fingerprint)
         if key not in self._private_features:
             self._private_features[key] = embed_all(evaluator, data.train()[0], self.device)
         return self._private_features[key]
@@ -310,7 +424,7 @@ class Engine:
             return result, {"prior_key": prior_record["config_hash"]}
         with timings.stage("public_s"):
             public = public_faces(self.data_root, image_size, limit=attack.inversion.images,
-                                  box=lfw_box(attack.inversion.crop))
+                                  box=lfw_box(attack.inversion.crop), fingerprint=self.public_fingerprint)
         victim_x, victim_y = data.train()
         seed_everything(attack.inversion.seed)  # the decoder's initial weights
         with timings.stage("attack_s"):
@@ -319,11 +433,28 @@ class Engine:
         return result, {"history": history, "public_images": len(public)}
 
 
+# How each kind of entry's key is named by its record: the config it hashes, rebuilt (core.store.Expected).
+NAMED_BY: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "targets": lambda record: from_dict(TargetConfig, record["config"]),
+    "evaluators": lambda record: from_dict(EvaluatorConfig, record["config"]),
+    "priors": lambda record: from_dict(PriorConfig, record["config"]),
+    "public_mean": lambda record: PublicMean(**record["config"]),
+    "attacks": lambda record: AttackRun(record["target_key"], record["evaluator_key"],
+                                        from_dict(AttackConfig, record["config"])),
+}
+
+
+def uses_lfw_public(attack: AttackConfig) -> bool:
+    """Whether an attack learns from LFW's public faces (a GAN prior, an inversion decoder, a mean-face start)."""
+    return attack.attack != "miface" or (attack.miface.start != "gray" and attack.public == "lfw_public")
+
+
 @functools.lru_cache(maxsize=1)  # a sweep's inversion attacks all learn from the same faces: decode them once
-def public_faces(root: Path, image_size: int, limit: int = 0,
-                 box: tuple[int, int, int, int] = LFW_FACE_BOX) -> torch.Tensor:
+def public_faces(root: Path, image_size: int, limit: int = 0, box: tuple[int, int, int, int] = LFW_FACE_BOX,
+                 fingerprint: str | None = None) -> torch.Tensor:
     """LFW's public faces (N, 1, S, S) in [0, 1]: what the attacker learns a prior or a decoder from.
-    Shared between calls: read it, never write to it."""
+    Shared between calls: read it, never write to it. `fingerprint` (the folder's public_fingerprint) is part
+    of the cache's key, so faces decoded before the files changed are never served."""
     faces = load_lfw_public(root, image_size, limit=limit, box=box)
     return torch.from_numpy(faces).unsqueeze(1).float().div_(255.0)
 

@@ -35,9 +35,9 @@ import torch
 
 from core.config import AttackConfig, ConfigError, DataConfig, EvaluatorConfig, TargetConfig, config_hash
 from core.data import PreparedData
-from core.engine import PUBLIC_MEAN_IMAGES, SHIPPED, AttackRun, Engine, PublicMean
+from core.engine import NAMED_BY, PUBLIC_MEAN_IMAGES, AttackRun, Engine, PublicMean
 from core.runtime import Timings, pick_device
-from core.store import Entry, MemoryStore, Store
+from core.store import FINGERPRINT, Entry, Expected, MemoryStore, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_RETRIES = 2  # a task whose worker dies runs again at most this many times
@@ -283,7 +283,7 @@ class RayExecutor:
         self.timeline = []
         submitted: dict[str, dict[str, Any]] = {}
         for unit in order:
-            stored = self._stored(engine.store, unit)
+            stored = self._stored(engine, unit, datasets[data_key(unit.data)] if unit.data else None)
             if stored is not None:
                 finished += 1
                 if stored[0] is not None:  # in the store, not shipped with the code (assets/store)
@@ -333,15 +333,20 @@ class RayExecutor:
             ray.cancel(ref)
 
     @staticmethod
-    def _stored(store: Store, unit: Unit) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any]] | None:
-        """(tensors, record) of a stored unit; (None, record) when it ships with the code (assets/store)."""
-        if unit.kind in ("evaluators", "priors") and (record := SHIPPED.record(unit.kind, unit.key)) is not None:
+    def _stored(engine: Engine, unit: Unit,
+                data: PreparedData | None) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any]] | None:
+        """(tensors, record) of a stored unit; (None, record) when it ships with the code (assets/store). Only an
+        entry that is what the engine expects (its key, its data) counts: any other is reported and computed."""
+        expected = engine.expected(unit.kind, data, unit.config if unit.kind == "attacks" else None)
+        if unit.kind in ("evaluators", "priors") and (record := engine.shipped(unit.kind, unit.key, expected)):
             return None, record
-        return store.load(unit.kind, unit.key)
+        return engine.store.load(unit.kind, unit.key, expected)
 
     @staticmethod
     def _write(store: Store, kind: str, key: str, entry: Entry) -> None:
-        """Store what a worker computed, unless another run stored it meanwhile."""
+        """Store what a worker computed, unless another run stored the same entry (same key, same data)
+        meanwhile; one refused as stale is replaced."""
         with store.lock(kind, key):
-            if store.load(kind, key) is None:
+            same = Expected(NAMED_BY[kind], entry[1].get(FINGERPRINT, {}))
+            if (kind, key) in store.refused or store.load(kind, key, same) is None:
                 store.save(kind, key, *entry)

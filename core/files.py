@@ -6,15 +6,53 @@ import json
 import logging
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 log = logging.getLogger("midlab")
 
 
 class StoreError(Exception):
     """The store cannot be written (a read-only folder, a full disk); the message names the path."""
+
+
+class NotRegularFileError(OSError):
+    """Something other than a regular file (a FIFO, a socket, a device, a folder) stands where a file MID Lab
+    reads should be: reading it could block for ever, so it is refused at once."""
+
+
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
+
+
+def require_regular(path: Path, mode: int) -> None:
+    """Raise NotRegularFileError unless `mode` (a stat result's st_mode) is a regular file's."""
+    if not stat.S_ISREG(mode):
+        kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise NotRegularFileError(f"{path} is {kind}, not a regular file; remove it")
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading in binary, if it is a regular file. A FIFO, socket, device or folder raises
+    NotRegularFileError (an OSError, so every reader's existing report applies) at once: it is checked before
+    opening, and opened without blocking and checked again, so one swapped in between cannot block either.
+    Every file MID Lab reads (records, results, manifests, tensors, images) is opened here."""
+    require_regular(path, os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # on a regular file, O_NONBLOCK changes nothing
+    try:
+        require_regular(path, os.fstat(fd).st_mode)
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def read_regular(path: Path) -> bytes:
+    """A regular file's bytes (see open_regular)."""
+    with open_regular(path) as f:
+        return f.read()
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -56,7 +94,7 @@ def write_json_atomic(path: Path, value: Any) -> None:
 def read_json(path: Path) -> Any | None:
     """A JSON file's content, or None (with a warning) when it is unreadable or truncated."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(read_regular(path))
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

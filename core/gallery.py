@@ -8,7 +8,9 @@ record names, so a damaged file is reported, never shown.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,13 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load as load_safetensors
 
-from core.config import DataConfig
+from core.config import ConfigError, DataConfig
 from core.data import PreparedData
-from core.files import read_json
-from core.results import list_results, load_results
+from core.files import read_json, read_regular
+from core.results import join_results, list_results, load_results, template_hash
 
-ZOO_DIR = Path(__file__).resolve().parent.parent / "assets" / "zoo"
+# The shipped zoo; $MIDLAB_ZOO points MID Lab at another one built by `python -m core zoo` (a test's small zoo).
+ZOO_DIR = Path(os.environ.get("MIDLAB_ZOO") or Path(__file__).resolve().parent.parent / "assets" / "zoo")
 MANIFEST = "manifest.json"
 
 
@@ -45,8 +48,20 @@ class Sweep:
     @property
     def label(self) -> str:
         data, attack = self.results["data"], self.results["config"]["attack"]
+        added = sum(row.get("origin") == "trained here" for row in self.results["summary"])
+        joined = f" + {added} trained here" if added and self.origin != "trained here" else ""
         return (f"{data['dataset'].upper()} · {attack['attack']} · {attack['view']} view · "
-                f"{len(self.lambdas)} lambdas ({self.origin}, {self.key})")
+                f"{len(self.lambdas)} lambdas ({self.origin}{joined}, {self.key})")
+
+    @property
+    def member_keys(self) -> list[str]:
+        """The results files this sweep shows: itself, or every file a join took runs from."""
+        return self.results.get("members", [self.key])
+
+    @property
+    def version(self) -> str:
+        """Changes when a file joins: caches of what the sweep shows are keyed by it."""
+        return "+".join(self.member_keys)
 
     @property
     def lambdas(self) -> list[float]:
@@ -63,26 +78,17 @@ class Sweep:
         """The first seed's run at a lambda (images come from one trained model)."""
         return next(r for r in self.results["runs"] if r["lambda"] == mid_lambda)
 
+    def shipped(self, relative: str) -> dict[str, np.ndarray]:
+        """A zoo file's tensors (a model's weights, an attack's reconstructions), checked against the manifest."""
+        return _checked(self.base / relative, self.results["zoo"]["files"].get(relative),
+                        "the shipped zoo is damaged: `git checkout assets/zoo` or `python -m core zoo` rebuilds it")
+
     def _tensors(self, run: dict[str, Any]) -> dict[str, np.ndarray]:
         if "reconstructions_file" in run:
-            path = self.base / run["reconstructions_file"]
-            expected = self.results["zoo"]["files"].get(run["reconstructions_file"])
-            fix = "the shipped zoo is damaged: `git checkout assets/zoo` or `python -m core zoo` rebuilds it"
-        else:
-            path = Path(run["reconstructions_path"]) / "tensors.safetensors"
-            record = read_json(path.with_name("record.json")) or {}
-            expected = record.get("tensors_sha256")
-            fix = "run the sweep again to recompute it"
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise GalleryError(f"cannot read {path} ({error.strerror or error}); {fix}") from error
-        if expected != hashlib.sha256(data).hexdigest():
-            raise GalleryError(f"{path} does not match its checksum; {fix}")
-        try:
-            return load_safetensors(data)
-        except SafetensorError as error:
-            raise GalleryError(f"{path} is not a valid safetensors file ({error}); {fix}") from error
+            return self.shipped(run["reconstructions_file"])
+        path = Path(run["reconstructions_path"]) / "tensors.safetensors"
+        record = read_json(path.with_name("record.json")) or {}
+        return _checked(path, record.get("tensors_sha256"), "run the sweep again to recompute it")
 
     def reconstructions(self, mid_lambda: float) -> np.ndarray:
         """The reconstruction of every identity at a lambda, uint8 (C, H, W)."""
@@ -99,6 +105,32 @@ class Sweep:
             frames = frames.repeat(scale, axis=2).repeat(scale, axis=3)
             frames[-1] = _uint8_faces(images)
         return frames, tensors["steps"].tolist(), tensors["target_confidence"]
+
+
+def _checked(path: Path, expected: str | None, fix: str) -> dict[str, np.ndarray]:
+    """A safetensors file's tensors, if its bytes have the SHA-256 `expected`; else GalleryError saying `fix`."""
+    try:
+        data = read_regular(path)
+    except OSError as error:
+        raise GalleryError(f"cannot read {path} ({error.strerror or error}); {fix}") from error
+    if expected != hashlib.sha256(data).hexdigest():
+        raise GalleryError(f"{path} does not match its checksum; {fix}")
+    try:
+        return load_safetensors(data)
+    except SafetensorError as error:
+        raise GalleryError(f"{path} is not a valid safetensors file ({error}); {fix}") from error
+
+
+def shipped_entry(kind: str, key: str, folder: Path = ZOO_DIR) -> tuple[dict[str, np.ndarray], Sweep, dict] | None:
+    """A zoo model ('targets', by target key) or attack result ('attacks', by attack key), checked against the
+    manifest, with the zoo sweep and run that name it; None when the zoo has no such entry. A damaged file raises
+    GalleryError."""
+    field, file = {"targets": ("target_key", "weights_file"), "attacks": ("attack_key", "reconstructions_file")}[kind]
+    for sweep in load_zoo(folder):
+        for run in sweep.results["runs"]:
+            if run[field] == key:
+                return sweep.shipped(run[file]), sweep, run
+    return None
 
 
 def _uint8_faces(images: np.ndarray) -> np.ndarray:
@@ -155,17 +187,55 @@ def available_sweeps(results_dir: Path, zoo_dir: Path | None = None) -> tuple[li
             problems.append(f"{path} is unreadable or not a sweep results file; run its sweep again to rewrite it.")
         elif all(s.key != results["config_hash"] for s in sweeps):
             sweeps.append(Sweep(results, "trained here"))
-    return sweeps, problems
+    return join_sweeps(sweeps), problems
 
 
-def original_faces(data_config: dict[str, Any], root: Path) -> tuple[np.ndarray, list[str]]:
-    """One private training image per identity, uint8 (C, H, W), in label order, and the names.
-    Raises core.data.DataError (with how to get the data) when the dataset is missing."""
+def join_sweeps(sweeps: list[Sweep]) -> list[Sweep]:
+    """Sweeps of one template (core.results.template_hash) joined into one per judge, in the order their first
+    file is listed: a model trained to extend a sweep shows as a point of it. The zoo's files are preferred, then
+    the oldest; each judge's view also shows, marked, the other judges' points at lambdas it lacks."""
+    groups: dict[str, list[Sweep]] = {}
+    for sweep in sweeps:
+        try:
+            template = template_hash(sweep.results["config"])
+        except ConfigError:  # a config this version cannot rebuild joins nothing: it is shown on its own
+            template = sweep.key
+        groups.setdefault(template, []).append(sweep)
+    joined = []
+    for group in groups.values():
+        if len(group) == 1:
+            joined += group
+            continue
+        group.sort(key=lambda s: (s.origin != "precomputed", s.results.get("created", "")))
+        base = next((s.base for s in group if s.base is not None), None)
+        judges = {json.dumps(s.results["evaluator"], sort_keys=True): s.results["evaluator"] for s in group}
+        for judge in judges.values():
+            members = [(s.results, s.origin) for s in group if s.results["evaluator"] == judge]
+            others = [(s.results, s.origin) for s in group if s.results["evaluator"] != judge]
+            joined.append(Sweep(join_results(members, others), members[0][1], base))
+    return joined
+
+
+def original_faces(data_config: dict[str, Any], root: Path) -> tuple[np.ndarray, list[str], str]:
+    """One private training image per identity, uint8 (C, H, W), in label order, the names, and the dataset's
+    fingerprint (see photos_changed). Raises core.data.DataError (with how to get the data) when the dataset is
+    missing."""
     data = PreparedData.load(DataConfig(**data_config), root)
     first = {}
     for index in data.train_index:
         first.setdefault(int(data.images.labels[index]), index)
-    return data.images.images[[first[label] for label in range(data.images.num_classes)]], data.images.names
+    return (data.images.images[[first[label] for label in range(data.images.num_classes)]], data.images.names,
+            data.fingerprint)
+
+
+def photos_changed(sweep: Sweep, fingerprint: str) -> str | None:
+    """A warning when the dataset's photos (`fingerprint`, as original_faces gives it) are not those the sweep's
+    models and reconstructions came from; None when they are, or the results predate fingerprints."""
+    if sweep.results.get("data_fingerprint", fingerprint) == fingerprint:
+        return None
+    return ("The photos in this dataset changed since these results were made: the originals shown are today's, "
+            "the models and reconstructions come from the old photos. Run the sweep again to recompute them "
+            "(every stored model and attack made from the old photos is recomputed).")
 
 
 def metric_delta(figure: dict[str, Any], baseline: dict[str, Any]) -> float | None:

@@ -7,7 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from core.files import read_json, write_atomic
+from core.config import dict_hash, hash_view, sweep_from_dict
+from core.files import read_json, read_regular, write_atomic
 
 FIGURE_LABELS = {
     "test_accuracy": "test accuracy",
@@ -61,7 +62,7 @@ def list_results(out_dir: Path, kind: str = "sweep") -> list[Path]:
 def ship_grid(grid_path: str, folder: Path, results_key: str, attack_key: str) -> str:
     """Copy a reconstruction grid beside a shipped results file; its path relative to `folder`."""
     relative = f"{results_key}/{attack_key}.png"
-    write_atomic(Path(folder) / relative, Path(grid_path).read_bytes())
+    write_atomic(Path(folder) / relative, read_regular(Path(grid_path)))
     return relative
 
 
@@ -83,7 +84,9 @@ def summary_table(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One flat row per lambda: each figure's value and 95% interval bounds, for tables and CSV."""
     rows = []
     for row in results["summary"]:
-        rows.append({"lambda": row["lambda"], "seeds": row["seeds"], **flat_figures(row)})
+        # A joined sweep (join_results) says where each point comes from and which are another judge's.
+        joined = {"origin": row["origin"], "other judge": row["other_judge"]} if "origin" in row else {}
+        rows.append({"lambda": row["lambda"], "seeds": row["seeds"], **joined, **flat_figures(row)})
     return rows
 
 
@@ -96,6 +99,58 @@ def flat_figures(row: dict[str, Any], labels: dict[str, str] = FIGURE_LABELS) ->
             flat |= {label: row[name]["value"], f"{label} low": row[name].get("low"),
                      f"{label} high": row[name].get("high")}
     return flat
+
+
+# What a sweep sweeps (its lambdas and seeds) and who scores it (its judge): the rest, its template, names the
+# models and the attack, so results files of one template are points of one curve.
+NOT_TEMPLATE = ("lambdas", "seeds", "evaluator")
+
+
+def template_hash(config: dict[str, Any]) -> str:
+    """The hash of a sweep's template, from its config as a results file stores it: rebuilt and viewed as the
+    sweep's own hash views it (core.config.hash_view), so files written in either stored form agree."""
+    view = hash_view(sweep_from_dict(config))
+    return dict_hash("SweepTemplate", {k: v for k, v in view.items() if k not in NOT_TEMPLATE})
+
+
+def join_results(members: list[tuple[dict[str, Any], str]],
+                 others: list[tuple[dict[str, Any], str]] = ()) -> dict[str, Any]:
+    """Sweep results of one template and one judge (`members`, each with its origin, the one to prefer first)
+    joined into one sweep: every (lambda, seed) run once, from the first member that has it, each run and summary
+    row tagged with its origin. Runs of `others` (the same template scored by another judge) at lambdas no file
+    before them has join too, their rows marked 'other_judge' with that judge's record: shown, never one curve
+    with the rest. The first member's config, hash and judge name the joined sweep; 'members' lists every file
+    joined."""
+    judge = members[0][0]["evaluator"]
+    judges, rows_of, runs = {}, {}, []
+    for results, origin in [*members, *others]:
+        key, foreign = results["config_hash"], results["evaluator"] != judge
+        taken = {(r["lambda"], r["seed"]) for r in runs} | ({(r["lambda"], None) for r in runs} if foreign else set())
+        runs += [{**run, "origin": origin, "results_key": key, "other_judge": foreign} for run in results["runs"]
+                 if (run["lambda"], run["seed"]) not in taken and (run["lambda"], None) not in taken]
+        judges[key] = results["evaluator"]
+        rows_of |= {(key, row["lambda"]): row for row in results["summary"]}
+    summary = []
+    for mid_lambda in sorted({r["lambda"] for r in runs}):
+        group = [r for r in runs if r["lambda"] == mid_lambda]
+        sources = {r["results_key"] for r in group}
+        stored = rows_of.get((group[0]["results_key"], mid_lambda)) if len(sources) == 1 else None
+        row = stored if stored is not None and stored["seeds"] == len(group) else _summarise(group, mid_lambda)
+        trained_here = any(r["origin"] == "trained here" for r in group)
+        summary.append({**row, "origin": "trained here" if trained_here else group[0]["origin"],
+                        "other_judge": group[0]["other_judge"],
+                        **({"evaluator": judges[group[0]["results_key"]]} if group[0]["other_judge"] else {})})
+    zoo = next((results["zoo"] for results, _ in [*members, *others] if "zoo" in results), None)
+    return {**members[0][0], "runs": runs, "summary": summary, "members": list(dict.fromkeys(judges)),
+            **({"zoo": zoo} if zoo else {})}
+
+
+def _summarise(group: list[dict[str, Any]], mid_lambda: float) -> dict[str, Any]:
+    # Seeds of one lambda from several files, summarised as a sweep summarises its own (core.sweep imports
+    # torch, so only when needed: the dashboard's first screen stays light).
+    from core.sweep import summarise
+
+    return summarise(group, (mid_lambda,))[0]
 
 
 # The sink rule (here, without torch, as the dashboard shows it): each reconstruction aims at a different person,

@@ -5,15 +5,24 @@ written first, the record last, and the record carries the tensors' SHA-256: an 
 unreadable or names other bytes (a crash mid-write, a truncated copy) is reported and treated as absent, so
 the caller recomputes it and no half-written file is ever used. Nothing here unpickles: safetensors and JSON
 cannot carry code.
+
+A caller that says what it expects (`Expected`) is served an entry only when it is that entry: the folder's key,
+the record's key and the hash of the config rebuilt from the record agree (an entry copied under another key or
+an edited record is refused), and the record's data fingerprint matches the data at hand (a result never
+outlives the photos it came from). A record from before fingerprints adopts the current one on first load.
+Every entry refused is reported with why, and the reason goes into the record of its recomputed replacement.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +32,74 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from core.files import StoreError, read_json, write_atomic, write_json_atomic
+from core.config import ConfigError, config_hash
+from core.files import (
+    NotRegularFileError,
+    StoreError,
+    read_json,
+    read_regular,
+    require_regular,
+    write_atomic,
+    write_json_atomic,
+)
 
 log = logging.getLogger("midlab")
 
 TENSORS = "tensors.safetensors"
 RECORD = "record.json"
+FINGERPRINT = "data_fingerprint"  # the record's field: {"private": ..., "public": ...}, the parts that apply
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a stored entry must be to be served. `named_by` rebuilds, from a record, the config object whose
+    hash is the entry's key; `fingerprint` holds the digest of each part of the data the entry is computed
+    from (core.data: PreparedData.fingerprint, public_fingerprint); a part that cannot be fingerprinted here
+    (its folder is absent) is None and not compared."""
+
+    named_by: Callable[[dict[str, Any]], Any]
+    fingerprint: dict[str, str | None]
+
+    @property
+    def known(self) -> dict[str, str]:
+        """The fingerprint to record: the parts that could be computed."""
+        return {part: digest for part, digest in self.fingerprint.items() if digest is not None}
+
+    def mismatch(self, key: str, record: dict[str, Any]) -> str | None:
+        """Why `record`, found under `key`, is not the entry expected; None when it is."""
+        named = {"key": record.get("key"), "config_hash": record.get("config_hash", key)}
+        wrong = [f"{field} {value!r}" for field, value in named.items() if value != key]
+        if wrong:
+            return f"its record names {' and '.join(wrong)} (copied from another entry?)"
+        try:
+            named = config_hash(self.named_by(record))
+        except KeyError as error:
+            return f"its record has no {error} field (written by an older version)"
+        except (ConfigError, TypeError, ValueError) as error:
+            return f"the config in its record cannot be rebuilt ({str(error).splitlines()[0]})"
+        if named != key:
+            return f"the config in its record hashes to {named} (edited, or copied from another entry)"
+        stored = record.get(FINGERPRINT)
+        stored = stored if isinstance(stored, dict) else {}
+        for part, digest in self.fingerprint.items():
+            if digest is not None and stored.get(part, digest) != digest:
+                return (f"the {part} data changed since it was computed (fingerprint {str(stored[part])[:12]} "
+                        f"then, {digest[:12]} now)")
+        return None
+
+    def adopted(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """`record` with the fingerprint parts it lacks filled in (it predates them), or None if it lacks none."""
+        stored = record.get(FINGERPRINT)
+        stored = stored if isinstance(stored, dict) else {}
+        missing = {part: digest for part, digest in self.known.items() if part not in stored}
+        return {**record, FINGERPRINT: {**stored, **missing}} if missing else None
 
 
 class Store:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        # Why each entry was refused in this process, by (kind, key): save() records it in the replacement.
+        self.refused: dict[tuple[str, str], str] = {}
 
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key
@@ -48,7 +114,12 @@ class Store:
         path = self.root / kind / f".{key}.lock"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(path, "a")  # noqa: SIM115 -- held open for the lock's lifetime
+            if path.exists():
+                require_regular(path, os.stat(path).st_mode)
+            # Without blocking: a FIFO swapped in since the check fails to open (no reader) instead of waiting.
+            handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK), "a")
+        except NotRegularFileError as error:
+            raise StoreError(str(error)) from error
         except OSError as error:
             if self.record(kind, key) is None:
                 raise StoreError(
@@ -66,54 +137,77 @@ class Store:
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any],
              files: dict[str, bytes] | None = None) -> Path:
         """Write an entry: its extra files (e.g. a picture) and tensors first, then the record that vouches for
-        them, so an entry whose record is there is whole."""
+        them, so an entry whose record is there is whole (the record says why the entry it replaces was
+        refused, when one was)."""
         folder = self.path(kind, key)
         for name, content in (files or {}).items():
             write_atomic(folder / name, content)
         data = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
         write_atomic(folder / TENSORS, data)
-        write_json_atomic(folder / RECORD, {**record, "key": key, "tensors_sha256": hashlib.sha256(data).hexdigest()})
+        reason = self.refused.pop((kind, key), None)
+        write_json_atomic(folder / RECORD, {**record, **({"recomputed_because": reason} if reason else {}),
+                                            "key": key, "tensors_sha256": hashlib.sha256(data).hexdigest()})
         return folder
 
-    def record(self, kind: str, key: str) -> dict[str, Any] | None:
-        """The entry's record if it exists and is whole, else None."""
+    def refuse(self, kind: str, key: str, reason: str) -> None:
+        """Report that an entry will be recomputed and why (one line), and keep the reason for its record."""
+        log.warning("%s %s will be recomputed: %s", kind, key, reason)
+        self.refused[(kind, key)] = reason
+
+    def record(self, kind: str, key: str, expected: Expected | None = None) -> dict[str, Any] | None:
+        """The entry's record if it exists, is whole and is what `expected` says (else reported), else None."""
         record = read_json(self.path(kind, key) / RECORD)
         if record is not None and (not isinstance(record, dict) or "tensors_sha256" not in record):
-            log.warning("ignoring malformed record in %s; it will be recomputed", self.path(kind, key))
+            self.refuse(kind, key, f"its record in {self.path(kind, key)} is malformed")
             return None
+        if record is None or expected is None:
+            return record
+        reason = expected.mismatch(key, record)
+        if reason is not None:
+            self.refuse(kind, key, reason)
+            return None
+        adopted = expected.adopted(record)
+        if adopted is not None:  # stored before fingerprints: it vouches for the data at hand from now on
+            with contextlib.suppress(StoreError):  # a read-only store: trusted, as it was before fingerprints
+                write_json_atomic(self.path(kind, key) / RECORD, adopted)
+            record = adopted
         return record
 
-    def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-        """An entry's tensors and record, or None when absent, incomplete or corrupt (reported)."""
-        record = self.record(kind, key)
+    def load(self, kind: str, key: str,
+             expected: Expected | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """An entry's tensors and record, or None when absent, incomplete, corrupt or not what `expected` says
+        (reported)."""
+        record = self.record(kind, key, expected)
         if record is None:
             return None
         path = self.path(kind, key) / TENSORS
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError as error:
-            log.warning("ignoring %s (%s); it will be recomputed", path, error)
+            self.refuse(kind, key, f"{path} is unreadable ({error})")
             return None
         if hashlib.sha256(data).hexdigest() != record["tensors_sha256"]:
-            log.warning("ignoring %s: its bytes do not match its record (interrupted write?)", path)
+            self.refuse(kind, key, f"{path}: its bytes do not match its record (interrupted write?)")
             return None
         try:
             return load_safetensors(data), record
         except (SafetensorError, ValueError, RuntimeError) as error:
-            log.warning("ignoring corrupt %s (%s); it will be recomputed", path, error)
+            self.refuse(kind, key, f"{path} is corrupt ({error})")
             return None
 
-    def load_model(self, kind: str, key: str, model: nn.Module) -> dict[str, Any] | None:
-        """Fill `model` with stored weights; None when absent, corrupt or of the wrong shapes (reported)."""
-        loaded = self.load(kind, key)
+    def load_model(self, kind: str, key: str, model: nn.Module,
+                   expected: Expected | None = None) -> dict[str, Any] | None:
+        """Fill `model` with stored weights; None when absent, corrupt, of the wrong shapes or not what `expected`
+        says (reported)."""
+        loaded = self.load(kind, key, expected)
         if loaded is None:
             return None
         tensors, record = loaded
         try:
             model.load_state_dict(tensors, strict=True)
         except RuntimeError as error:
-            log.warning("ignoring %s: its weights do not fit the model (%s)", self.path(kind, key),
-                        str(error).splitlines()[0])
+            self.refuse(kind, key, f"the weights in {self.path(kind, key)} do not fit the model "
+                                   f"({str(error).splitlines()[0]})")
             return None
         return record
 
@@ -146,10 +240,12 @@ class MemoryStore(Store):
         self.entries[kind, key] = self.new[kind, key] = (copies, record, dict(files or {}))
         return self.path(kind, key)
 
-    def record(self, kind: str, key: str) -> dict[str, Any] | None:
+    # `expected` is not checked here: the driver ships only entries it loaded with their Expected.
+    def record(self, kind: str, key: str, expected: Expected | None = None) -> dict[str, Any] | None:
         entry = self.entries.get((kind, key))
         return None if entry is None else entry[1]
 
-    def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    def load(self, kind: str, key: str,
+             expected: Expected | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
         entry = self.entries.get((kind, key))
         return None if entry is None else (entry[0], entry[1])

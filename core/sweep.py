@@ -87,7 +87,7 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
     judge_record = done[judge.key].record
     results = {
         "kind": "sweep", "config": to_dict(config), "config_hash": config_hash(config),
-        "created": timestamp(), "data": data.summary(),
+        "created": timestamp(), "data": data.summary(), "data_fingerprint": data.fingerprint,
         "class_names": data.images.names,
         "evaluator": {"key": judge.key, "heldout_accuracy": judge_record["heldout_accuracy"],
                       "real_image_distance": judge_record["real_image_distance"]},

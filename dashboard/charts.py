@@ -30,21 +30,40 @@ def run_as_row(run: dict) -> dict:
 OTHER_COLOURS = ("#2ca02c", "#9467bd", "#8c564b")
 
 
+TRAINED_HERE = "trained here"
+OTHER_JUDGE = "scored by another judge"
+
+
+def sweep_tradeoff(sweep: Sweep, chosen: float | None = None, name: str = "stored",
+                   others: list[tuple[str, list[dict]]] | None = None, pending: list[dict] | None = None) -> go.Figure:
+    """A sweep's tradeoff plot, as Explore and the Train page both draw it: one curve through every point its
+    judge scored (a joined sweep's shipped and trained-here points alike), the points trained here marked in a
+    second colour, the points another judge scored apart; `pending` runs (a job still going) marked too."""
+    rows = [r for r in sweep.results["summary"] if not r.get("other_judge")]
+    added = [r for r in rows if r.get("origin") == TRAINED_HERE and sweep.origin != TRAINED_HERE]
+    foreign = [r for r in sweep.results["summary"] if r.get("other_judge")]
+    return tradeoff_figure(rows, chosen, added + [run_as_row(r) for r in pending or []], name, others, foreign)
+
+
 def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[dict] | None = None,
-                    name: str = "stored", others: list[tuple[str, list[dict]]] | None = None) -> go.Figure:
+                    name: str = "stored", others: list[tuple[str, list[dict]]] | None = None,
+                    foreign: list[dict] | None = None) -> go.Figure:
     """Test accuracy against attack accuracy, one point per lambda with 95% interval bars; the chosen lambda
-    ringed; `added` rows (models trained now) in a second colour; `others`, (name, rows) of the same models
-    under other attacks, as thinner curves."""
+    ringed; `added` rows (models trained here) in a second colour; `others`, (name, rows) of the same models
+    under other attacks, as thinner curves; `foreign` rows (scored by another judge) as hollow points apart."""
     figure = go.Figure()
     figure.add_trace(_points(rows, name, "#1f77b4", "click to select"))
     if added:
-        figure.add_trace(_points(added, "trained now", "#ff7f0e", "trained now"))
+        figure.add_trace(_points(added, TRAINED_HERE, "#ff7f0e", TRAINED_HERE).update(mode="markers+text"))
+    if foreign:
+        figure.add_trace(_points(foreign, OTHER_JUDGE, "#d62728", OTHER_JUDGE).update(
+            mode="markers+text", marker={"symbol": "circle-open", "size": 13, "line": {"width": 2}}))
     for (other_name, other_rows), colour in zip(others or [], OTHER_COLOURS, strict=False):
         trace = _points(other_rows, other_name, colour, other_name)
         trace.update(marker={"size": 7, "symbol": "diamond"}, line={"dash": "dot"}, opacity=0.8, text=None)
         figure.add_trace(trace)
     if chosen is not None:
-        pick = next(r for r in rows if r["lambda"] == chosen)
+        pick = next(r for r in [*rows, *(foreign or [])] if r["lambda"] == chosen)
         figure.add_trace(go.Scatter(
             x=[pick["attack_top1"]["value"]], y=[pick["test_accuracy"]["value"]], mode="markers+text",
             text=[f"λ={chosen:g}"], textposition="top right", textfont={"color": "red", "size": 13},
@@ -53,7 +72,7 @@ def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[d
     figure.update_layout(
         xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
         yaxis={"title": "test accuracy → more useful", "range": [-0.02, 1.05]},
-        margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=420, showlegend=bool(added or others),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=420, showlegend=bool(added or others or foreign),
         legend={"orientation": "h", "y": -0.2},
         title={"text": "Privacy-utility tradeoff, one point per lambda (bars: 95% intervals)", "font": {"size": 14}},
     )

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.jobs import JOBS, Job
 from dashboard import loaders
-from dashboard.charts import run_as_row, tradeoff_figure
+from dashboard.charts import run_as_row, sweep_tradeoff, tradeoff_figure
 
 
 def current_job(job_key: str) -> Job | None:
@@ -34,7 +34,8 @@ def job_panel(job_key: str, base_key: str) -> None:
                 JOBS.cancel(job.id)
         elif job.status == "done":
             st.success(f"Done: {len(job.runs)} model(s) trained and attacked. Results: `{job.results_file}`; "
-                       "they appear in every page's sweep list, badged *trained here*.")
+                       "they join the sweep they extend on every page (or, at other settings, make a sweep of "
+                       "their own), badged *trained here*.")
         elif job.status == "cancelled":
             st.warning(f"Cancelled. {len(job.runs)} finished model(s) are stored and will be reused.")
         else:
@@ -52,10 +53,14 @@ def job_panel(job_key: str, base_key: str) -> None:
                 "attack top-1": run["attack"]["top1"]["value"], "attack top-5": run["attack"]["top5"]["value"],
                 "model": run["target_key"], "reused": run["reused"]["target"]} for run in job.runs]),
                 hide_index=True, width="stretch")
+        # The sweep as Explore shows it: once the job's results file is written, its points are the sweep's own.
         base_sweep = {s.key: s for s in loaders.sweeps()}.get(st.session_state.get(base_key))
-        rows = base_sweep.results["summary"] if base_sweep else []
-        if rows or job.runs:
-            st.plotly_chart(tradeoff_figure(rows, added=[run_as_row(r) for r in job.runs]), width="stretch",
+        if base_sweep is not None:
+            shown = {(r["lambda"], r["seed"], r["target_key"]) for r in base_sweep.results["runs"]}
+            pending = [r for r in job.runs if (r["lambda"], r["seed"], r["target_key"]) not in shown]
+            st.plotly_chart(sweep_tradeoff(base_sweep, pending=pending), width="stretch", key=f"{job_key}_tradeoff")
+        elif job.runs:
+            st.plotly_chart(tradeoff_figure([], added=[run_as_row(r) for r in job.runs]), width="stretch",
                             key=f"{job_key}_tradeoff")
 
     panel()

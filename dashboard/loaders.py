@@ -13,8 +13,9 @@ import streamlit as st
 from PIL import Image
 
 from core import gallery
-from core.config import DEFAULT_STUDY_SUITE, results_root
-from core.gallery import Sweep, available_sweeps, original_faces
+from core.config import DEFAULT_STUDY_SUITE, data_root, results_root
+from core.files import read_regular
+from core.gallery import Sweep, available_sweeps, original_faces, photos_changed
 from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, load_results
 from dashboard.state import lambda_text
 
@@ -38,13 +39,13 @@ def sweeps() -> list[Sweep]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _reconstructions(_sweep: Sweep, sweep_key: str, mid_lambda: float) -> np.ndarray:
+def _reconstructions(_sweep: Sweep, sweep_version: str, mid_lambda: float) -> np.ndarray:
     return _sweep.reconstructions(mid_lambda)
 
 
 def reconstructions(sweep: Sweep, mid_lambda: float) -> np.ndarray:
     """uint8 (C, H, W); raises core.gallery.GalleryError for a missing or damaged file."""
-    return _reconstructions(sweep, sweep.key, mid_lambda)
+    return _reconstructions(sweep, sweep.version, mid_lambda)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -71,20 +72,30 @@ def png_data_url(image: np.ndarray) -> str:
 
 
 @st.cache_data(max_entries=4, ttl=ORIGINALS_TTL_S, show_spinner="Reading the original faces...")
-def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str]]:
-    """One training photo per identity; raises core.data.DataError when the dataset is missing. Cached for an
-    hour only: unlike results files, a dataset folder has no cheap signature to notice a change by."""
+def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str], str]:
+    """One training photo per identity, the names and the data's fingerprint; raises core.data.DataError when the
+    dataset is missing. Cached for an hour only: unlike results files, a dataset folder has no cheap signature to
+    notice a change by."""
     return original_faces(data_config, Path(root))
 
 
+def sweep_originals(sweep: Sweep) -> tuple[np.ndarray, list[str]]:
+    """One photo per person of a sweep from today's dataset, and the names, with a warning on the page when they
+    are not the photos the sweep's results came from; raises core.data.DataError when the dataset is missing."""
+    faces, names, fingerprint = originals(sweep.results["config"]["target"]["data"], str(data_root()))
+    if changed := photos_changed(sweep, fingerprint):
+        st.warning(changed)
+    return faces, names
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def _trajectory(_sweep: Sweep, sweep_key: str, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
+def _trajectory(_sweep: Sweep, sweep_version: str, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
     return _sweep.trajectory(mid_lambda)
 
 
 def trajectory(sweep: Sweep, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
     """Recorded frames uint8 (T, C, H, W), their steps, and the target's confidence (T, C)."""
-    return _trajectory(sweep, sweep.key, mid_lambda)
+    return _trajectory(sweep, sweep.version, mid_lambda)
 
 
 def require_sweeps() -> list[Sweep]:
@@ -150,7 +161,7 @@ def grid_image(grid_path: str, folder: Path, what: str, rerun: str) -> Image.Ima
     path = Path(grid_path)
     path = path if path.is_absolute() else folder / path
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(read_regular(path))) as image:
             return image.convert("RGB")
     except OSError as error:
         st.warning(f"The reconstructions of {what} cannot be shown: `{path}` is missing or damaged "

@@ -70,11 +70,13 @@ def pick_sweep(sweeps: list[Sweep]) -> Sweep:
         st.session_state.update(_setting(sweeps[featured_index([s.results for s in sweeps])]))
     wanted_key = st.session_state.pop("_url_sweep", None)
     by_key = {s.key: s for s in sweeps}
-    if wanted_key is not None and wanted_key not in by_key:
+    # A link to a results file that has since joined a sweep (core.gallery.join_sweeps) opens that sweep.
+    joined = {member: s for s in reversed(sweeps) for member in s.member_keys} | by_key
+    if wanted_key is not None and wanted_key not in joined:
         st.toast(f"Ignored sweep={wanted_key!r} from the link: no such results here.")
     elif wanted_key is not None:
-        st.session_state.update({f"_url_{k}": v for k, v in _setting(by_key[wanted_key]).items() if k != "sweep"})
-        st.session_state["sweep"] = wanted_key
+        st.session_state.update({f"_url_{k}": v for k, v in _setting(joined[wanted_key]).items() if k != "sweep"})
+        st.session_state["sweep"] = joined[wanted_key].key
     datasets = list(dict.fromkeys(_setting(s)["data"] for s in sweeps))
     dataset = _choose("Dataset", datasets, "data", "Whose private photos the models were trained on.")
     sweeps = [s for s in sweeps if _setting(s)["data"] == dataset]

@@ -112,3 +112,16 @@ def sweep(data_dir, tmp_path_factory, pytestconfig):
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
     reporter.write_line("\nShort real sweep on ORL (tests/conftest.py SHORT):\n" + format_table(results))
     return engine, results, root
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(data_dir, tmp_path_factory):
+    """A zoo of one short sweep (SHORT, MI-Face) built as `python -m core zoo` builds the shipped one, and
+    the store it was built from (its judge and models): (zoo folder, store folder)."""
+    from core.engine import Engine
+    from core.store import Store
+    from core.zoo import build_zoo
+
+    root = tmp_path_factory.mktemp("tiny_zoo")
+    build_zoo(Engine(Store(root / "store"), data_dir, torch.device("cpu")), root / "built", root / "zoo", [SHORT])
+    return root / "zoo", root / "store"

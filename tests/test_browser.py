@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,15 +39,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(data_dir, tmp_path_factory):
-    require_browser()
+@contextmanager
+def streamlit_server(env: dict[str, str]) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on a free local port with `env` added; yields its URL."""
     port = free_port()
-    env = {**os.environ, "MIDLAB_RESULTS": str(tmp_path_factory.mktemp("results")), "MIDLAB_DATA": str(data_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -58,13 +59,15 @@ def server(data_dir, tmp_path_factory):
     else:
         process.kill()
         pytest.fail(f"streamlit did not start: {process.stdout.read().decode()[-2000:]}")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
-def page(server):
+@contextmanager
+def chromium_page() -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -72,9 +75,24 @@ def page(server):
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                   "--no-first-run", "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        try:
+            yield browser.new_page(viewport={"width": 1600, "height": 1400})
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(data_dir, tmp_path_factory):
+    require_browser()
+    with streamlit_server({"MIDLAB_RESULTS": str(tmp_path_factory.mktemp("results")),
+                           "MIDLAB_DATA": str(data_dir)}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def reconstruction_sources(page) -> list[str]:
@@ -136,6 +154,37 @@ def test_clicking_a_point_of_the_tradeoff_plot_selects_its_lambda(server, page):
             break
     assert slider.get_attribute("aria-valuetext") == "0.1"
     page.wait_for_url("**lam=0.1**", timeout=10_000)
+
+
+@pytest.mark.slow
+def test_a_model_trained_to_extend_the_shipped_sweep_joins_it(tiny_zoo, data_dir, tmp_path):
+    """Train at a new lambda on the Train page by clicks; Explore's slider then reaches it, badged."""
+    require_browser()
+    zoo_dir, store = tiny_zoo
+    env = {"MIDLAB_ZOO": str(zoo_dir), "MIDLAB_STORE": str(store), "MIDLAB_RESULTS": str(tmp_path / "results"),
+           "MIDLAB_DATA": str(data_dir)}
+    OUTPUT.mkdir(exist_ok=True)
+    with streamlit_server(env) as url, chromium_page() as page:
+        page.goto(f"{url}/train")
+        page.locator("input[aria-label='Lambdas']").fill("0.5")
+        page.get_by_role("button", name="Train and attack").click()
+        page.get_by_text("Done: 1 model").wait_for(timeout=240_000)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(OUTPUT / "extend_train.png"), full_page=True)
+
+        page.goto(f"{url}/?lam=0.5&ids=s1,s2,s3,s4")
+        slider = page.locator("input[type='range'][aria-label='MID strength lambda']")
+        slider.wait_for(timeout=60_000)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        assert slider.get_attribute("aria-valuetext") == "0.5"
+        assert page.get_by_text("trained here", exact=True).first.is_visible()
+        page.screenshot(path=str(OUTPUT / "extend_explore.png"), full_page=True)
+        page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(OUTPUT / "extend_explore_plot.png"))
+        slider.focus()
+        page.keyboard.press("End")  # the sweep's largest lambda, shipped: its badge says so
+        page.get_by_text("precomputed", exact=True).first.wait_for(timeout=30_000)
+        assert slider.get_attribute("aria-valuetext") == "1"
 
 
 # Every page by its URL path (st.navigation derives them from the page files); Explore is the default page.

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import math
+import os
 import pickle
 import re
 import sys
@@ -46,6 +47,7 @@ from core.config import (
     check_lambda,
     config_hash,
     sweep_from_dict,
+    to_dict,
 )
 from core.data import DataError, PreparedData, read_face
 from core.engine import Engine
@@ -379,7 +381,8 @@ def test_weights_that_do_not_fit_their_config_are_refused(tmp_path, caplog, chan
 def test_weights_of_the_wrong_shape_under_a_configs_key_are_retrained_not_loaded(tmp_path, caplog):
     config, data = tiny_target(tmp_path)
     engine = Engine(Store(tmp_path / "store"), tmp_path, torch.device("cpu"))
-    engine.store.save_model("targets", config_hash(config), small_model(bottleneck=5), {})
+    engine.store.save_model("targets", config_hash(config), small_model(bottleneck=5),
+                            {"config": to_dict(config), "config_hash": config_hash(config)})
     with caplog.at_level(logging.WARNING, logger="midlab"):
         _, _, reused = engine.target(config, data)
     assert not reused and "do not fit" in caplog.text
@@ -417,7 +420,12 @@ def refuse_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     def read_only(*args: object, **kwargs: object) -> None:
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr("core.store.open", read_only, raising=False)  # the lock file
+    real_open = os.open
+
+    def no_creation(path: str, flags: int, *args: object) -> int:
+        return read_only() if flags & os.O_CREAT else real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", no_creation)  # the lock file
     monkeypatch.setattr("core.files.tempfile.mkstemp", read_only)  # every atomic write
 
 

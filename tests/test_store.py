@@ -134,11 +134,15 @@ def test_a_read_only_store_can_still_be_read(tmp_path, monkeypatch):
     store = Store(tmp_path)
     store.save_model("targets", "k", small_model(), {"note": "kept"})
 
-    def read_only(path, mode="r", *args, **kwargs):
-        raise PermissionError(13, "Read-only file system", str(path))
+    real_open = os.open
+
+    def read_only(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:
+            raise PermissionError(13, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
 
     # Permissions cannot stop root (CI runs as root), so the lock file's creation is refused directly.
-    monkeypatch.setattr("core.store.open", read_only, raising=False)
+    monkeypatch.setattr(os, "open", read_only)
     with store.lock("targets", "k"):
         assert store.load_model("targets", "k", small_model())["note"] == "kept"
     assert not (tmp_path / "targets" / ".k.lock").exists()

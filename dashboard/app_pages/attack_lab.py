@@ -53,7 +53,7 @@ step = st.select_slider("Attack step", options=steps, value=steps[-1],
 frame = steps.index(step)
 
 try:
-    originals, _ = loaders.originals(sweep.results["config"]["target"]["data"], str(data_root()))
+    originals, _ = loaders.sweep_originals(sweep)
 except DataError as error:
     originals = None
     st.warning(f"Original faces are read from the dataset, which is not available here: {error}")

@@ -3,27 +3,26 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.config import data_root
 from core.data import DataError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
 from core.gallery import GalleryError, attack_siblings, metric_delta
 from core.stats import within_noise
 from core.story import DEFAULT_PEOPLE, interval_text, lambda_changes, lambda_sentence
 from dashboard import loaders, state
-from dashboard.charts import spread_figure, tradeoff_figure
+from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, spread_figure, sweep_tradeoff
 from dashboard.live_chart import live_faces, live_plotly_chart
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def figures(_sweep, sweep_key: str, _siblings, sibling_keys: tuple[str, ...],
+def figures(_sweep, sweep_version: str, _siblings, sibling_versions: tuple[str, ...],
             mid_lambda: float) -> tuple[go.Figure, str, str, go.Figure | None, str]:
     """The two figures (the tradeoff also as JSON and HTML, the spread as JSON), built once per lambda and shared,
     never copied: building a Plotly figure costs more than the rest of a rerun. Read-only: nothing may change
     them. The same models under other attacks are extra curves."""
     others = [(ATTACK_NAMES[s.results["config"]["attack"]["attack"]], s.results["summary"]) for s in _siblings]
-    tradeoff = tradeoff_figure(_sweep.results["summary"], mid_lambda,
-                               name=ATTACK_NAMES[_sweep.results["config"]["attack"]["attack"]] + " (shown)",
-                               others=others)
+    tradeoff = sweep_tradeoff(_sweep, mid_lambda,
+                              name=ATTACK_NAMES[_sweep.results["config"]["attack"]["attack"]] + " (shown)",
+                              others=others)
     spread = spread_figure(_sweep, mid_lambda)
     return (tradeoff, tradeoff.to_json(), tradeoff.to_html(include_plotlyjs="cdn"), spread,
             "" if spread is None else spread.to_json())
@@ -56,7 +55,7 @@ identities = state.pick_identities(sweep)
 state.write_url(sweep, mid_lambda, identities)
 
 try:
-    originals, names = loaders.originals(sweep.results["config"]["target"]["data"], str(data_root()))
+    originals, names = loaders.sweep_originals(sweep)
 except DataError as error:
     originals = None
     st.warning(f"Original faces are read from the dataset, which is not available here: {error}")
@@ -92,6 +91,24 @@ if labels:
                     for value in sweep.lambdas}, key="faces")
 
 row, base = sweep.row(mid_lambda), sweep.row(sweep.lambdas[0])
+# A point of a joined sweep carries its own origin; the judge that scored it is the sweep's unless marked.
+origin = row.get("origin", sweep.origin)
+badges = [":green-badge[precomputed]" if origin == "precomputed" else f":orange-badge[{TRAINED_HERE}]"]
+judge = row.get("evaluator", sweep.results["evaluator"])
+if row.get("other_judge"):
+    badges.append(f":red-badge[{OTHER_JUDGE}]")
+if origin != "precomputed" or row.get("other_judge"):
+    st.markdown(" ".join(badges))
+if row.get("other_judge"):
+    own = sweep.results["evaluator"]
+    st.warning(f"λ={mid_lambda:g} was scored by another judge than the rest of this sweep (held-out accuracy "
+               f"{judge['heldout_accuracy']['value']:.2f}, a real photo at feature distance "
+               f"{judge['real_image_distance']['value']:.2f}; the sweep's judge: "
+               f"{own['heldout_accuracy']['value']:.2f} and {own['real_image_distance']['value']:.2f}; one judge "
+               "config trained again on another machine gives another judge): its attack figures are not compared "
+               "with λ=0's and it stays off the curve. The *Results* selector also lists the sweep as that judge "
+               "scored it.")
+comparable = row.get("other_judge") == base.get("other_judge")
 changes = lambda_changes(sweep.results, mid_lambda)
 cards = st.columns(4)
 for card, (name, label, better, digits, help_text) in zip(cards, [
@@ -101,33 +118,33 @@ for card, (name, label, better, digits, help_text) in zip(cards, [
     ("attack_top5", "Attack top-5", "inverse", 2, "Share of people named among the judge's five best guesses."),
     ("feature_distance", "Feature distance", "normal", 1,
      "How far, in the judge's eyes, a reconstruction lies from the nearest real photo of that person "
-     f"(a real held-out photo: {sweep.results['evaluator']['real_image_distance']['value']:.1f}). Higher is more "
+     f"(a real held-out photo: {judge['real_image_distance']['value']:.1f}). Higher is more "
      "private."),
 ], strict=True):
-    delta = metric_delta(row[name], base[name])
+    delta = metric_delta(row[name], base[name]) if comparable or name == "test_accuracy" else None
     shown = delta is not None and mid_lambda != sweep.lambdas[0]
     change = f" Change from λ=0: {interval_text(changes[name], digits)} (95% interval)." if shown else ""
     # A change inside its interval is no alarm: no red or green.
     card.metric(label, f"{row[name]['value']:.{digits}f}",
                 delta=f"{delta:+.{digits}f} vs λ=0" if shown else None,
-                delta_color="off" if within_noise(changes[name]) else better,
+                delta_color="off" if not comparable or within_noise(changes[name]) else better,
                 help=f"{help_text} {interval(row[name], digits)}.{change}", border=True)
-st.markdown(lambda_sentence(sweep.results, mid_lambda))
+if comparable:
+    st.markdown(lambda_sentence(sweep.results, mid_lambda))
 st.caption("Top row: a private training photo; below, the reconstructions at λ=0 and at the chosen λ, with the "
            "judge's verdict (✓ it names the right person; the name it gives) and its probability for the right "
            "person. A change whose 95% interval includes no change is within the noise. Judges make mistakes both "
            "ways: look at the faces.")
 with st.expander("Details: which results these are"):
-    origin_badge = ":green-badge[precomputed]" if sweep.origin == "precomputed" else ":orange-badge[trained here]"
-    st.markdown(f"{origin_badge} sweep `{sweep.key}` · model `{sweep.run(mid_lambda)['target_key']}` · "
-                f"judge held-out accuracy **{sweep.results['evaluator']['heldout_accuracy']['value']:.2f}** · "
+    st.markdown(f"{' '.join(badges)} sweep `{sweep.key}` · model `{sweep.run(mid_lambda)['target_key']}` · "
+                f"judge `{judge['key']}` held-out accuracy **{judge['heldout_accuracy']['value']:.2f}** · "
                 f"people shown by default: the first {DEFAULT_PEOPLE} by name")
 
 left, right = st.columns(2)
 with left:
     siblings = attack_siblings(sweep, sweeps)
-    tradeoff, tradeoff_json, tradeoff_html, spread, spread_json = figures(sweep, sweep.key, siblings,
-                                                                          tuple(s.key for s in siblings), mid_lambda)
+    tradeoff, tradeoff_json, tradeoff_html, spread, spread_json = figures(
+        sweep, sweep.version, siblings, tuple(s.version for s in siblings), mid_lambda)
     # The highlight ring (the figure's last trace) follows the slider in the browser at once.
     ring = {"slider": state.LAMBDA_SLIDER, "trace": len(tradeoff.data) - 1, "shown": state.lambda_text(mid_lambda),
             "points": {state.lambda_text(r["lambda"]): [r["attack_top1"]["value"], r["test_accuracy"]["value"]]

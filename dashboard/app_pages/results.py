@@ -40,9 +40,17 @@ def sink_flag(mid_lambda: float) -> str:
             if "class_names" in results else f"UNRELIABLE: {worst['count']} of {worst['n']} to one person")
 
 
+def origin(row: dict) -> dict:
+    """Where a joined sweep's point comes from (core.results.join_results); nothing for a sweep of one file."""
+    if "origin" not in row:
+        return {}
+    return {"origin": row["origin"] + (" · scored by another judge" if row["other_judge"] else "")}
+
+
 st.dataframe(
-    [{"lambda": f"{row['lambda']:g}", **{label: format_figure(row[name], 1 if name == "feature_distance" else 2)
-                                         for name, label in FIGURE_LABELS.items()},
+    [{"lambda": f"{row['lambda']:g}", **origin(row),
+      **{label: format_figure(row[name], 1 if name == "feature_distance" else 2)
+         for name, label in FIGURE_LABELS.items()},
       "judge's sink check": sink_flag(row["lambda"])} for row in results["summary"]],
     hide_index=True, width="stretch",
 )

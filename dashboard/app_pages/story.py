@@ -5,7 +5,6 @@ buttons step through it."""
 import numpy as np
 import streamlit as st
 
-from core.config import data_root
 from core.data import DataError
 from core.figures import ATTACK_NAMES
 from core.gallery import GalleryError, attack_siblings, tile
@@ -71,8 +70,7 @@ def picture(step, sweep, siblings) -> None:
     if step.picture in ("originals", "attack"):
         shown = {}
         try:
-            shown["private photos"] = loaders.originals(sweep.results["config"]["target"]["data"],
-                                                        str(data_root()))[0]
+            shown["private photos"] = loaders.sweep_originals(sweep)[0]
         except DataError as error:
             st.warning(f"The private photos are read from the dataset, which is not available here: {error}")
         if step.picture == "attack":

@@ -13,7 +13,9 @@ st.title("Train: add models at any lambda")
 st.caption(
     "Pick a sweep to extend, choose lambdas and the main knobs, and start. Training runs in the background: "
     "other pages stay usable, each finished model is attacked at once and its point joins the plot. Models "
-    "already in the store are reused, not retrained. The first job on a new store also trains the judge once "
+    "with the sweep's own settings join that sweep on every page (Explore's slider reaches them, badged *trained "
+    "here*); other epochs, k or test-time answer make a sweep of their own. Models and attacks already in the "
+    "store or the shipped zoo are reused, not retrained. The first job on a new store also trains the judge once "
     "(about a minute on two cores)."
 )
 
