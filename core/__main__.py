@@ -1,5 +1,5 @@
 """MID Lab's command line (see --help of each):
-`python -m core sweep | compare | study | report | benchmark | zoo | prior | judge | fetch`."""
+`python -m core sweep | panel | compare | study | report | benchmark | zoo | prior | judge | fetch`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from core.config import (
     DEFAULT_STUDY_LAMBDAS,
     DEFAULT_STUDY_SEEDS,
     DEFAULT_STUDY_SUITE,
+    GMI_RECIPES,
     LIMITS,
     PREDICT_MODES,
     PUBLIC_SETS,
@@ -48,6 +49,7 @@ from core.config import (
     results_root,
     store_root,
     sweep_defaults,
+    with_gmi_recipe,
 )
 from core.data import DataError
 from core.files import StoreError, unwritable
@@ -149,6 +151,11 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                         help="for --attack gmi: clamp each coordinate of the GAN's latent code to [-b, b] after "
                              f"every step, as GMI's own code does; b {_range('latent_bound')}, 0: unbounded "
                              f"(default: {GMIConfig().latent_bound:g})")
+    parser.add_argument("--gmi-recipe", choices=GMI_RECIPES, default="fast",
+                        help="for GMI: fast (screened starts, 40 Adam steps on log-odds, jitter) or paper (the "
+                             "official loop: 5 random restarts, 1500 SGD steps, lr 0.02, momentum 0.9, "
+                             "100 x cross-entropy; long: docs/method.md gives its measured cost; resumable "
+                             "after an interruption) (default: fast)")
     parser.add_argument("--max-per-identity", type=_bounded("max_per_identity"), default=None,
                         help="cap each identity's images (a seeded choice) to tame imbalance "
                              f"({_range('max_per_identity')}; default: "
@@ -193,6 +200,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="inversion attack: miface (pixel gradients), gmi (a GAN prior's latent space, "
                             "white-box), inversion (a decoder from prediction vectors, black-box) "
                             "(default: miface)")
+    sweep.add_argument("--no-panel", action="store_true",
+                       help="score with the sweep's own judge only, not also with the judge panel (a residual net "
+                            "and PCA + LDA besides it, trained once per dataset; see `python -m core panel`)")
+
+    panel = commands.add_parser(
+        "panel", help="add the judge panel's figures to a stored sweep's results file, without re-running attacks",
+        description="Scores every reconstruction of a sweep's results file with the judge panel (the sweep's "
+                    "judge, a residual net and PCA + LDA, each trained or fitted once and stored), reading the "
+                    "reconstructions from the store, and writes each judge's top-1, its sink check, the panel's "
+                    "median and range and how many people all judges name back into the file.")
+    add_common(panel)
+    panel.add_argument("--results", required=True, metavar="FILE", help="a sweep_<hash>.json results file")
+    panel.add_argument("--quiet", action="store_true", help="no progress bar")
 
     compare = commands.add_parser(
         "compare", help="no defense, MID (lambda grid) and DP-SGD (noise grid) under every attack, side by side",
@@ -278,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dp", action="store_true",
                        help="time only the default comparison's four DP-SGD targets on ORL, from an empty store "
                             "(about 4 minutes)")
+    bench.add_argument("--gmi-recipe", choices=GMI_RECIPES,
+                       help="time only GMI's fast or paper recipe for --steps steps on ORL's 40 identities (all "
+                            "restarts at once, deployed view, an untrained target of the default architecture: a "
+                            "step costs the same whatever the weights) and print the seconds per step")
+    bench.add_argument("--steps", type=_bounded("attack_steps"), default=20,
+                       help=f"with --gmi-recipe: the steps to time ({_range('attack_steps')}; default: 20)")
     bench.add_argument("--study", action="store_true",
                        help="time only the default regime study (`python -m core study`) from an empty store, "
                             "then stored (about 42 minutes)")
@@ -332,9 +358,9 @@ def sweep_config(args: argparse.Namespace) -> SweepConfig:
         model=dataclasses.replace(base.target.model, predict_mode=args.predict_mode, bottleneck_dim=args.bottleneck),
         train=train,
     )
+    gmi = with_gmi_recipe(base.attack, args.gmi_recipe).gmi
     attack = dataclasses.replace(base.attack, attack=getattr(args, "attack", "miface"), view=args.view,
-                                 public=args.public,
-                                 gmi=dataclasses.replace(base.attack.gmi, latent_bound=args.latent_bound),
+                                 public=args.public, gmi=dataclasses.replace(gmi, latent_bound=args.latent_bound),
                                  inversion=dataclasses.replace(base.attack.inversion, top_k=args.top_k))
     return SweepConfig(target=target, lambdas=args.lambdas, seeds=args.seeds, attack=attack,
                        evaluator=dataclasses.replace(base.evaluator, data=data,
@@ -366,6 +392,7 @@ def executor_for(args: argparse.Namespace) -> Executor:
 
 
 def command_sweep(args: argparse.Namespace) -> int:
+    from core.panel import format_panel
     from core.results import results_path
     from core.sweep import format_table, run_sweep
 
@@ -373,11 +400,23 @@ def command_sweep(args: argparse.Namespace) -> int:
     executor = executor_for(args)
     engine = engine_for(args)
     out = results_root(args.out)
-    results = run_sweep(config, engine, out, executor=executor)
+    results = run_sweep(config, engine, out, executor=executor, panel=not args.no_panel)
     print(format_table(results))
+    if not args.no_panel:
+        print(format_panel(results))
     reused = sum(r["reused"]["target"] for r in results["runs"])
     print(f"{len(results['runs'])} runs ({reused} models reused) in {results['wall_s']:.1f}s; "
           f"results: {results_path(out, results['config_hash'])}")
+    return 0
+
+
+def command_panel(args: argparse.Namespace) -> int:
+    from core.panel import add_panel_to_file, format_panel
+
+    path = Path(args.results)
+    results = add_panel_to_file(path, engine_for(args))
+    print(format_panel(results))
+    print(f"panel figures added to {path}")
     return 0
 
 
@@ -459,8 +498,11 @@ def command_report(args: argparse.Namespace) -> int:
 
 
 def command_benchmark(args: argparse.Namespace) -> int:
-    from core.benchmark import run_benchmark
+    from core.benchmark import gmi_step_benchmark, run_benchmark
 
+    if args.gmi_recipe:
+        gmi_step_benchmark(data_root(args.data), args.gmi_recipe, args.steps)
+        return 0
     return run_benchmark(data_root(args.data), Path(args.keep) if args.keep else None, args.attacks, args.dp,
                          args.study, args.dataset, executor_for(args), args.lambdas)
 
@@ -534,8 +576,8 @@ def command_fetch(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "sweep": command_sweep, "compare": command_compare, "study": command_study, "report": command_report,
-    "benchmark": command_benchmark, "zoo": command_zoo, "prior": command_prior,
+    "sweep": command_sweep, "panel": command_panel, "compare": command_compare, "study": command_study,
+    "report": command_report, "benchmark": command_benchmark, "zoo": command_zoo, "prior": command_prior,
     "judge": command_judge, "fetch": command_fetch, "fetch-olivetti": command_fetch,
 }
 

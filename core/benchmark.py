@@ -19,11 +19,19 @@ from pathlib import Path
 
 import torch
 
-from core.config import ATTACKS, ComparisonConfig, config_hash, default_studies, sweep_defaults
+from core.config import (
+    ATTACKS,
+    ComparisonConfig,
+    config_hash,
+    default_studies,
+    sweep_defaults,
+    with_gmi_recipe,
+)
 from core.data import PreparedData
 from core.engine import Engine
 from core.executor import Executor, LocalExecutor
 from core.files import StoreError
+from core.models import TargetNet
 from core.results import format_figure, load_results, results_path
 from core.runtime import ProgressLine, peak_memory_mb, pick_device
 from core.stats import paired_difference
@@ -54,6 +62,32 @@ def dp_benchmark(engine: Engine) -> None:
               f"{record['privacy']['delta']:g}  test accuracy {format_figure(record['test']['deployed']['accuracy'])}"
               f"  {record['timings']['train_s']:.1f} s")
     print(f"  all {len(targets)} from an empty store: {time.perf_counter() - start:.1f} s")
+
+
+def gmi_step_benchmark(data_root: Path, recipe: str, steps: int) -> None:
+    """Time `steps` steps of GMI's `recipe` on the default ORL sweep's MID architecture, every identity at once,
+    queried in the deployed ('sample') view, with the shipped prior. The target is untrained: a step costs
+    the same whatever the weights, and no model has to be trained first."""
+    from core.attacks import attacker_query, run_gmi
+
+    config = sweep_defaults("orl")
+    attack = with_gmi_recipe(config.attack, recipe)
+    gmi = dataclasses.replace(attack.gmi, steps=steps, record_every=steps)
+    data = PreparedData.load(config.target.data, data_root)
+    device = pick_device()
+    with tempfile.TemporaryDirectory(prefix="midlab-bench-") as tmp:  # the prior ships: nothing is written there
+        gan = Engine(Store(Path(tmp)), data_root, device).prior(attack.prior)[0]
+    labels = torch.arange(data.images.num_classes, device=device)
+    target = TargetNet(len(labels), config.target.model, config.target.data.image_size).to(device)
+    query = attacker_query(target, "sample", attack.view_samples)
+    print(f"machine: {machine()}")
+    start = time.perf_counter()
+    run_gmi(query, labels, gan, gmi)
+    seconds = time.perf_counter() - start
+    print(f"GMI {recipe} recipe on ORL: {len(labels)} identities x {gmi.restarts} restarts = "
+          f"{len(labels) * gmi.restarts} codes, {steps} steps in {seconds:.1f} s: {seconds / steps:.3f} s per step "
+          f"(start-up and records included); {attack.gmi.steps * seconds / steps / 60:.1f} min for the recipe's "
+          f"{attack.gmi.steps} steps")
 
 
 def stored_rerun(command: list[str], data_root: Path, store: Path, out: Path) -> float:

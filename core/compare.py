@@ -30,7 +30,7 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
-from core.results import format_figure, prune_grids, ship_grid, text_table
+from core.results import attack_sink, format_figure, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.sweep import summarise_group
 
@@ -80,6 +80,7 @@ def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
     def attacked(done: Done) -> dict[str, Any]:
         folder = engine.store.path("attacks", done.unit.key)
         return {**{figure: done.record["scores"][figure] for figure in ATTACK_FIGURES}, "attack_key": done.unit.key,
+                "sink": attack_sink(done.record["scores"], data.images.num_classes),
                 "grid_path": str(folder / "reconstructions.png"), "reused": done.reused}
 
     def scored(index: int, done: dict[str, Done]) -> None:

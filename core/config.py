@@ -275,6 +275,12 @@ class TargetConfig:
                  "depth or raise image_size")
 
 
+# Judges of different families: the VGG-style EvaluatorNet, a residual net, and Fisherfaces (PCA, then linear
+# discriminant analysis, fitted in closed form on the photos' pixels). The training knobs concern the nets only.
+JUDGE_ARCHS = ("vgg", "resnet", "pca_lda")
+NET_ONLY_JUDGE = ("width", "embedding_dim", "epochs", "batch_size", "lr", "augment_shift", "photometric", "seed")
+
+
 @config_dataclass
 class EvaluatorConfig:
     """The judge: a different architecture from the target, trained with larger random shifts.
@@ -297,13 +303,31 @@ class EvaluatorConfig:
     # Judges stored with it on keep their keys (ADDED_FIELDS); docs/results.md: "The judge decides the figures".
     photometric: bool = False
     seed: int = 1000
-    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"photometric": True}
+    # The judge's family (see JUDGE_ARCHS); a panel of them scores every attack (see panel_judges).
+    arch: str = "vgg"
+    pca_components: int = 100  # pca_lda: principal components kept before the discriminant
+    lda_shrinkage: float = 0.1  # pca_lda: the within-class covariance shrunk this far toward its mean variance
+    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"photometric": True, "arch": "vgg"}
+
+    def irrelevant_fields(self) -> tuple[str, ...]:
+        return NET_ONLY_JUDGE if self.arch == "pca_lda" else ("pca_components", "lda_shrinkage")
 
     def __post_init__(self) -> None:
+        _require_choice("judge arch", self.arch, JUDGE_ARCHS)
         _require(self.epochs >= 1 and self.width >= 1 and self.embedding_dim >= 1, "evaluator sizes must be positive")
         check_limit("epochs", self.epochs, "the judge's epochs")
         check_limit("width", self.width, "the judge's width")
         _require(self.finetune_epochs >= 0, "finetune_epochs must be non-negative")
+        _require(self.pca_components >= 1, f"pca_components must be positive; got {self.pca_components}")
+        _require(math.isfinite(self.lda_shrinkage) and 0 <= self.lda_shrinkage <= 1,
+                 f"lda_shrinkage must be in [0, 1]; got {self.lda_shrinkage}")
+
+
+def panel_judges(evaluator: EvaluatorConfig) -> tuple[EvaluatorConfig, ...]:
+    """The judge panel: the sweep's own judge and judges of the other families, on the same data and (for the
+    residual net) the same training settings."""
+    return tuple(dataclasses.replace(evaluator, arch=arch) for arch in
+                 (evaluator.arch, *(arch for arch in JUDGE_ARCHS if arch != evaluator.arch)))
 
 
 @config_dataclass
@@ -353,9 +377,22 @@ class PriorConfig:
                  f"the prior's image_size must be 32, 64 or 128; got {self.image_size}")
 
 
+# GMI's loop: "fast", MID Lab's short search (screened starts, Adam on log-odds, jitter), or "paper", the official
+# code's loop (AI-secure/GMI-Attack, as Jiachen-T-Wang/mi-defense ran it): see GMIConfig and paper_gmi.
+GMI_RECIPES = ("fast", "paper")
+# Knobs only one recipe reads: the other's results are not renamed when they change.
+FAST_ONLY_GMI = ("candidates", "realism_weight", "log_odds", "jitter", "flip")
+PAPER_ONLY_GMI = ("momentum", "identity_weight", "loss_batch")
+
+
 @config_dataclass
 class GMIConfig:
-    """GMI-style attack (Zhang et al. CVPR 2020): search the prior's latent space for the identity."""
+    """GMI-style attack (Zhang et al. CVPR 2020): search the prior's latent space for the identity.
+
+    recipe "fast" (the default): screened starts, Adam on the identity's log-odds plus `realism_weight` x the
+    discriminator's term, a random shift and flip per query. recipe "paper" (see paper_gmi): random N(0, I)
+    starts, SGD with Nesterov momentum on the discriminator's term + `identity_weight` x cross-entropy, the loss
+    averaged over `loss_batch` identities, no screening and no jitter."""
 
     steps: int = 40
     lr: float = 0.05
@@ -370,10 +407,25 @@ class GMIConfig:
     latent_bound: float = 1.0
     record_every: int = 5
     seed: int = 0
+    recipe: str = "fast"
+    momentum: float = 0.9  # paper: SGD's (Nesterov) momentum
+    identity_weight: float = 100.0  # paper: weight of the identity's cross-entropy against the discriminator's term
+    # paper: the official code averages its loss over a batch of 100 identities, so each code moves by lr / 100 x
+    # its gradient. Dividing by this constant, not by the number attacked, keeps each code's path the same
+    # however many identities are attacked together.
+    loss_batch: int = 100
     # Results stored without the bound (0, unbounded) keep their keys; see docs/results.md on the bound.
-    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"latent_bound": 0.0}
+    ADDED_FIELDS: ClassVar[dict[str, Any]] = {"latent_bound": 0.0, "recipe": "fast"}
+
+    def irrelevant_fields(self) -> tuple[str, ...]:
+        return PAPER_ONLY_GMI if self.recipe == "fast" else FAST_ONLY_GMI
 
     def __post_init__(self) -> None:
+        _require_choice("GMI recipe", self.recipe, GMI_RECIPES)
+        _require(math.isfinite(self.momentum) and 0 <= self.momentum < 1, "GMI momentum must be in [0, 1)")
+        _require(math.isfinite(self.identity_weight) and self.identity_weight > 0,
+                 "GMI identity_weight must be positive")
+        _require(self.loss_batch >= 1, "GMI loss_batch must be positive")
         check_limit("attack_steps", self.steps, "GMI steps")
         _require(self.record_every >= 1, "GMI record_every must be positive")
         check_limit("latent_bound", self.latent_bound, "GMI latent_bound (0: unbounded)")
@@ -382,6 +434,23 @@ class GMIConfig:
         _require(math.isfinite(self.lr) and self.lr > 0, "GMI lr must be positive")
         _require(math.isfinite(self.realism_weight) and self.realism_weight >= 0,
                  "GMI realism_weight must be non-negative")
+
+
+def paper_gmi(config: GMIConfig) -> GMIConfig:
+    """`config` with the official GMI loop's settings: 5 restarts, 1500 SGD steps at lr 0.02, momentum 0.9,
+    identity weight 100, codes clamped to [-1, 1]; recorded every 100 steps."""
+    return dataclasses.replace(config, recipe="paper", steps=1500, lr=0.02, restarts=5, latent_bound=1.0,
+                               momentum=0.9, identity_weight=100.0, loss_batch=100, record_every=100)
+
+
+def with_gmi_recipe(attack: AttackConfig, recipe: str) -> AttackConfig:
+    """`attack` with GMI's recipe: unchanged when it already has it, else the official loop (paper_gmi) or the
+    fast recipe's defaults (same seed)."""
+    _require_choice("GMI recipe", recipe, GMI_RECIPES)
+    if recipe == attack.gmi.recipe:
+        return attack
+    gmi = paper_gmi(attack.gmi) if recipe == "paper" else GMIConfig(seed=attack.gmi.seed)
+    return dataclasses.replace(attack, gmi=gmi)
 
 
 @config_dataclass
@@ -821,6 +890,13 @@ class StudyConfig:
         models only (MID_ONLY_FACTORS) it is the base's, the same model in every regime."""
         source = self.base if self.factor in MID_ONLY_FACTORS else regime
         return undefended_target(source.target, seed), source.attack
+
+    def mid_reference(self, regime: SweepConfig, seed: int) -> tuple[TargetConfig, AttackConfig]:
+        """The second reference of a regime: its own MID model at lambda = 0 (the bottleneck without its KL
+        term), attacked as its MID models are. Against it, a verdict isolates what the KL term does; and unlike
+        the linear head, its accuracy is within the MID models' reach. It is an extra output of the same
+        settings, so it does not enter the study's hash: files from before it show it as not computed."""
+        return regime.target_for(0.0, seed), regime.attack
 
 
 # The default CPU study (`python -m core study` without --factor): ORL's default sweep at DEFAULT_STUDY_LAMBDAS,

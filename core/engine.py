@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from core import gallery
 from core.attacks import Reconstruction, attacker_query, run_gmi, run_inversion, run_miface
@@ -43,8 +44,9 @@ from core.metrics import (
     prediction_metrics,
     real_image_distance,
     wilson_interval,
+    with_restart_scores,
 )
-from core.models import EvaluatorNet, TargetNet
+from core.models import FisherfacesJudge, TargetNet, judge_net
 from core.prior import GAN, train_gan
 from core.runtime import Timings, environment, seed_everything, timestamp
 from core.store import FINGERPRINT, Expected, Store
@@ -52,6 +54,7 @@ from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective
 
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
 Progress = Callable[[str, int, int], None]
+CHECKPOINT = "checkpoint.safetensors"  # an unfinished attack's state, in its entry's folder until it is stored
 log = logging.getLogger("midlab")
 PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
 # Priors (half-precision weights) and LFW's judge that ship with MID Lab, in the store's own format, so no user
@@ -156,13 +159,13 @@ class Engine:
                 "entropy": [round(v, 4) for v in entropy.tolist()]}
 
     # ---- evaluators ----------------------------------------------------------------------------------
-    def evaluator(self, config: EvaluatorConfig, data: PreparedData) -> tuple[EvaluatorNet, dict[str, Any], bool]:
+    def evaluator(self, config: EvaluatorConfig, data: PreparedData) -> tuple[nn.Module, dict[str, Any], bool]:
         """The judge for `config`: shipped in assets/, else from the store, else trained and stored. Its record
         holds its held-out accuracy (measured before it saw the held-out images) and the feature distance
         between real photos of the same person."""
         key = config_hash(config)
         expected = self.expected("evaluators", data)
-        model = EvaluatorNet(data.images.num_classes, config)
+        model = judge_net(data.images.num_classes, config)
         record = self.shipped("evaluators", key, expected, model)  # LFW's judge ships: 30 CPU minutes to train
         if record is not None:
             return model.to(self.device).eval(), record, True
@@ -182,7 +185,7 @@ class Engine:
                           "timings": {**record["timings"], **timings}}
             else:
                 seed_everything(config.seed)
-                model = EvaluatorNet(data.images.num_classes, config)
+                model = judge_net(data.images.num_classes, config)
                 x, y = data.train()
                 with timings.stage("train_s"):
                     history = self._fit(model, x, y, config, config.epochs, config.lr, "training split",
@@ -219,8 +222,11 @@ class Engine:
             self.store.refused[(kind, key)] = SHIPPED.refused.pop((kind, key))
         return record
 
-    def _fit(self, model: EvaluatorNet, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int,
+    def _fit(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int,
              lr: float, label: str, seed: int) -> list[dict[str, float]]:
+        if isinstance(model, FisherfacesJudge):  # fitted in closed form: no epochs, no history
+            model.fit(x, y).to(self.device)
+            return []
         trainer = Trainer(model, cross_entropy_objective, TrainerConfig(
             epochs=epochs, batch_size=config.batch_size, lr=lr, weight_decay=1e-4,
             augment_shift=config.augment_shift, photometric=config.photometric, seed=seed,
@@ -282,7 +288,7 @@ class Engine:
         self.store.save("public_mean", key, {"image": image}, record)
         return image, record, False
 
-    def attack(self, target: TargetNet, target_key: str, attack: AttackConfig, evaluator: EvaluatorNet,
+    def attack(self, target: TargetNet, target_key: str, attack: AttackConfig, evaluator: nn.Module,
                evaluator_key: str, data: PreparedData) -> tuple[Reconstruction, dict[str, Any], bool]:
         """Invert every identity of `target` as `attack` says, score with `evaluator`; stored by hash."""
         key = config_hash(AttackRun(target_key, evaluator_key, attack))
@@ -295,13 +301,16 @@ class Engine:
             timings = Timings()
             labels = torch.arange(data.images.num_classes, device=self.device)
             query = defended(attacker_query(target, attack.view, attack.view_samples), attack.output)
-            result, details = self._invert(query, labels, attack, data, timings)
-            result = Reconstruction(result.images.cpu(), result.trajectory.cpu(), result.steps,
-                                    result.target_confidence.cpu())
+            checkpoint = self.store.path("attacks", key) / CHECKPOINT
+            result, details = self._invert(query, labels, attack, data, timings, checkpoint)
+            result = result.cpu()
             with timings.stage("score_s"):
                 scores = attack_scores(evaluator, result.images, labels.cpu(),
                                        self.private_features(evaluator, evaluator_key, data), data.train()[1],
                                        self.device)
+                if result.restart_images is not None:
+                    scores = with_restart_scores(scores, evaluator, result.restart_images, result.chosen_restart,
+                                                 self.device)
             record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
                       "evaluator_key": evaluator_key, FINGERPRINT: expected.known, "scores": scores, **details,
                       "target_confidence": float(result.target_confidence[-1].mean()),
@@ -309,6 +318,7 @@ class Engine:
                       "created": timestamp()}
             self.store.save("attacks", key, result.tensors(), record,
                             files={"reconstructions.png": png_grid(result.images)})
+            checkpoint.unlink(missing_ok=True)
             return result, record, False
 
     # ---- the shipped zoo, as stored entries -----------------------------------------------------------
@@ -380,7 +390,7 @@ class Engine:
         self.store.save("attacks", key, tensors, record, files={"reconstructions.png": png_grid(tensors["images"])})
         return self.store.load("attacks", key)
 
-    def private_features(self, evaluator: EvaluatorNet, evaluator_key: str, data: PreparedData) -> torch.Tensor:
+    def private_features(self, evaluator: nn.Module, evaluator_key: str, data: PreparedData) -> torch.Tensor:
         """The judge's embedding of every private training photo, computed once per judge and dataset."""
         key = (evaluator_key, data.fingerprint)
         if key not in self._private_features:
@@ -388,8 +398,9 @@ class Engine:
         return self._private_features[key]
 
     def _invert(self, query: Query, labels: torch.Tensor, attack: AttackConfig, data: PreparedData,
-                timings: Timings) -> tuple[Reconstruction, dict[str, Any]]:
-        """Run the configured attack; also returns what its record should add (the prior used, a history)."""
+                timings: Timings, checkpoint: Path) -> tuple[Reconstruction, dict[str, Any]]:
+        """Run the configured attack; also returns what its record should add (the prior used, a history).
+        A long attack (GMI's paper recipe) keeps its state in `checkpoint` and continues from it."""
         image_size = data.config.image_size
 
         def on_step(done: int, total: int) -> None:
@@ -409,7 +420,7 @@ class Engine:
                 gan, prior_record, _ = self.prior(attack.prior)
             seed_everything(attack.gmi.seed)
             with timings.stage("attack_s"):
-                result = run_gmi(query, labels, gan, attack.gmi, on_step)
+                result = run_gmi(query, labels, gan, attack.gmi, on_step, checkpoint=checkpoint)
             return result, {"prior_key": prior_record["config_hash"]}
         with timings.stage("public_s"):
             public = public_faces(self.data_root, image_size, limit=attack.inversion.images,

@@ -7,11 +7,13 @@ interval.
 from __future__ import annotations
 
 import math
+import statistics
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.results import sink_check
 from core.stats import PROPORTION, mean_interval, wilson_interval
 
 
@@ -80,6 +82,7 @@ def attack_scores(evaluator: nn.Module, reconstructions: torch.Tensor, target_la
         "top1": wilson_interval(int(hit1.sum()), len(hit1)),
         "top5": wilson_interval(int(hit5.sum()), len(hit5)),
         "feature_distance": mean_interval(distance.numpy()),
+        "sink": sink_check(top5[:, 0].tolist(), log_p.shape[1]),
         "per_identity": per_identity,
     }
 
@@ -91,3 +94,38 @@ def real_image_distance(evaluator: nn.Module, train_x: torch.Tensor, train_y: to
     of the same person. A reconstruction near this value looks, to the judge, like a real photo of them."""
     test_features, train_features = embed_all(evaluator, test_x, device), embed_all(evaluator, train_x, device)
     return mean_interval(nearest_distances(test_features, test_y, train_features, train_y).numpy())
+
+
+@torch.no_grad()
+def with_restart_scores(scores: dict[str, object], evaluator: nn.Module, restart_images: torch.Tensor,
+                        chosen: torch.Tensor, device: torch.device) -> dict[str, object]:
+    """`scores` of an attack with restarts (C, R, 1, H, W) plus, per identity, the restart chosen and whether the
+    judge names the person in any of its restarts: the official GMI code's "Acc5" (any of R, not top-5)."""
+    identities, restarts = restart_images.shape[:2]
+    named = log_probs(evaluator, restart_images.flatten(0, 1), device).argmax(1).view(identities, restarts)
+    per_identity = scores["per_identity"]
+    hits = [bool((named[i] == entry["label"]).any()) for i, entry in enumerate(per_identity)]
+    per_identity = [{**entry, "chosen_restart": int(chosen[i]), "any_restart": hits[i]}
+                    for i, entry in enumerate(per_identity)]
+    return {**scores, "per_identity": per_identity, "any_restart": wilson_interval(sum(hits), len(hits))}
+
+
+@torch.no_grad()
+def panel_scores(judges: list[tuple[str, str, nn.Module, dict[str, float]]], reconstructions: torch.Tensor,
+                 target_labels: torch.Tensor, num_classes: int, device: torch.device) -> dict[str, object]:
+    """Score reconstructions with every judge of a panel, given as (name, key, judge, held-out accuracy): each
+    judge's top-1 (with interval) and sink check, the panel's median and range of top-1, and how many people
+    every judge (and at least one) names correctly."""
+    scored, hits = [], []
+    for name, key, judge, heldout in judges:
+        predicted = log_probs(judge, reconstructions, device).argmax(1)
+        hit = predicted == target_labels
+        hits.append(hit)
+        scored.append({"name": name, "key": key, "heldout_accuracy": heldout,
+                       "top1": wilson_interval(int(hit.sum()), len(hit)),
+                       "sink": sink_check(predicted.tolist(), num_classes), "predicted": predicted.tolist()})
+    tops = [judge["top1"]["value"] for judge in scored]
+    every = torch.stack(hits)
+    return {"judges": scored, "median": statistics.median(tops), "range": [min(tops), max(tops)],
+            "identified_by_all": int(every.all(0).sum()), "identified_by_any": int(every.any(0).sum()),
+            "n": len(target_labels), "flagged": [judge["name"] for judge in scored if judge["sink"]["flagged"]]}

@@ -166,3 +166,92 @@ class EvaluatorNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classify(self.embed(x))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions added to a (projected, if the shape changes) shortcut (He et al. 2016)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+        )
+        self.shortcut = (nn.Identity() if stride == 1 and c_in == c_out else
+                         nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+class ResidualJudgeNet(nn.Module):
+    """A second judge of another family: a small ResNet (a 3x3 stride-2 stem, one residual block per stage at
+    w, 2w, 4w, 8w channels, each after the first halving the map), global average pooling and dropout."""
+
+    def __init__(self, num_classes: int, config: EvaluatorConfig) -> None:
+        super().__init__()
+        w = config.width
+        self.body = nn.Sequential(
+            stem(w, 3), ResidualBlock(w, w, 1), ResidualBlock(w, 2 * w, 2), ResidualBlock(2 * w, 4 * w, 2),
+            ResidualBlock(4 * w, 8 * w, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
+            nn.Linear(8 * w, config.embedding_dim), nn.ReLU(),
+        )
+        self.classify = nn.Linear(config.embedding_dim, num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.embed(x))
+
+
+class FisherfacesJudge(nn.Module):
+    """A non-neural judge: PCA of the pixels, then linear discriminant analysis (Belhumeur et al. 1997), fitted
+    in closed form (`fit`), nothing random. Its embedding is the PCA code whitened by the (shrunk) within-class
+    covariance, where each class is a unit Gaussian around its centroid: the log-probabilities are LDA's
+    posteriors under equal priors, -|e - centroid|^2 / 2 up to a constant."""
+
+    def __init__(self, num_classes: int, config: EvaluatorConfig) -> None:
+        super().__init__()
+        pixels, k = config.data.image_size ** 2, config.pca_components
+        self.shrinkage = config.lda_shrinkage
+        self.register_buffer("mean", torch.zeros(pixels))
+        self.register_buffer("projection", torch.zeros(pixels, k))  # PCA's components, then the whitening
+        self.register_buffer("centroids", torch.zeros(num_classes, k))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.flatten(1) - self.mean) @ self.projection
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(x) @ self.centroids.T - 0.5 * self.centroids.pow(2).sum(1)
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> FisherfacesJudge:
+        """Fit to images (N, 1, S, S) of every class, in double precision."""
+        classes, k = self.centroids.shape
+        if len(x) - classes < k:
+            raise ConfigError(f"PCA + LDA on {len(x)} photos of {classes} people can keep at most {len(x) - classes} "
+                              f"components; pca_components is {k}")
+        flat = x.flatten(1).double()
+        mean = flat.mean(0)
+        centred = flat - mean
+        components = torch.linalg.svd(centred, full_matrices=False).Vh[:k].T
+        codes = centred @ components
+        centroids = torch.stack([codes[y == label].mean(0) for label in range(classes)])
+        within = codes - centroids[y]
+        covariance = within.T @ within / (len(x) - classes)
+        covariance = ((1 - self.shrinkage) * covariance
+                      + self.shrinkage * covariance.trace() / k * torch.eye(k, dtype=covariance.dtype))
+        # e = L^-1 c for the Cholesky factor L of the covariance: every class's spread becomes the identity.
+        whiten = torch.linalg.solve_triangular(torch.linalg.cholesky(covariance), torch.eye(k, dtype=torch.float64),
+                                               upper=False).T
+        self.mean.copy_(mean.float())
+        self.projection.copy_((components @ whiten).float())
+        self.centroids.copy_((centroids @ whiten).float())
+        return self
+
+
+def judge_net(num_classes: int, config: EvaluatorConfig) -> nn.Module:
+    """An unfitted judge of `config.arch`'s family (see core.config.JUDGE_ARCHS)."""
+    family = {"vgg": EvaluatorNet, "resnet": ResidualJudgeNet, "pca_lda": FisherfacesJudge}[config.arch]
+    return family(num_classes, config)

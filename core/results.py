@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,38 @@ def _summarise(group: list[dict[str, Any]], mid_lambda: float) -> dict[str, Any]
     from core.sweep import summarise
 
     return summarise(group, (mid_lambda,))[0]
+
+
+# The sink rule (here, without torch, as the dashboard shows it): each reconstruction aims at a different person,
+# so a judge that names them fairly spreads its answers over the classes. A judge is flagged on a result when its
+# most chosen class holds a share of the reconstructions that a judge naming one of the C classes uniformly at
+# random would reach with probability below SINK_ALPHA (a one-sided binomial test of that count against 1/C,
+# Bonferroni-corrected for the C classes that could have been the most chosen), and that share is at least
+# SINK_MIN_SHARE. Its top-1 on that result is then unreliable: it says more about the judge than about the images.
+SINK_ALPHA = 0.01
+SINK_MIN_SHARE = 0.1
+
+
+def sink_check(predicted: list[int], num_classes: int) -> dict[str, object]:
+    """The judge's most chosen class on one result, its count and share, and whether the sink rule flags it."""
+    counts = Counter(int(label) for label in predicted)
+    n = sum(counts.values())
+    if not n:
+        return {"class": None, "count": 0, "n": 0, "share": math.nan, "uniform": 1 / num_classes, "p_value": 1.0,
+                "flagged": False}
+    top, count = min(counts.items(), key=lambda item: (-item[1], item[0]))  # the most chosen; ties: lowest label
+    p = 1 / num_classes
+    # P(X >= count) for X ~ Binomial(n, p), term by term in logs (no overflow for any n).
+    tail = sum(math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p)
+                        + (n - i) * math.log1p(-p)) for i in range(count, n + 1))
+    p_value = min(1.0, num_classes * tail)
+    return {"class": top, "count": count, "n": n, "share": count / n, "uniform": p, "p_value": p_value,
+            "flagged": p_value < SINK_ALPHA and count / n >= SINK_MIN_SHARE}
+
+
+def attack_sink(scores: dict[str, object], num_classes: int) -> dict[str, object]:
+    """The sink check of an attack's scores: recorded with it, or (results from before it) computed from the
+    judge's per-identity answers."""
+    if "sink" in scores:
+        return scores["sink"]  # type: ignore[return-value]
+    return sink_check([entry["predicted"] for entry in scores["per_identity"]], num_classes)  # type: ignore[union-attr]

@@ -35,12 +35,17 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
-from core.results import format_figure, prune_grids, ship_grid, text_table
+from core.results import attack_sink, format_figure, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
+from core.study_figures import mid_reference_line
 from core.sweep import FIGURES, summarise_group
 
 STUDY_FIGURES = {**FIGURES, "balanced_accuracy": ("test", "balanced_accuracy")}
 VERDICTS = ("yes", "no", "inconclusive")
+# The two references each regime's MID models are judged against: the undefended linear head ("none"), and the
+# same MID architecture trained at lambda = 0 (StudyConfig.mid_reference), which isolates the KL term.
+MID_REFERENCE = "mid_reference"
+REFERENCE_NAMES = {"none": "the undefended model", MID_REFERENCE: "the MID lambda=0 reference"}
 RULE = ("MID lowers attack accuracy at equal test accuracy when, among the MID models whose mean test accuracy "
         "is at least the lower 95% bound of the undefended model's, the one with the lowest mean attack top-1 "
         "has its 95% interval of attack top-1 entirely below the undefended model's (yes); no when every such "
@@ -53,6 +58,8 @@ def study_path(out_dir: Path, study_hash: str) -> Path:
 
 
 def row_label(defense: str, mid_lambda: float | None) -> str:
+    if defense == MID_REFERENCE:
+        return "MID lambda=0 (reference)"
     return f"MID lambda={mid_lambda:g}" if defense == "mid" else "no defense"
 
 
@@ -68,16 +75,18 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
     prepared: dict[str, PreparedData] = {}
     regime_timings: list[Timings] = []
     plan: list[tuple[int, str, float | None, int, Unit, Unit]] = []  # (regime, defense, lambda, seed, target, attack)
-    judges = []
+    judges, classes = [], []
     for index, (_, regime) in enumerate(config.regimes()):
         regime_timings.append(Timings())
         key = data_key(regime.target.data)
         with timings.stage("load_data_s"), regime_timings[index].stage("load_data_s"):
             if key not in prepared:
                 prepared[key] = PreparedData.load(regime.target.data, engine.data_root)
+        classes.append(prepared[key].images.num_classes)
         judges.append(judge_unit(regime.evaluator))
         for seed in regime.seeds:
-            models = [("none", None, *config.undefended(regime, seed))]
+            models = [("none", None, *config.undefended(regime, seed)),
+                      (MID_REFERENCE, 0.0, *config.mid_reference(regime, seed))]
             models += [("mid", value, regime.target_for(value, seed), regime.attack) for value in regime.lambdas]
             for defense, mid_lambda, target_config, attack in models:
                 target = target_unit(target_config)
@@ -93,7 +102,8 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
             "model_path": str(engine.store.path("targets", target.key)),
             "grid_path": str(engine.store.path("attacks", attack.key) / "reconstructions.png"),
             "test": record["test"]["deployed"], "final_kl": record["history"][-1].get("kl"),
-            "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES},
+            "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES}
+            | {"sink": attack_sink(attack_record["scores"], classes[index])},
             "reused": {"target": done[target.key].reused, "attack": done[attack.key].reused},
             # What computing them took when they were made, reused or not: a rerun's own time says little.
             "compute_s": {"target": _seconds(record), "attack": _seconds(attack_record)},
@@ -120,8 +130,10 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
         "kind": "study", "config": to_dict(config), "config_hash": config_hash(config), "created": timestamp(),
         "factor": config.factor, "levels": list(config.levels), "lambdas": list(config.base.lambdas),
         "seeds": list(config.base.seeds), "rule": RULE, "regimes": regimes,
-        "verdicts": [{"level": r["level"], "verdict": r["verdict"]["verdict"]} for r in regimes],
+        "verdicts": [{"level": r["level"], "verdict": r["verdict"]["verdict"],
+                      "verdict_mid_reference": r["verdict_mid_reference"]["verdict"]} for r in regimes],
         "findings": [r["finding"] for r in regimes],
+        "findings_mid_reference": [r["finding_mid_reference"] for r in regimes],
         "environment": environment(engine.device), "executor": executor.describe(), "units": units_done(done),
         "timings": dict(timings),
         "wall_s": round(time.perf_counter() - start, 3), "peak_memory_mb": peak_memory_mb(),
@@ -184,12 +196,16 @@ def judge_regime(factor: str, level: Any, regime: SweepConfig, points: list[dict
     none_rows = [r for r in rows if r["defense"] == "none"]
     mid_xy, none_xy = _xy(mid_rows), _xy(none_rows)
     judged = verdict(mid_rows, none_rows)
+    # Against the MID reference, a MID row at lambda = 0 (if swept) is the reference itself: left out.
+    against_mid = verdict([r for r in mid_rows if r["lambda"] != 0], [r for r in rows if r["defense"] == MID_REFERENCE])
     comparison = compare_frontiers(mid_xy, none_xy)
     return {
         "level": level, "sweep_hash": config_hash(regime), "points": points, "rows": rows,
         "frontier": [mid_rows[i]["label"] for i in frontier(mid_xy)],
         "frontier_comparison": {key: comparison.get(key) for key in ("verdict", "reach", "a_lower", "b_lower")},
         "verdict": judged, "finding": finding(factor, level, judged),
+        "verdict_mid_reference": against_mid,
+        "finding_mid_reference": finding(factor, level, against_mid, REFERENCE_NAMES[MID_REFERENCE]),
     }
 
 
@@ -260,13 +276,13 @@ def _against(mid_rows: list[dict[str, Any]], reference: dict[str, Any]) -> dict[
     return {**out, "verdict": "inconclusive", "reason": "overlap"}
 
 
-def finding(factor: str, level: Any, judged: dict[str, Any]) -> str:
-    """A regime's verdict in one sentence, with the figures behind it."""
+def finding(factor: str, level: Any, judged: dict[str, Any], reference: str = REFERENCE_NAMES["none"]) -> str:
+    """A regime's verdict against `reference` (named in words) in one sentence, with the figures behind it."""
     where = f"{factor}={level}"
     reason = judged["reason"]
     if reason == "no_interval":
         return f"{where}: inconclusive, the figures lack 95% intervals (too few seeds)."
-    base = (f"the undefended model (test accuracy {format_figure(judged['none_test'])}, attack top-1 "
+    base = (f"{reference} (test accuracy {format_figure(judged['none_test'])}, attack top-1 "
             f"{format_figure(judged['none_attack'])})")
     if reason == "no_match":
         most = judged.get("most_accurate")
@@ -280,7 +296,7 @@ def finding(factor: str, level: Any, judged: dict[str, Any]) -> str:
         return (f"{where}: no, every MID model at matched test accuracy is attacked more; the best, {pair}, "
                 "with no overlap of the 95% intervals.")
     if reason == "disagree":
-        return f"{where}: inconclusive, the undefended models disagree."
+        return f"{where}: inconclusive, the references disagree."
     return f"{where}: inconclusive, at matched test accuracy {pair}; the 95% intervals overlap."
 
 
@@ -293,6 +309,11 @@ def format_study(results: dict[str, Any]) -> str:
                   format_figure(row["attack_top1"], sep=","), format_figure(row["attack_top5"], sep=","),
                   "*" if row["label"] in regime["frontier"] else ""] for row in regime["rows"]]
         render += ["", f"== {results['factor']} = {regime['level']} ==", *text_table(header, lines),
-                   f"verdict: {regime['verdict']['verdict']}. {regime['finding']}"]
-    render += ["", "verdicts: " + ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"])]
+                   f"verdict: {regime['verdict']['verdict']}. {regime['finding']}",
+                   mid_reference_line(regime)]
+    render += ["", "verdicts against the undefended model: "
+               + ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"]),
+               "verdicts against the MID lambda=0 reference: "
+               + ", ".join(f"{v['level']}: {v.get('verdict_mid_reference', 'not computed')}"
+                           for v in results["verdicts"])]
     return "\n".join(render)

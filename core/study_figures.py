@@ -97,6 +97,14 @@ def timings_text(timings: dict[str, float]) -> str:
     return f"{sum(timings.values()):.1f} s ({stages})" if timings else "not recorded"
 
 
+def mid_reference_line(regime: dict[str, Any]) -> str:
+    """The verdict against the MID lambda=0 reference in words, or that a study file from before it lacks it."""
+    judged = regime.get("verdict_mid_reference")
+    if judged is None:
+        return "against the MID lambda=0 reference: not computed (a file from before it; rerun the study to add it)"
+    return f"against the MID lambda=0 reference: {judged['verdict']}. {regime['finding_mid_reference']}"
+
+
 def study_figure(regime: dict[str, Any], factor: str) -> go.Figure:
     """Test accuracy against attack top-1 for the undefended model and each MID lambda, with 95% interval bars;
     MID's frontier rows drawn larger and joined by a dashed staircase."""
@@ -133,8 +141,14 @@ def claims(studies: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> 
     todo = f"not measured yet: `{STUDY_COMMAND}`"
 
     counts = {word: sum(status(r) == word for r in regimes) for word in STATUS.values()}
-    attack = (f"{where}: " + ", ".join(f"{word} in {n}" for word, n in counts.items()) +
-              " (each regime's verdict, by the rule below).") if regimes else todo
+    with_reference = [r for r in regimes if r.get("verdict_mid_reference")]
+    against_mid = {word: sum(STATUS.get(r["verdict_mid_reference"]["verdict"]) == word for r in with_reference)
+                   for word in STATUS.values()}
+    second = (f" Against the MID lambda=0 reference (the KL term alone), in {len(with_reference)} regime(s) where it "
+              "was computed: " + ", ".join(f"{word} in {n}" for word, n in against_mid.items()) + "."
+              if with_reference else " Against the MID lambda=0 reference: not computed in any stored study.")
+    attack = (f"{where}: against the undefended model, " + ", ".join(f"{word} in {n}" for word, n in counts.items()) +
+              " (each regime's verdict, by the rule below)." + second) if regimes else todo
 
     trend = [_mid_rows(r) for r in regimes if len(_mid_rows(r)) >= 2]
     lower = sum(mids[-1]["attack_top1"]["value"] < mids[0]["attack_top1"]["value"] for mids in trend)

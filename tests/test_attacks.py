@@ -17,7 +17,9 @@ from core.config import (
     config_hash,
     framed_for,
     hash_view,
+    paper_gmi,
     sweep_defaults,
+    with_gmi_recipe,
 )
 from core.data import PreparedData
 from core.engine import SHIPPED, AttackRun, Engine
@@ -164,3 +166,71 @@ def test_only_the_chosen_attacks_knobs_name_a_result():
     assert config_hash(dataclasses.replace(miface, miface=MIFaceConfig(steps=7))) != config_hash(miface)
     # GMI results stored before the latent bound existed were unbounded: that setting keeps their keys.
     assert "latent_bound" not in hash_view(GMIConfig(latent_bound=0.0)) and "latent_bound" in hash_view(GMIConfig())
+
+
+def test_the_paper_recipe_is_its_own_result_and_fast_keeps_every_key():
+    fast = AttackConfig(attack="gmi")
+    paper = with_gmi_recipe(fast, "paper")
+    assert paper.gmi == paper_gmi(fast.gmi) and (paper.gmi.steps, paper.gmi.restarts, paper.gmi.lr) == (1500, 5, 0.02)
+    assert with_gmi_recipe(fast, "fast") == fast and with_gmi_recipe(paper, "fast") == fast
+    assert config_hash(paper) != config_hash(fast)
+    # The fast recipe's hash view is what it was before recipes existed: no new key, and no paper-only knob.
+    assert not {"recipe", "momentum", "identity_weight", "loss_batch"} & hash_view(fast)["gmi"].keys()
+    assert not {"candidates", "jitter", "log_odds"} & hash_view(paper)["gmi"].keys()
+    tuned = dataclasses.replace(paper, gmi=dataclasses.replace(paper.gmi, candidates=7, jitter=0))
+    assert config_hash(tuned) == config_hash(paper)
+
+
+QUICK_PAPER = dataclasses.replace(paper_gmi(GMIConfig()), steps=6, restarts=2, record_every=3)
+
+
+def test_the_paper_recipe_on_real_orl_keeps_every_restart_and_scores_any_of_them(sweep, short_config):
+    engine, data, model, target_key, judge, judge_key = _target(sweep, short_config)
+    attack = framed_for("orl", AttackConfig(attack="gmi", gmi=QUICK_PAPER))
+    result, record, reused = engine.attack(model, target_key, attack, judge, judge_key, data)
+    assert not reused and result.steps == [0, 3, 6]
+    assert result.restart_images.shape == (40, 2, 1, 64, 64) and set(result.chosen_restart.tolist()) <= {0, 1}
+    assert torch.equal(result.images, result.restart_images[torch.arange(40), result.chosen_restart])
+    # Its codes stay in [-1, 1], so every image is one the generator draws from such a code.
+    per_identity = record["scores"]["per_identity"]
+    assert all(entry["any_restart"] for entry in per_identity if entry["top1"])
+    assert record["scores"]["any_restart"]["value"] >= record["scores"]["top1"]["value"]
+    assert [entry["chosen_restart"] for entry in per_identity] == result.chosen_restart.tolist()
+    # The target's trust in its chosen restarts grows under the official loss.
+    assert float(result.target_confidence[-1].mean()) > float(result.target_confidence[0].mean())
+    key = config_hash(AttackRun(target_key, judge_key, attack))
+    assert not (engine.store.path("attacks", key) / "checkpoint.safetensors").exists()
+    again, _, reused = engine.attack(model, target_key, attack, judge, judge_key, data)
+    assert reused and torch.equal(again.restart_images, result.restart_images)
+
+
+def test_an_interrupted_paper_recipe_attack_resumes_to_the_same_result(sweep, short_config, tmp_path):
+    """Stopped after a checkpoint and run again, the attack continues from it and ends exactly where an
+    uninterrupted run ends, in the 'sample' view, whose random draws the checkpoint must carry too."""
+    from core.attacks import run_gmi
+
+    engine, _, model, _, _, _ = _target(sweep, short_config)
+    gan, _, _ = engine.prior(framed_for("orl", AttackConfig()).prior)
+    labels, checkpoint = torch.arange(3), tmp_path / "checkpoint.safetensors"
+    config = dataclasses.replace(QUICK_PAPER, steps=7)
+
+    def run(on_step=None):
+        torch.manual_seed(0)
+        return run_gmi(attacker_query(model, "sample", 4), labels, gan, config, on_step, checkpoint, checkpoint_every=2)
+
+    whole = run()
+    checkpoint.unlink()
+
+    def stop(done, total):
+        if done == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(stop)
+    assert checkpoint.exists()
+    steps_done = []
+    resumed = run(lambda done, total: steps_done.append(done))
+    assert steps_done == [5, 6, 7]  # continued after the checkpoint at step 4
+    for name in ("images", "trajectory", "target_confidence", "restart_images", "chosen_restart"):
+        assert torch.equal(getattr(resumed, name), getattr(whole, name)), name
+    assert resumed.steps == whole.steps

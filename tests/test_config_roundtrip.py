@@ -46,6 +46,8 @@ NON_DEFAULT: dict[tuple[type, str], Any] = {
     (ComparisonConfig, "attacks"): ("inversion",), (ComparisonConfig, "noise_multipliers"): (1.5,),
     (ComparisonConfig, "outputs"): (OutputDefenseConfig("noise", noise_std=0.3),),
     (StudyConfig, "factor"): "depth", (StudyConfig, "levels"): (2, 4),
+    (config_module.GMIConfig, "recipe"): "paper", (config_module.GMIConfig, "momentum"): 0.5,
+    (EvaluatorConfig, "arch"): "pca_lda", (EvaluatorConfig, "lda_shrinkage"): 0.3,
 }
 # AttackConfig.public: the held-out public set goes with MI-Face only, so it has an instance of its own below.
 NOT_WITH_THE_REST = {(AttackConfig, "public")}

@@ -94,7 +94,9 @@ def test_the_page_shows_each_finding_with_its_status_plot_command_and_faces(resu
     assert any("GPU NVIDIA H200 (cuda:0)" in m.value and "6.0 s" in m.value for m in app.markdown)
     assert app.expander and any(m.value == "A hand-written rule." for m in app.markdown)
     table = claims_table(app)
-    assert "2 distinct regime(s) of 1 study: reproduced in 1, not reproduced in 0, inconclusive in 1" in table
+    assert ("2 distinct regime(s) of 1 study: against the undefended model, reproduced in 1, not reproduced in 0, "
+            "inconclusive in 1") in table
+    assert "Against the MID lambda=0 reference: not computed in any stored study" in table
     assert "above the undefended model's in 2 of 2, with non-overlapping 95% intervals in 2" in table
     assert "not measured yet (a study has no DP-SGD): `python -m core compare`" in table
     captions = [image.captions[0] for image in app.image]  # no defense beside the first MID setting, seed 0
@@ -178,7 +180,7 @@ def test_a_shipped_study_shows_without_any_results_folder(results_dir, tmp_path)
     assert app.info[0].value == f"**reproduced** · {FINDINGS[8]}"
     assert len(app.image) == 2 and all("faces of seed 0" in image.captions[0] for image in app.image)
     glance = next(m.value for m in app.markdown if m.value.startswith("| Study | Regime |"))
-    assert f"| bottleneck = 8 | **reproduced** | {FINDINGS[8]} |" in glance
+    assert f"| bottleneck = 8 | **reproduced** | {FINDINGS[8]} | not computed |" in glance
     assert f"| bottleneck = 64 | **inconclusive** | {FINDINGS[64]} |" in glance
 
 

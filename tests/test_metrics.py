@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.metrics import nearest_distances, prediction_metrics
+from core.metrics import nearest_distances, panel_scores, prediction_metrics
+from core.results import sink_check
 from core.stats import PROPORTION, mean_interval, paired_difference, wilson_interval
 
 
@@ -101,6 +102,43 @@ def test_paired_difference_interval_covers_the_true_difference_95_percent_of_the
         result = paired_difference(list(u < 0.7), list(v < 0.6))
         covered += result["low"] <= 0.1 <= result["high"]
     assert 0.93 <= covered / 1000 <= 0.97
+
+
+class _ConstantJudge(torch.nn.Module):
+    """A judge that names class `sink` for every image: the extreme case of a sink class."""
+
+    def __init__(self, classes: int, sink: int) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.zeros(classes).index_fill(0, torch.tensor([sink]), 5.0))
+
+    def forward(self, x):
+        return self.logits.expand(len(x), -1)
+
+
+class _TruthfulJudge(torch.nn.Module):
+    """A judge that reads the person off the image (its first pixel holds the label)."""
+
+    def forward(self, x):
+        return torch.nn.functional.one_hot(x[:, 0, 0, 0].long(), 40).float() * 10
+
+
+def test_the_sink_rule_flags_a_judge_that_puts_everything_in_one_class():
+    labels = torch.arange(40)
+    images = labels.float().view(40, 1, 1, 1).expand(40, 1, 4, 4).clone()
+    judges = [("sink", "a", _ConstantJudge(40, 21), {}), ("fair", "b", _TruthfulJudge(), {})]
+    panel = panel_scores(judges, images, labels, 40, torch.device("cpu"))
+    sink, fair = panel["judges"]
+    assert sink["sink"]["flagged"] and sink["sink"]["class"] == 21 and sink["sink"]["share"] == 1.0
+    assert sink["top1"]["value"] == 1 / 40 and not fair["sink"]["flagged"] and fair["top1"]["value"] == 1.0
+    assert panel["flagged"] == ["sink"] and panel["range"] == [1 / 40, 1.0] and panel["median"] == (1 / 40 + 1) / 2
+    assert panel["identified_by_all"] == 1 and panel["identified_by_any"] == 40
+    # The rule's threshold on 40 reconstructions of 40 people: 24 to one person (the ORL judge's s21) is a sink,
+    # 6 is not (p = 0.016 after the correction for 40 classes), 7 is; so is no fair judge's spread.
+    assert sink_check([21] * 24 + list(range(16)), 40)["flagged"]
+    assert not sink_check([5] * 6 + list(range(6, 40)), 40)["flagged"]
+    assert sink_check([5] * 7 + list(range(7, 40)), 40)["flagged"]
+    random_names = np.random.default_rng(0).integers(0, 40, size=(200, 40))
+    assert sum(sink_check(names.tolist(), 40)["flagged"] for names in random_names) <= 2  # about 1% at most
 
 
 def test_the_interval_of_a_difference_and_the_noise_rule():

@@ -242,20 +242,26 @@ def test_tiny_study_on_real_orl_runs_end_to_end_and_reuses_everything(data_dir: 
     results = run_study(config, engine, tmp_path / "results", on_point=seen.append)
     path = study_path(tmp_path / "results", config_hash(config))
     assert path.is_file() and results["kind"] == "study" and results["factor"] == "bottleneck"
-    assert len(seen) == 12 and [r["level"] for r in results["regimes"]] == [2, 4]
+    assert len(seen) == 18 and [r["level"] for r in results["regimes"]] == [2, 4]
     for regime in results["regimes"]:
-        assert [(r["label"], r["seeds"]) for r in regime["rows"]] == [("no defense", 3), ("MID lambda=0.01", 3)]
+        assert [(r["label"], r["seeds"]) for r in regime["rows"]] == [
+            ("no defense", 3), ("MID lambda=0 (reference)", 3), ("MID lambda=0.01", 3)]
         row = regime["rows"][1]
         assert row["test_accuracy"]["low"] <= row["test_accuracy"]["value"] <= row["test_accuracy"]["high"]
         assert len(row["attack_top1"]["per_seed"]) == 3
         assert regime["verdict"]["verdict"] in VERDICTS
         assert regime["finding"].startswith(f"bottleneck={regime['level']}")
+        # The second reference: this regime's own MID architecture at lambda = 0, judged by the same rule.
+        reference = regime["verdict_mid_reference"]
+        assert reference["verdict"] in VERDICTS and reference["reference"] == "MID lambda=0 (reference)"
+        assert "the MID lambda=0 reference" in regime["finding_mid_reference"] or reference["reason"] == "no_interval"
         assert regime["frontier"] == ["MID lambda=0.01"]
     none_keys = [[p["target_key"] for p in r["points"] if p["defense"] == "none"] for r in results["regimes"]]
     assert none_keys[0] == none_keys[1]  # the undefended model does not depend on k: trained once
     assert results["environment"]["torch"] and results["peak_memory_mb"] > 0 and results["rule"]
     text = format_study(results)
-    assert "== bottleneck = 2 ==" in text and "verdicts: 2: " in text
+    assert "== bottleneck = 2 ==" in text and "verdicts against the undefended model: 2: " in text
+    assert "verdicts against the MID lambda=0 reference: 2: " in text
     # A model stored by an older version lacks balanced accuracy: it is completed on load, not retrained.
     record_file = Path(results["regimes"][0]["points"][0]["model_path"]) / "record.json"
     record = json.loads(record_file.read_text())
@@ -281,9 +287,9 @@ def test_tiny_study_on_real_orl_runs_end_to_end_and_reuses_everything(data_dir: 
     assert shipped == study_path(tmp_path / "assets", results["config_hash"]) and str(tmp_path / "store") not in text
     copy = json.loads(text)
     points = [p for r in copy["regimes"] for p in r["points"]]
-    assert len(points) == 12 and all("model_path" not in p for p in points)
+    assert len(points) == 18 and all("model_path" not in p for p in points)
     grids = [p["grid_path"] for p in points if p["seed"] == 0]
-    assert len(grids) == 4 and all(not Path(g).is_absolute() and (tmp_path / "assets" / g).is_file() for g in grids)
+    assert len(grids) == 6 and all(not Path(g).is_absolute() and (tmp_path / "assets" / g).is_file() for g in grids)
     assert all("grid_path" not in p for p in points if p["seed"] != 0)
     assert copy["verdicts"] == results["verdicts"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,17 +75,27 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 class Reconstruction:
     """Final images (C, 1, H, W) in [0, 1], one per attacked identity, exactly as scored; the recorded
     trajectory (T, C, 1, H, W) as 8-bit pixels at `steps`; and the target's confidence in each attacked
-    identity at those steps (T, C), under the attacker's view."""
+    identity at those steps (T, C), under the attacker's view. An attack with restarts scored one by one (GMI's
+    paper recipe) also keeps every restart's final image (C, R, 1, H, W) and the restart chosen (C,)."""
 
     images: torch.Tensor
     trajectory: torch.Tensor
     steps: list[int]
     target_confidence: torch.Tensor
+    restart_images: torch.Tensor | None = None
+    chosen_restart: torch.Tensor | None = None
 
     def tensors(self) -> dict[str, torch.Tensor]:
+        restarts = {} if self.restart_images is None else {"restart_images": self.restart_images,
+                                                           "chosen_restart": self.chosen_restart}
         return {"images": self.images, "trajectory": self.trajectory,
-                "steps": torch.tensor(self.steps), "target_confidence": self.target_confidence}
+                "steps": torch.tensor(self.steps), "target_confidence": self.target_confidence, **restarts}
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> Reconstruction:
-        return cls(tensors["images"], tensors["trajectory"], tensors["steps"].tolist(), tensors["target_confidence"])
+        return cls(tensors["images"], tensors["trajectory"], tensors["steps"].tolist(), tensors["target_confidence"],
+                   tensors.get("restart_images"), tensors.get("chosen_restart"))
+
+    def cpu(self) -> Reconstruction:
+        values = (getattr(self, f.name) for f in dataclasses.fields(self))
+        return Reconstruction(*(value.cpu() if isinstance(value, torch.Tensor) else value for value in values))

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.config import (
     ATTACKS,
+    GMI_RECIPES,
     LIMITS,
     PREDICT_MODES,
     attack_steps,
@@ -15,6 +16,7 @@ from core.config import (
     results_root,
     store_root,
     sweep_from_dict,
+    with_gmi_recipe,
     with_steps,
 )
 from core.data import DataError
@@ -89,7 +91,7 @@ st.caption(f"Attack the lambda = {mid_lambda:g} model again with other settings,
            "minutes). GMI uses the GAN prior shipped in assets/store.")
 base_config = sweep_from_dict(sweep.results["config"])
 with st.form("attack"):
-    left, middle, right, go_column = st.columns(4)
+    left, middle, recipe_column, right, go_column = st.columns(5)
     attack_name = left.selectbox("Attack", ATTACKS, index=ATTACKS.index(base_config.attack.attack),
                                  format_func=ATTACK_NAMES.get,
                                  help="MI-Face: gradient steps on pixels. GMI: steps in a face generator's code "
@@ -99,11 +101,17 @@ with st.form("attack"):
         int(LIMITS["attack_steps"].high), attack_steps(base_config.attack),
         help="MI-Face and GMI: optimisation steps (frames are recorded every few). The inversion network: "
              "training epochs over the public faces (a frame per epoch).")
+    recipe = recipe_column.selectbox(
+        "GMI recipe", GMI_RECIPES, index=GMI_RECIPES.index(base_config.attack.gmi.recipe),
+        help="fast: screened starts, Adam on log-odds, jitter (40 steps). paper: the official GMI loop (5 random "
+             "restarts per person, SGD with momentum, 100 x cross-entropy, no jitter); its own length is 1500 "
+             "steps, over an hour on 2 busy CPUs: set Steps to 1500 for it. GMI only.")
     view = right.selectbox("Attacker's view", PREDICT_MODES, index=PREDICT_MODES.index(base_config.attack.view),
                            help=VIEW_HELP)
     submitted = go_column.form_submit_button("Attack", type="primary")
 if submitted:
-    attack = with_steps(dataclasses.replace(base_config.attack, attack=attack_name, view=view), int(steps_wanted))
+    attack = with_gmi_recipe(dataclasses.replace(base_config.attack, attack=attack_name, view=view), recipe)
+    attack = with_steps(attack, int(steps_wanted))
     attack = framed_for(base_config.target.data.dataset, attack)
     config = dataclasses.replace(base_config, lambdas=(mid_lambda,), seeds=(run["seed"],), attack=attack)
     st.session_state["attack_job"] = JOBS.submit(config, store_root(), data_root(), results_root())

@@ -14,6 +14,7 @@ from core.study_figures import (
     first_point,
     level_text,
     machine,
+    mid_reference_line,
     status,
     study_command,
     study_figure,
@@ -27,9 +28,12 @@ PAPER = ("Wang, Zhang & Jia, *Improving Robustness to Model Inversion Attacks vi
 
 
 def caption(row: dict, point: dict) -> str:
+    sink = point.get("attack", {}).get("sink")
+    unreliable = (f" · the judge's figure on these faces is UNRELIABLE: it gives {sink['count']} of {sink['n']} to "
+                  "one person (the sink rule)" if sink and sink["flagged"] else "")
     return (f"{row['label']}: test accuracy {format_figure(row['test_accuracy'])} · attack top-1 "
             f"{format_figure(row['attack_top1'])} (95% intervals over {row['seeds']} seeds; faces of seed "
-            f"{point['seed']})")
+            f"{point['seed']}){unreliable}")
 
 
 def faces(results: dict, folder: Path) -> None:
@@ -76,6 +80,11 @@ def show_study(path: Path, results: dict) -> None:
                "with shrunken models): the command runs the nearest study, which gets a different hash.")
     with st.expander("The rule behind each verdict"):
         st.markdown(results["rule"])
+        st.markdown("Each regime is judged by this rule against two references. The status shown first is against "
+                    "**the undefended model** (a plain linear head trained without the KL term). The second, "
+                    "**the MID lambda=0 reference**, is the same MID architecture trained at lambda = 0 (the "
+                    "bottleneck without its KL term): against it a verdict isolates what the KL term does, and its "
+                    "test accuracy is within the MID models' reach.")
         st.markdown("The status says what the verdict means for the paper's claim that MID lowers attack accuracy "
                     f"at equal test accuracy: yes -> **{STATUS['yes']}**, no -> **{STATUS['no']}**, inconclusive -> "
                     f"**{STATUS['inconclusive']}**. Every status is shown alike: a claim that does not reproduce "
@@ -84,6 +93,7 @@ def show_study(path: Path, results: dict) -> None:
         st.subheader(f"{factor} = {level_text(regime['level'])}")
         # One neutral style for every outcome: the page takes no side.
         st.info(f"**{status(regime)}** · {regime['finding']}")
+        st.caption(f"Second reference · {mid_reference_line(regime)}")
         st.plotly_chart(study_figure(regime, factor), width="stretch", key=f"study_{key}_{index}")
         data, judge = regime.get("data", {}), regime.get("evaluator", {})
         details = [f"{data['dataset']}: {data['identities']} identities, {data['train_images']} training / "
@@ -115,9 +125,12 @@ if found:
     st.subheader("Every regime at a glance")
     st.caption("One row per regime of every stored study, in the order below; each is explained, plotted and shown "
                "in faces further down.")
-    glance = ["| Study | Regime | Status | Finding |", "| --- | --- | --- | --- |"]
+    glance = ["| Study | Regime | Status (vs undefended) | Finding | vs MID lambda=0 |",
+              "| --- | --- | --- | --- | --- |"]
     glance += [f"| {results['factor']} (`{results['config_hash']}`) | {results['factor']} = {level_text(r['level'])} | "
-               f"**{status(r)}** | {r['finding']} |" for _, results in found for r in results["regimes"]]
+               f"**{status(r)}** | {r['finding']} | "
+               f"{r['verdict_mid_reference']['verdict'] if r.get('verdict_mid_reference') else 'not computed'} |"
+               for _, results in found for r in results["regimes"]]
     st.markdown("\n".join(glance))
 else:
     st.info(f"No study to show: neither the shipped `assets/studies` nor {plain(results_root().resolve())} holds one. "

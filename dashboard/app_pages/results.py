@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image
 
 from core.gallery import GalleryError, tile
-from core.results import FIGURE_LABELS, format_figure, summary_table
+from core.results import FIGURE_LABELS, SINK_MIN_SHARE, attack_sink, format_figure, summary_table
 from dashboard import loaders
 from dashboard.text import plain
 
@@ -27,6 +27,18 @@ st.markdown(
 )
 
 rows = summary_table(results)
+classes = results["data"]["identities"]
+
+
+def sink_flag(mid_lambda: float) -> str:
+    """The sink rule (core.metrics.sink_check) on the sweep's judge, per lambda: flagged in any seed's attack?"""
+    checks = [attack_sink(run["attack"], classes) for run in results["runs"] if run["lambda"] == mid_lambda]
+    flagged = [check for check in checks if check["flagged"]]
+    if not flagged:
+        return "no"
+    worst = max(flagged, key=lambda check: check["share"])
+    return (f"UNRELIABLE: {worst['count']} of {worst['n']} to {results['class_names'][worst['class']]}"
+            if "class_names" in results else f"UNRELIABLE: {worst['count']} of {worst['n']} to one person")
 
 
 def origin(row: dict) -> dict:
@@ -39,9 +51,29 @@ def origin(row: dict) -> dict:
 st.dataframe(
     [{"lambda": f"{row['lambda']:g}", **origin(row),
       **{label: format_figure(row[name], 1 if name == "feature_distance" else 2)
-         for name, label in FIGURE_LABELS.items()}} for row in results["summary"]],
+         for name, label in FIGURE_LABELS.items()},
+      "judge's sink check": sink_flag(row["lambda"])} for row in results["summary"]],
     hide_index=True, width="stretch",
 )
+st.caption(f"Sink check: a judge that gives one person far more of the reconstructions than chance would "
+           f"(one-sided binomial test against 1/{classes}, corrected for the {classes} people, at 1%, and at "
+           f"least {SINK_MIN_SHARE:.0%} of them) says more about itself than about the images: its attack "
+           "figures are marked unreliable.")
+
+st.subheader("The judge panel")
+if results.get("panel_summary"):
+    held = ", ".join(f"{judge['name']} {judge['heldout_accuracy']['value']:.2f}" for judge in results["panel_judges"])
+    st.caption(f"Every reconstruction scored by judges of different families (held-out accuracy: {held}). A claim "
+               "holds when it holds over the panel's range, not for one judge.")
+    st.dataframe([{"lambda": f"{row['lambda']:g}",
+                   **{f"{name} top-1": f"{value:.2f}" + (" (unreliable: sink)" if name in row["flagged"] else "")
+                      for name, value in row["top1"].items()},
+                   "panel median": f"{row['median']:.2f}", "panel range": f"{row['range'][0]:.2f} to "
+                   f"{row['range'][1]:.2f}", "named by every judge": f"{row['identified_by_all']:g} of {row['n']}"}
+                  for row in results["panel_summary"]], hide_index=True, width="stretch")
+else:
+    st.caption(f"This sweep has no panel figures yet: `python -m core panel --results sweep_{sweep.key}.json` adds "
+               "them from the stored reconstructions (the sweep's judge, a residual net and PCA + LDA).")
 buffer = io.StringIO()
 writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
 writer.writeheader()
