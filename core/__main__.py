@@ -200,9 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="inversion attack: miface (pixel gradients), gmi (a GAN prior's latent space, "
                             "white-box), inversion (a decoder from prediction vectors, black-box) "
                             "(default: miface)")
-    sweep.add_argument("--no-panel", action="store_true",
-                       help="score with the sweep's own judge only, not also with the judge panel (a residual net "
-                            "and PCA + LDA besides it, trained once per dataset; see `python -m core panel`)")
+    sweep.add_argument("--panel", action="store_true",
+                       help="score every attack with the judge panel too: a residual net and PCA + LDA besides the "
+                            "sweep's own judge, trained once per dataset (the residual net takes minutes; "
+                            "`python -m core panel` adds the panel to a stored sweep later)")
 
     panel = commands.add_parser(
         "panel", help="add the judge panel's figures to a stored sweep's results file, without re-running attacks",
@@ -400,9 +401,9 @@ def command_sweep(args: argparse.Namespace) -> int:
     executor = executor_for(args)
     engine = engine_for(args)
     out = results_root(args.out)
-    results = run_sweep(config, engine, out, executor=executor, panel=not args.no_panel)
+    results = run_sweep(config, engine, out, executor=executor, panel=args.panel)
     print(format_table(results))
-    if not args.no_panel:
+    if args.panel:
         print(format_panel(results))
     reused = sum(r["reused"]["target"] for r in results["runs"])
     print(f"{len(results['runs'])} runs ({reused} models reused) in {results['wall_s']:.1f}s; "

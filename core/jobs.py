@@ -146,9 +146,7 @@ class JobQueue:
                 job.runs.append(run)
 
         engine = Engine(Store(store_dir), data_dir, pick_device(), progress=progress, epoch_callbacks=[epoch])
-        # The dashboard's runs are interactive: no judge panel (its residual judge trains for minutes); `python
-        # -m core panel` adds it to the results file later.
-        results = run_sweep(job.config, engine, results_dir, on_run=finished_run, panel=False)
+        results = run_sweep(job.config, engine, results_dir, on_run=finished_run)
         return str(results_path(results_dir, results["config_hash"]))
 
 

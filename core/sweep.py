@@ -47,7 +47,7 @@ UNBOUNDED = ("entropy", "feature_distance")  # every other figure is an accuracy
 
 def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
               on_run: Callable[[dict[str, Any]], None] | None = None,
-              executor: Executor | None = None, panel: bool = True) -> dict[str, Any]:
+              executor: Executor | None = None, panel: bool = False) -> dict[str, Any]:
     """Run (or reuse) everything the sweep needs, here or on a cluster (`executor`; default: in this process),
     and write its results file atomically; `on_run` sees each (lambda, seed) run as soon as it is scored, so a
     UI can plot points while the sweep goes on. With `panel`, every attack is also scored by the judge panel

@@ -109,7 +109,7 @@ def sweep(data_dir, tmp_path_factory, pytestconfig):
 
     root = tmp_path_factory.mktemp("sweep")
     engine = Engine(Store(root / "store"), data_dir, torch.device("cpu"))
-    results = run_sweep(SHORT, engine, root / "results", panel=False)  # the panel has tests of its own
+    results = run_sweep(SHORT, engine, root / "results")
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
     reporter.write_line("\nShort real sweep on ORL (tests/conftest.py SHORT):\n" + format_table(results))
     return engine, results, root

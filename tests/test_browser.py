@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -157,14 +157,17 @@ def test_clicking_a_point_of_the_tradeoff_plot_selects_its_lambda(server, page):
 
 
 @pytest.mark.slow
-def test_a_model_trained_to_extend_the_shipped_sweep_joins_it(tiny_zoo, data_dir, tmp_path):
+def test_a_model_trained_to_extend_the_shipped_sweep_joins_it(tiny_zoo, data_dir, tmp_path, page):
     """Train at a new lambda on the Train page by clicks; Explore's slider then reaches it, badged."""
     require_browser()
     zoo_dir, store = tiny_zoo
     env = {"MIDLAB_ZOO": str(zoo_dir), "MIDLAB_STORE": str(store), "MIDLAB_RESULTS": str(tmp_path / "results"),
            "MIDLAB_DATA": str(data_dir)}
     OUTPUT.mkdir(exist_ok=True)
-    with streamlit_server(env) as url, chromium_page() as page:
+    # A page of the module's browser (one Playwright per process), at the size the other screenshots have.
+    context = page.context.browser.new_context(viewport={"width": 1600, "height": 1400})
+    with streamlit_server(env) as url, closing(context):
+        page = context.new_page()
         page.goto(f"{url}/train")
         page.locator("input[aria-label='Lambdas']").fill("0.5")
         page.get_by_role("button", name="Train and attack").click()
@@ -182,8 +185,10 @@ def test_a_model_trained_to_extend_the_shipped_sweep_joins_it(tiny_zoo, data_dir
         page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
         page.screenshot(path=str(OUTPUT / "extend_explore_plot.png"))
         slider.focus()
-        page.keyboard.press("End")  # the sweep's largest lambda, shipped: its badge says so
-        page.get_by_text("precomputed", exact=True).first.wait_for(timeout=30_000)
+        page.keyboard.press("End")  # the sweep's largest lambda, shipped: no badge up top (it is in the details)
+        page.wait_for_url("**lam=1**", timeout=30_000)
+        badge = page.locator(".stMarkdownBadge", has_text="trained here")  # the plot's legend says it too
+        badge.first.wait_for(state="hidden", timeout=30_000)
         assert slider.get_attribute("aria-valuetext") == "1"
 
 

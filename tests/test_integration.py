@@ -66,7 +66,7 @@ def test_a_stored_sweep_trains_and_attacks_nothing(sweep, short_config, monkeypa
 
     monkeypatch.setattr(Trainer, "run", refuse)
     monkeypatch.setattr(core.engine, "run_miface", refuse)
-    again = run_sweep(short_config, engine, root / "results", panel=False)
+    again = run_sweep(short_config, engine, root / "results")
     assert all(run["reused"] == {"target": True, "attack": True} for run in again["runs"])
     assert again["summary"] == results["summary"]
 

@@ -53,7 +53,7 @@ TINY = SweepConfig(target=TargetConfig(data=TINY_DATA, train=TrainConfig(epochs=
 def test_a_stored_sweep_is_rescored_by_the_panel_without_attacking_again(data_dir, tmp_path, capsys, monkeypatch):
     store, out = tmp_path / "store", tmp_path / "results"
     engine = Engine(Store(store), data_dir, torch.device("cpu"))
-    plain = run_sweep(TINY, engine, out, panel=False)
+    plain = run_sweep(TINY, engine, out)
     path = results_path(out, plain["config_hash"])
     assert "panel" not in plain["runs"][0]
 
@@ -77,7 +77,7 @@ def test_a_stored_sweep_is_rescored_by_the_panel_without_attacking_again(data_di
         assert panel["identified_by_all"] <= min(tops) * 8 + 1e-9 and panel["n"] == 8
         assert all("flagged" in judge["sink"] for judge in panel["judges"])
     # A new sweep records the same panel figures (everything it needs is stored).
-    recorded = run_sweep(TINY, engine, out)
+    recorded = run_sweep(TINY, engine, out, panel=True)
     assert [run["panel"] for run in recorded["runs"]] == [run["panel"] for run in rescored["runs"]]
     assert recorded["panel_summary"] == rescored["panel_summary"]
     # The sweep's judge's own sink check is the panel's first judge's.

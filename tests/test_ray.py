@@ -59,8 +59,7 @@ def local_run(data_dir, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        results = run_sweep(tiny_config(), Engine(Store(root / "store"), data_dir, torch.device("cpu")), root,
-                            panel=False)
+        results = run_sweep(tiny_config(), Engine(Store(root / "store"), data_dir, torch.device("cpu")), root)
     finally:
         torch.set_num_threads(threads)
     return results, Store(root / "store")
@@ -97,7 +96,7 @@ def assert_same(results: dict, store: Store, local: tuple[dict, Store]) -> None:
 def test_a_sweep_on_a_two_node_cluster_equals_the_local_one(cluster, local_run, data_dir, tmp_path):
     store = Store(tmp_path / "store")
     seen = []
-    results = run_sweep(tiny_config(), Engine(store, data_dir, torch.device("cpu")), tmp_path, panel=False,
+    results = run_sweep(tiny_config(), Engine(store, data_dir, torch.device("cpu")), tmp_path,
                         on_run=seen.append,
                         executor=cluster)
     assert_same(results, store, local_run)
@@ -108,8 +107,7 @@ def test_a_sweep_on_a_two_node_cluster_equals_the_local_one(cluster, local_run, 
     stored = Store(tmp_path / "store")
     for run in results["runs"]:  # every task ran with the one torch thread it reserved, and says so
         assert stored.record("targets", run["target_key"])["environment"]["torch_threads"] == 1
-    again = run_sweep(tiny_config(), Engine(store, data_dir, torch.device("cpu")), tmp_path, executor=cluster,
-                      panel=False)
+    again = run_sweep(tiny_config(), Engine(store, data_dir, torch.device("cpu")), tmp_path, executor=cluster)
     assert all(all(run["reused"].values()) for run in again["runs"]), "a stored sweep submitted tasks again"
 
 
@@ -132,8 +130,7 @@ def test_a_worker_killed_mid_task_loses_only_its_task(cluster, local_run, data_d
 
     store = Store(tmp_path / "store")
     executor = RayExecutor(cluster.address, task=dies_once)
-    results = run_sweep(tiny_config(), Engine(store, data_dir, torch.device("cpu")), tmp_path, executor=executor,
-                        panel=False)
+    results = run_sweep(tiny_config(), Engine(store, data_dir, torch.device("cpu")), tmp_path, executor=executor)
     killed = marker.read_text()
     assert attempts.read_text().split().count(killed) == 2, "the killed task did not run exactly once more"
     assert_same(results, store, local_run)
@@ -155,7 +152,7 @@ def test_a_task_that_fails_on_its_own_is_reported_once_not_retried(cluster, data
 
     store = Store(tmp_path / "store")
     with pytest.raises(TrainingDiverged, match="nan at epoch 3"):
-        run_sweep(config, Engine(store, data_dir, torch.device("cpu")), tmp_path, panel=False,
+        run_sweep(config, Engine(store, data_dir, torch.device("cpu")), tmp_path,
                   executor=RayExecutor(cluster.address, task=diverges))
     time.sleep(1)  # a retry would have started by now
     assert attempts.read_text().count("attempt") == 1

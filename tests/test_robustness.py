@@ -528,7 +528,7 @@ def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_faces(root / "faces", identities=4, per_identity=5, size=(16, 16))
     config, _ = tiny_config(["--dataset", "folder", "--folder", str(root / "faces"), "--public", "heldout_identities",
                              "--public-identities", "1", "--lambdas", "0,0.1", "--epochs", "5"])
-    run_sweep(config, Engine(Store(root / "store"), root, torch.device("cpu")), root / "results", panel=False)
+    run_sweep(config, Engine(Store(root / "store"), root, torch.device("cpu")), root / "results")
     return root
 
 
