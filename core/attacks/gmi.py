@@ -110,13 +110,7 @@ def run_gmi(query: Query, labels: torch.Tensor, gan: GAN, config: GMIConfig,
         identity = -(log_p - torch.log1p(-log_p.exp().clamp(max=1 - 1e-6))) if config.log_odds else -log_p
         realism = F.softplus(-gan.discriminator(images))
         # Summed over codes so each code's gradient does not depend on how many are optimised at once.
-        loss = (identity + config.realism_weight * realism).sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if config.latent_bound:
-            with torch.no_grad():
-                z.clamp_(-config.latent_bound, config.latent_bound)
+        _descend(optimizer, (identity + config.realism_weight * realism).sum(), z, config.latent_bound)
         if on_step:
             on_step(step + 1, config.steps)
     with torch.no_grad():
@@ -146,13 +140,8 @@ def _run_paper(query: Query, labels: torch.Tensor, gan: GAN, config: GMIConfig,
         # is -D); the cross-entropy is -log p under the attacker's view, as the official code queries the target.
         prior = F.softplus(-gan.discriminator(images))
         identity = -query(images)[rows, targets]
-        loss = (prior + config.identity_weight * identity).sum() / config.loss_batch
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if config.latent_bound:
-            with torch.no_grad():
-                z.clamp_(-config.latent_bound, config.latent_bound)
+        _descend(optimizer, (prior + config.identity_weight * identity).sum() / config.loss_batch, z,
+                 config.latent_bound)
         done = step + 1
         if checkpoint and done % checkpoint_every == 0 and done < config.steps:
             _save_checkpoint(checkpoint, done, z, optimizer, recorder)
@@ -205,3 +194,14 @@ def _resume(path: Path, z: torch.Tensor, optimizer: torch.optim.Optimizer, recor
     step = int(state["step"])
     log.info("resuming the GMI attack from its checkpoint at step %d", step)
     return step
+
+
+def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, z: torch.Tensor, bound: float) -> None:
+    """One step of the codes `z` down `loss`, then each coordinate clamped to [-bound, bound], as GMI's own code
+    clamps them after every step (0: unbounded)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if bound:
+        with torch.no_grad():
+            z.clamp_(-bound, bound)
