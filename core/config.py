@@ -678,32 +678,35 @@ class ComparisonConfig:
 def to_dict(config: Any) -> Any:
     """A config as plain JSON-ready values, every field of it: the form results files and records store, from
     which `from_dict` rebuilds the same config."""
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
-    if isinstance(config, (list, tuple)):
-        return [to_dict(value) for value in config]
-    if isinstance(config, dict):
-        return {key: to_dict(value) for key, value in config.items()}
-    return config
+    return _plain(config, pruned=False)
 
 
 def hash_view(config: Any) -> Any:
     """What names a config (see config_hash): its values without the fields it declares irrelevant (another
     attack's knobs), and without fields added in a later version while they hold the value that reproduces
     earlier behaviour (ADDED_FIELDS), so every model and result stored before them keeps its hash."""
+    return _plain(config, pruned=True)
+
+
+def _plain(config: Any, pruned: bool) -> Any:
+    """`config` as JSON-ready values: whole (to_dict), or as the hash sees it (hash_view)."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        skip = set(config.irrelevant_fields()) if hasattr(config, "irrelevant_fields") else set()
-        skip |= {name for name, value in getattr(config, "ADDED_FIELDS", {}).items() if getattr(config, name) == value}
-        values = {f.name: hash_view(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in skip}
+        skip = set()
+        if pruned:
+            skip = set(config.irrelevant_fields()) if hasattr(config, "irrelevant_fields") else set()
+            skip |= {name for name, value in getattr(config, "ADDED_FIELDS", {}).items()
+                     if getattr(config, name) == value}
+        values = {f.name: _plain(getattr(config, f.name), pruned) for f in dataclasses.fields(config)
+                  if f.name not in skip}
         # A config that runs settings it derives (a comparison runs its sweep's attack template under each of
         # its attacks) is named by them too: their knobs are irrelevant to the template, not to the results.
-        if hasattr(config, "derived_configs"):
-            values |= {name: hash_view(value) for name, value in config.derived_configs().items()}
+        if pruned and hasattr(config, "derived_configs"):
+            values |= {name: _plain(value, pruned) for name, value in config.derived_configs().items()}
         return values
     if isinstance(config, (list, tuple)):
-        return [hash_view(value) for value in config]
+        return [_plain(value, pruned) for value in config]
     if isinstance(config, dict):
-        return {key: hash_view(value) for key, value in config.items()}
+        return {key: _plain(value, pruned) for key, value in config.items()}
     return config
 
 
