@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 
 import pydantic
 
+from core.errors import MidLabError, problems
+
 # Bump when a code change alters what an existing stored config would produce, so old results are not reused.
 SCHEMA_VERSION = 1
 
@@ -59,7 +61,7 @@ STORE_ENV = "MIDLAB_STORE"
 RESULTS_ENV = "MIDLAB_RESULTS"
 
 
-class ConfigError(ValueError):
+class ConfigError(MidLabError, ValueError):
     """A setting is out of range or unknown; the message names the setting and what is allowed."""
 
 
@@ -766,10 +768,8 @@ def from_dict(cls: type[ConfigT], values: Any) -> ConfigT:
     try:
         return _validator(cls).validate_python(_stored_form(cls, values))
     except pydantic.ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(part) for part in e['loc']) or cls.__name__}: "
-                             f"{e['msg'].removeprefix('Value error, ')}" for e in error.errors()[:3])
-        raise ConfigError(f"the stored {cls.__name__} settings do not fit this version of MID Lab ({problems}); "
-                          "run it again") from None
+        raise ConfigError(f"the stored {cls.__name__} settings do not fit this version of MID Lab "
+                          f"({problems(error, cls.__name__)}); run it again") from None
 
 
 def sweep_from_dict(values: dict[str, Any]) -> SweepConfig:
