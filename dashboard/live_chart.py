@@ -11,6 +11,7 @@ where that is off or the file cannot be put in place, the page falls back to st.
 The faces, cards and sentences of every lambda are sent once (their data does not change with lambda, so
 Streamlit's message cache sends it again only as a reference) and swapped in the moment the slider moves."""
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -86,8 +87,9 @@ export default function (component) {
     const figure = JSON.parse(data.figure);
     return Plotly.react(plot, figure.data, figure.layout, {displaylogo: false, responsive: true});
   }).then(() => {
-    plot.midlabShown = data.ring && data.ring.shown;
-    follow(plot, window.Plotly, data.ring);
+    const ring = data.ring && JSON.parse(data.ring);
+    plot.midlabShown = ring && ring.shown;
+    follow(plot, window.Plotly, ring);
     if (!plot.midlabBound) {
       plot.midlabBound = true;
       plot.on('plotly_click', (event) => {
@@ -122,6 +124,8 @@ def plotly_js_served() -> bool:
     return True
 
 
+# A component's data holds only text: Streamlit looks for a dataframe in every other value of its first level,
+# which imports pandas and pyarrow (about a second of the first render under load).
 _live_plot = st.components.v2.component("midlab.live_plot", js=_JS, isolate_styles=False)
 
 
@@ -139,7 +143,7 @@ def live_plotly_chart(figure: go.Figure, figure_json: str, key: str, on_pick: Ca
     base = st.get_option("server.baseUrlPath").strip("/")
     callbacks = {"on_picked_change": on_pick} if on_pick else {}
     _live_plot(data={"figure": figure_json, "src": f"{'/' + base if base else ''}/app/static/plotly.min.js",
-                     "ring": ring},
+                     "ring": None if ring is None else json.dumps(ring)},
                key=key, height=figure.layout.height or 450, **callbacks)
 
 
@@ -198,15 +202,17 @@ function showPanel(root, panel) {
 }
 
 export default function (component) {
-  const { data, parentElement } = component;
-  if (parentElement.midlabFaces !== data.sources) {  // decoded once, so that a swap shows at once
-    parentElement.midlabFaces = data.sources;
-    parentElement.midlabPreloaded = Object.values(data.sources).flat().map((src) => {
+  const { parentElement } = component;
+  if (parentElement.midlabJson !== component.data.json) {  // decoded once, so that a swap shows at once
+    parentElement.midlabJson = component.data.json;
+    parentElement.midlabData = JSON.parse(component.data.json);
+    parentElement.midlabPreloaded = Object.values(parentElement.midlabData.sources).flat().map((src) => {
       const image = new Image();
       image.src = src;
       return image;
     });
   }
+  const data = parentElement.midlabData;
   // The faces are swapped only when the slider shows another value: React re-sets the attribute on every redraw,
   // and the server's own images (which then agree) must not be swapped back. The panel is the component's own:
   // it always shows the slider's value, which after the server's rerun is the server's lambda.
@@ -253,5 +259,5 @@ def live_faces(slider: str, targets: list[str], sources: dict[str, list[str]], c
     panels[value] (dashboard.lambda_cards: the metric cards and the sentence), where value is the slider's value
     text. Its data must not change with the slider's value, so that it is sent once (Streamlit's message cache
     then sends it as a reference)."""
-    _live_faces(data={"slider": slider, "targets": targets, "sources": sources, "captions": captions,
-                      "panels": panels}, key=key)
+    _live_faces(data={"json": json.dumps({"slider": slider, "targets": targets, "sources": sources,
+                                          "captions": captions, "panels": panels})}, key=key)

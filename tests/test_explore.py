@@ -32,7 +32,7 @@ def components(app: AppTest) -> list[dict]:
 
 
 def live_faces(app: AppTest) -> dict:
-    [faces] = [data for data in components(app) if "sources" in data]
+    [faces] = [json.loads(data["json"]) for data in components(app) if "json" in data]
     return faces
 
 
@@ -41,7 +41,7 @@ def tradeoff(app: AppTest) -> tuple[dict, dict]:
     live chart (dashboard/live_chart.py) receives them."""
     live, spread = [data for data in components(app) if "figure" in data]
     assert spread["ring"] is None  # the prediction spread, the other live chart, has no ring
-    return json.loads(live["figure"]), live["ring"]
+    return json.loads(live["figure"]), json.loads(live["ring"])
 
 
 def panel(app: AppTest) -> dict:
