@@ -43,17 +43,24 @@ function watchSlider(owner, label, onValue) {
 """
 
 _JS = _WATCH_SLIDER_JS + """
+// plotly.js is 4.8 MB of script to parse: it is fetched once the browser is first idle, so that what is above the
+// charts (the faces, the cards and the sentence) is drawn first.
+function idle() {
+  return new Promise((resolve) => (window.requestIdleCallback ? requestIdleCallback(resolve, {timeout: 2000})
+    : setTimeout(resolve, 0)));
+}
+
 let loading = null;
 function plotlyJs(src) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!loading) {
-    loading = new Promise((resolve, reject) => {
+    loading = idle().then(() => new Promise((resolve, reject) => {
       const script = document.createElement('script');
       script.src = src;
       script.onload = () => resolve(window.Plotly);
       script.onerror = () => { loading = null; reject(new Error('cannot load ' + src)); };
       document.head.appendChild(script);
-    });
+    }));
   }
   return loading;
 }
