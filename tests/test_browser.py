@@ -13,6 +13,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
+
 from tests.test_explore import featured
 
 ROOT = Path(__file__).resolve().parent.parent
