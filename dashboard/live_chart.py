@@ -213,6 +213,7 @@ export default function (component) {
   if (parentElement.midlabJson !== component.data.json) {  // decoded once, so that a swap shows at once
     parentElement.midlabJson = component.data.json;
     parentElement.midlabData = JSON.parse(component.data.json);
+    parentElement.midlabPanel = undefined;  // another sweep's panels: draw them again
     parentElement.midlabPreloaded = Object.values(parentElement.midlabData.sources).flat().map((src) => {
       const image = new Image();
       image.src = src;
@@ -220,6 +221,12 @@ export default function (component) {
     });
   }
   const data = parentElement.midlabData;
+  const show = (value) => {  // the panel of a value, drawn once per value shown
+    if (!data.panels[value] || (value === parentElement.midlabPanel &&
+                                parentElement.querySelector('div.midlab-panel'))) return;
+    parentElement.midlabPanel = value;
+    showPanel(parentElement, data.panels[value]);
+  };
   // The faces are swapped only when the slider shows another value: React re-sets the attribute on every redraw,
   // and the server's own images (which then agree) must not be swapped back. The panel is the component's own:
   // it always shows the slider's value, which after the server's rerun is the server's lambda.
@@ -231,11 +238,11 @@ export default function (component) {
     }
     const value = slider.getAttribute('aria-valuetext');
     if (parentElement.midlabShown === undefined) parentElement.midlabShown = value;
-    if (data.panels[value]) showPanel(parentElement, data.panels[value]);
+    show(value);
   };
   showPanelOfSlider(120);
   watchSlider(parentElement, data.slider, (moved) => {
-    if (data.panels[moved]) showPanel(parentElement, data.panels[moved]);
+    show(moved);
     if (moved === parentElement.midlabShown) return;
     parentElement.midlabShown = moved;
     swapFaces(data, moved);

@@ -324,7 +324,8 @@ def test_the_slider_swaps_faces_cards_and_sentence_without_the_server(server, fr
     assert all(c.startswith(f"λ={after_value} ") for c in now[2::3]) and now[2::3] != captions[2::3]
     swapped_cards, swapped_sentence = panel_texts(page)
     assert swapped_cards != cards and f"lambda = {after_value} " in swapped_sentence
-    assert page.evaluate("() => window.__sent") >= 1  # the slider did ask for a rerun, and it never left
+    # The slider does ask for a rerun (after its debounce), and that request never leaves the page.
+    page.wait_for_function("() => window.__sent >= 1", timeout=10_000)
     page.evaluate("() => { window.__blockSend = false; }")
     # The server, asked for that lambda, shows the same cards and sentence.
     page.goto(f"{server}/?lam={after_value}")
