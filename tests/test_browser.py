@@ -119,7 +119,7 @@ def test_first_screen_then_moving_lambda(server, page):
         time.sleep(0.2)
     after = reconstruction_sources(page)
     assert after[2::3] != before[2::3], "moving lambda did not change the reconstructions"
-    page.wait_for_url("**lam=0.1**", timeout=10_000)
+    page.wait_for_url(f"**lam={featured().lambdas[-1]:g}**", timeout=10_000)
     # The faces swapped in by the browser are then confirmed by the server's own images, and stay.
     page.wait_for_function(f"() => [...document.querySelectorAll(\"{FACE}\")].every(i => !i.src.startsWith('data:'))",
                            timeout=30_000)
