@@ -14,7 +14,7 @@ import numpy as np
 
 # scipy.special, not scipy.stats: the dashboard computes intervals on its first screen, and importing scipy.stats
 # takes about a second there (scipy.special a third of it).
-from scipy.special import stdtrit
+from scipy.special import bdtr, stdtrit
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> dict[str, float]:
@@ -58,11 +58,11 @@ def paired_difference(hits_a: list[bool], hits_b: list[bool]) -> dict[str, float
 
 
 def mcnemar_p_value(only_a: int, discordant: int) -> float:
-    """The exact two-sided McNemar p-value: twice the binomial(discordant, 1/2) tail beyond the rarer count of
+    """The exact two-sided McNemar p-value: twice the binomial(discordant, 1/2) CDF at the rarer count of
     pairs where only one side succeeds, at most 1."""
-    rarer = min(only_a, discordant - only_a)
-    tail = sum(math.comb(discordant, k) for k in range(rarer + 1)) / 2 ** discordant
-    return min(1.0, 2 * tail)
+    if discordant == 0:
+        return 1.0
+    return min(1.0, 2 * float(bdtr(min(only_a, discordant - only_a), discordant, 0.5)))
 
 
 def within_noise(difference: dict[str, float]) -> bool:
