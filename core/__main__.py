@@ -316,11 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="time only the default regime study (`python -m core study`) from an empty store, "
                             "then stored (about 42 minutes)")
 
-    zoo = commands.add_parser("zoo", help="rebuild the default model zoo in assets/zoo from the default ORL and "
-                                          "LFW sweeps",
-                              description="Runs (or reuses from the store) the default ORL and LFW sweeps under every "
-                                          "attack and exports their models and reconstructions, compactly, to "
-                                          "assets/zoo for the dashboard.")
+    zoo = commands.add_parser("zoo", help="rebuild the default model zoo in assets/zoo from the default sweeps",
+                              description="Runs (or reuses from the store) the default sweep of each dataset in "
+                                          "core/zoo.py's ZOO_DATASETS under every attack and exports their models "
+                                          "and reconstructions, compactly, to assets/zoo for the dashboard.")
     add_common(zoo)
     zoo.add_argument("--out", help=f"folder for the sweep's results JSON (default: ${RESULTS_ENV}, else ./results)")
 

@@ -86,9 +86,9 @@ def _config(*argv: str):
 
 def test_each_dataset_gets_its_defaults_and_options_override_them():
     from core.config import config_hash
-    from core.zoo import default_zoo_sweeps
+    from core.zoo import ZOO_DATASETS, default_zoo_sweeps
 
-    assert [config_hash(_config("--dataset", d, "--attack", a)) for d in ("orl", "lfw")
+    assert [config_hash(_config("--dataset", d, "--attack", a)) for d in ZOO_DATASETS
             for a in ("miface", "gmi", "inversion")] == [config_hash(c) for c in default_zoo_sweeps()]
     orl, lfw = _config("--attack", "gmi"), _config("--dataset", "lfw", "--attack", "gmi")
     assert orl.attack.prior.crop == 190 and lfw.attack.prior.crop == 126

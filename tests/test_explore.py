@@ -22,7 +22,7 @@ def explore(tmp_path, monkeypatch, data_dir):
 
 
 def featured():
-    """The sweep Explore opens on: GMI on the zoo's LFW models."""
+    """The sweep Explore opens on: GMI on the zoo's ORL models while no LFW sweep ships."""
     zoo = load_zoo()
     return zoo[featured_index([s.results for s in zoo])]
 
@@ -55,8 +55,8 @@ def test_first_screen_shows_faces_metrics_and_plots(explore):
     assert len(app.image) == 8 * 3  # original, lambda = 0 and chosen lambda for 8 people
     assert len(app.metric) == 4 and not app.get("plotly_chart") and len(app.get("bidi_component")) == 3
     assert any("precomputed" in m.value for m in app.expander[0].markdown)  # hashes in the details, not up top
-    assert app.query_params["attack"] in ("gmi", ["gmi"]) and app.query_params["data"] in ("lfw", ["lfw"])
-    assert app.multiselect[0].value == featured().names[:8] == sorted(featured().names)[:8]  # first eight by name
+    assert app.query_params["attack"] in ("gmi", ["gmi"]) and app.query_params["data"] in ("orl", ["orl"])
+    assert app.multiselect[0].value == featured().names[:8]  # the first eight by name (labels in natural order)
 
 
 def test_the_tradeoff_plot_has_one_curve_per_attack_and_the_attack_selector_switches(explore):
@@ -119,8 +119,8 @@ def test_without_the_dataset_the_reconstructions_still_show(tmp_path, monkeypatc
     app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not app.exception
     warning = shown(app.warning[0].value)  # the error is shown as plain text: Markdown-escaped
-    assert "lfw_gray" in warning and "MIDLAB_DATA" in warning
-    assert "`python -m core fetch lfw`" in warning  # the data folder is the default: no --data
+    assert "att_faces" in warning and "MIDLAB_DATA" in warning
+    assert "`python -m core fetch orl`" in warning  # the data folder is the default: no --data
     assert len(app.image) == 8 * 2 and len(app.metric) == 4
 
 
