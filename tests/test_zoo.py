@@ -17,6 +17,9 @@ from core.zoo import ZOO_ATTACKS, ZOO_DATASETS, default_zoo_sweeps
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ASSETS_BUDGET = 50 * 2**20  # the whole of assets/, as `du -s --apparent-size assets` counts it
+# The judge gave its verdicts on the full-precision reconstructions; the zoo ships them rounded to 8 bits, which
+# can only break a near-tie: there the recorded person must be within this many nats of the judge's top answer.
+ROUNDING_TIE_NATS = 0.1
 
 
 def test_shipped_zoo_matches_the_default_sweeps():
@@ -57,8 +60,10 @@ def test_shipped_zoo_files_are_intact_and_small():
 
 def test_the_judges_that_scored_the_zoo_ship_and_give_its_verdicts_per_person():
     """Every judge that scored the zoo ships in assets/store in the store's verified form, and on the shipped
-    (8-bit) reconstructions it names, person by person, whom the zoo's record says it named: a fresh clone shows
+    (8-bit) reconstructions it names, person by person, whom the zoo's record says it named, but for near-ties
+    that the rounding to 8 bits broke (ROUNDING_TIE_NATS; at most one person in a hundred): a fresh clone shows
     the shipped figures without retraining a judge (whose weights depend on the machine: docs/reliability.md)."""
+    people = ties = 0
     for sweep in load_zoo():
         judged = sweep.results["evaluator"]
         config = from_dict(EvaluatorConfig, sweep.results["config"]["evaluator"])
@@ -73,9 +78,12 @@ def test_the_judges_that_scored_the_zoo_ship_and_give_its_verdicts_per_person():
         for run in sweep.results["runs"]:
             images = torch.from_numpy(sweep.reconstructions(run["lambda"])).float().div(255).unsqueeze(1)
             with torch.no_grad():
-                named = judge(images).argmax(1).tolist()
-            assert named == [person["predicted"] for person in run["attack"]["per_identity"]], \
-                f"{sweep.label} lambda {run['lambda']:g}"
+                log_p = torch.log_softmax(judge(images), 1)
+            recorded = torch.tensor([person["predicted"] for person in run["attack"]["per_identity"]])
+            gaps = log_p.max(1).values - log_p.gather(1, recorded.view(-1, 1)).squeeze(1)
+            assert (gaps < ROUNDING_TIE_NATS).all(), f"{sweep.label} lambda {run['lambda']:g}: {gaps.max():.3f}"
+            people, ties = people + len(recorded), ties + int((log_p.argmax(1) != recorded).sum())
+    assert ties <= people // 100, f"{ties} of {people} verdicts differ"
 
 
 @pytest.mark.slow
