@@ -21,6 +21,7 @@ from core.config import (
     DEFAULT_STUDY_LAMBDAS,
     DEFAULT_STUDY_SEEDS,
     DEFAULT_STUDY_SUITE,
+    DEFAULT_STUDY_VIEW,
     GMI_RECIPES,
     LIMITS,
     PREDICT_MODES,
@@ -160,9 +161,10 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                         help="cap each identity's images (a seeded choice) to tame imbalance "
                              f"({_range('max_per_identity')}; default: "
                              f"{sweep_defaults('lfw').target.data.max_per_identity} for lfw, else 0 = no cap)")
-    parser.add_argument("--view", choices=PREDICT_MODES, default="mu",
-                        help="the attacker's view of a MID model: a fresh sample of z per query, the mean of "
-                             "K samples, or mu (white-box) (default: mu)")
+    parser.add_argument("--view", choices=PREDICT_MODES, default=AttackConfig().view,
+                        help="the attacker's view of a MID model: sample (the deployed answer, a fresh z per "
+                             "query, as the paper attacked), mean (of K samples), or mu (a white-box attacker who "
+                             f"strips MID's noise) (default: {AttackConfig().view})")
     parser.add_argument("--predict-mode", choices=PREDICT_MODES, default=defaults_model.predict_mode,
                         help="how the deployed model answers test queries (default: sample, as the official code)")
     parser.add_argument("--bottleneck", type=_bounded("bottleneck"), default=defaults_model.bottleneck_dim,
@@ -255,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
             action.default = DEFAULT_STUDY_LAMBDAS
             action.help = (f"comma-separated MID weights, each {_range('lambda')} (default: "
                            f"{_numbers(DEFAULT_STUDY_LAMBDAS)})")
+        elif action.dest == "view":  # the shipped default study's attacker, as it was registered
+            action.default = DEFAULT_STUDY_VIEW
+            action.help = ("the attacker's view of a MID model: sample (the deployed answer, a fresh z per query), "
+                           "mean (of K samples), or mu (a white-box attacker who strips MID's noise) (default: "
+                           f"{DEFAULT_STUDY_VIEW}, as the shipped default study was registered)")
     study.add_argument("--attack", choices=ATTACKS, default="miface",
                        help="inversion attack for every regime (default: miface; the factor 'attack' varies it)")
     study.add_argument("--factor", choices=tuple(STUDY_FACTORS),
@@ -309,10 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="time only the default regime study (`python -m core study`) from an empty store, "
                             "then stored (about 42 minutes)")
 
-    zoo = commands.add_parser("zoo", help="rebuild the default model zoo in assets/zoo from the default ORL sweep",
-                              description="Runs (or reuses from the store) the default ORL sweep under every attack "
-                                          "and exports its models and reconstructions, compactly, to assets/zoo for "
-                                          "the dashboard.")
+    zoo = commands.add_parser("zoo", help="rebuild the default model zoo in assets/zoo from the default sweeps",
+                              description="Runs (or reuses from the store) the default sweep of each dataset in "
+                                          "core/zoo.py's ZOO_DATASETS under every attack and exports their models "
+                                          "and reconstructions, compactly, to assets/zoo for the dashboard.")
     add_common(zoo)
     zoo.add_argument("--out", help=f"folder for the sweep's results JSON (default: ${RESULTS_ENV}, else ./results)")
 

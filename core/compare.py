@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.attacks.base import queried_mode
 from core.config import ComparisonConfig, OutputDefenseConfig, TargetConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
@@ -100,6 +101,8 @@ def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
                 "label": point_label(defense, strength, epsilon), "target_key": target_key,
                 "model_path": str(engine.store.path("targets", target_key)), "reused": done[target_key].reused,
                 "test": record["test"]["deployed"], "spread": engine.prediction_spread(model, target_config, data),
+                "test_queried": record["test"]["by_mode"][queried_mode(target_config.model.head,
+                                                                       config.sweep.attack.view)],
                 "attacks": scores,
             }
         points.append(point)

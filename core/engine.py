@@ -379,7 +379,7 @@ class Engine:
         images = shipped["images"].unsqueeze(1)  # (C, 1, H, W) uint8
         scale = images.shape[-1] // shipped["trajectory"].shape[-1]
         trajectory = shipped["trajectory"].unsqueeze(2).repeat_interleave(scale, 3).repeat_interleave(scale, 4)
-        trajectory[-1] = images
+        trajectory = torch.cat([trajectory, images.unsqueeze(0)])  # the zoo leaves out the last frame: the final image
         tensors = {"images": images.float() / 255, "trajectory": trajectory, "steps": shipped["steps"],
                    "target_confidence": shipped["target_confidence"]}
         record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,

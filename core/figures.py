@@ -9,7 +9,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from core.results import ReportError
+from core.results import ReportError, accuracy_axis
 
 ATTACK_NAMES = {"miface": "MI-Face", "gmi": "GMI (GAN prior)", "inversion": "inversion network (black-box)"}
 DEFENSE_STYLE = {  # name in the legend, colour, marker
@@ -81,14 +81,16 @@ def add_defense(figure: go.Figure, rows: list[dict], defense: str, frontier_labe
                                     "frontier", line={"color": colour, "dash": "dash", "width": 2}))
 
 
-def tradeoff_layout(figure: go.Figure, identities: int | None, title: str, height: int = 460) -> go.Figure:
-    """Axes of a tradeoff plot (attack accuracy across, test accuracy up), the chance line and the title."""
+def tradeoff_layout(figure: go.Figure, identities: int | None, title: str, height: int = 460,
+                    accuracy: str = "test accuracy") -> go.Figure:
+    """Axes of a tradeoff plot (attack accuracy across, the test accuracy `accuracy` names up: see
+    core.results.accuracy_axis), the chance line and the title."""
     if identities:
         figure.add_vline(x=1 / identities, line={"color": "gray", "dash": "dot"}, annotation_text="chance",
                          annotation_position="bottom right")
     figure.update_layout(
         xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
-        yaxis={"title": "test accuracy → more useful", "range": [-0.02, 1.05]},
+        yaxis={"title": f"{accuracy} → more useful", "range": [-0.02, 1.05]},
         margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=height, legend={"orientation": "h", "y": -0.18},
         title={"text": title, "font": {"size": 14}},
     )
@@ -108,7 +110,7 @@ def comparison_figure(results: dict[str, Any], attack: str) -> go.Figure:
                         connect=defense in ("mid", "dpsgd"))
     return tradeoff_layout(figure, results["data"]["identities"],
                            f"{ATTACK_NAMES.get(attack, attack)}: defenses compared (bars: 95% intervals; big "
-                           "markers and dashes: frontier)")
+                           "markers and dashes: frontier)", accuracy=accuracy_axis(results["config"]["sweep"]))
 
 
 def spread_figure(results: dict[str, Any], measure: str = "confidence") -> go.Figure:

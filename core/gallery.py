@@ -96,15 +96,17 @@ class Sweep:
 
     def trajectory(self, mid_lambda: float) -> tuple[np.ndarray, list[int], np.ndarray]:
         """Recorded frames uint8 (T, C, H, W), their step numbers, and the target's confidence (T, C). The zoo
-        keeps frames at reduced resolution: they come back enlarged, the last one as the exact final image."""
+        keeps frames at reduced resolution and leaves out the last one, the final image it holds exactly: they
+        come back enlarged, with the final image appended."""
         tensors = self._tensors(self.run(mid_lambda))
-        frames, images = tensors["trajectory"], tensors["images"]
+        frames, images, steps = tensors["trajectory"], tensors["images"], tensors["steps"].tolist()
         frames = frames.reshape(frames.shape[0], frames.shape[1], frames.shape[-2], frames.shape[-1])
         scale = images.shape[-1] // frames.shape[-1]
         if scale > 1:
             frames = frames.repeat(scale, axis=2).repeat(scale, axis=3)
-            frames[-1] = _uint8_faces(images)
-        return frames, tensors["steps"].tolist(), tensors["target_confidence"]
+        if len(frames) == len(steps) - 1:
+            frames = np.concatenate([frames, _uint8_faces(images)[None]])
+        return frames, steps, tensors["target_confidence"]
 
 
 def _checked(path: Path, expected: str | None, fix: str) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ from core.compare import DEFENSE_NAMES, table_rows
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, spread_figure
 from core.files import write_atomic
 from core.results import FIGURE_LABELS, flat_figures, format_figure
-from core.study_figures import level_text, machine, status, study_command, study_figure
+from core.study_figures import level_text, machine, regime_accuracy, status, study_command, study_figure
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
@@ -91,7 +91,9 @@ def write_report(results: dict[str, Any], out_dir: Path, png: bool = True) -> li
     paths. With png, a missing browser raises ReportError after the HTML, CSV and Markdown are written."""
     out_dir = Path(out_dir)
     if results.get("kind") == "study":
-        figures = {f"regime_{level_text(r['level'])}": study_figure(r, results["factor"]) for r in results["regimes"]}
+        figures = {f"regime_{level_text(r['level'])}": study_figure(r, results["factor"],
+                                                                    regime_accuracy(results, r["level"]))
+                   for r in results["regimes"]}
         tables = {"study.csv": csv_text(study_rows(results)), "study.md": study_markdown(results)}
     else:
         figures = {f"tradeoff_{a}": comparison_figure(results, a) for a in results["attacks"]}

@@ -12,6 +12,7 @@ from core.files import read_json, read_regular, write_atomic
 
 FIGURE_LABELS = {
     "test_accuracy": "test accuracy",
+    "queried_accuracy": "test accuracy as queried",
     "attack_top1": "attack top-1",
     "attack_top5": "attack top-5",
     "feature_distance": "feature distance",
@@ -36,6 +37,22 @@ def format_figure(figure: dict[str, Any], digits: int = 2, sep: str = ", ") -> s
     if low is None or high is None or math.isnan(low):
         return f"{value:.{digits}f}"
     return f"{value:.{digits}f} [{low:.{digits}f}{sep}{high:.{digits}f}]"
+
+
+def accuracy_axis(config: dict[str, Any]) -> str:
+    """Which test accuracy a tradeoff plot or table of a sweep-like config (its 'target' and 'attack', as
+    stored) shows: always the deployed MID model's, named by its mode; and, when the attacker queried another
+    function (a white-box view such as mu), that it did, so the two are not confused."""
+    deployed, view = config["target"]["model"]["predict_mode"], config["attack"]["view"]
+    if deployed == view:
+        return f"test accuracy (deployed model, {deployed}: as attacked)"
+    return f"test accuracy of the deployed model ({deployed}; the attacker queried {view})"
+
+
+def attacker_label(view: str) -> str:
+    """The attacker a view stands for, in a few words, for the captions of sweeps, comparisons and studies."""
+    return {"sample": "the deployed answers (sample view)", "mean": "the mean of K sampled answers (mean view)",
+            "mu": "white-box, MID's noise stripped (mu view)"}[view]
 
 
 def text_table(header: list[str], lines: list[list[str]], right: bool = False) -> list[str]:
@@ -80,13 +97,22 @@ def load_results(path: Path, kind: str = "sweep") -> dict[str, Any] | None:
     return results if isinstance(results, dict) and results.get("kind") == kind else None
 
 
+def summary_labels(results: dict[str, Any]) -> dict[str, str]:
+    """The figures a sweep's table shows (FIGURE_LABELS): the queried function's test accuracy only where the
+    attacker's view differs from the deployed mode (elsewhere it is the test accuracy)."""
+    config = results["config"]
+    same = config["attack"]["view"] == config["target"]["model"]["predict_mode"]
+    return {name: label for name, label in FIGURE_LABELS.items() if not (same and name == "queried_accuracy")}
+
+
 def summary_table(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One flat row per lambda: each figure's value and 95% interval bounds, for tables and CSV."""
     rows = []
     for row in results["summary"]:
         # A joined sweep (join_results) says where each point comes from and which are another judge's.
         joined = {"origin": row["origin"], "other judge": row["other_judge"]} if "origin" in row else {}
-        rows.append({"lambda": row["lambda"], "seeds": row["seeds"], **joined, **flat_figures(row)})
+        rows.append({"lambda": row["lambda"], "seeds": row["seeds"], **joined,
+                     **flat_figures(row, summary_labels(results))})
     return rows
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.figures import ATTACK_NAMES
+from core.results import attacker_label
 from core.stats import difference_interval, mean_interval, paired_difference, within_noise
 
 # Which sweep a first screen shows: the first (dataset, attack) of this order that is stored, else the first sweep.
@@ -255,7 +256,8 @@ def step_dpsgd(results: dict[str, Any], comparisons: list[dict[str, Any]]) -> St
     newest: dict[str, dict[str, Any]] = {}
     for comparison in comparisons:  # newest first
         newest.setdefault(comparison["data"]["dataset"], comparison)
-    lines = [f"- **{dataset.upper()}** ({comparison['data']['identities']} people): "
+    lines = [f"- **{dataset.upper()}** ({comparison['data']['identities']} people; attacker: "
+             f"{attacker_label(comparison['config']['sweep']['attack']['view'])}): "
              f"{comparison['frontiers'][attack]['sentence']}"
              for dataset, comparison in sorted(newest.items(), key=lambda item: item[0] != dataset_of(results))
              if attack in comparison.get("frontiers", {})]
@@ -285,9 +287,10 @@ def step_takeaway(results: dict[str, Any], siblings: list[dict[str, Any]],
     regimes = [r["verdict"]["verdict"] for s in studies for r in s["regimes"]]
     missing = ""
     if regimes:
-        lines.append(f"- **The regime studies**: of {len(regimes)} regimes, {regimes.count('yes')} reproduce the "
-                     f"paper's claim, {regimes.count('no')} contradict it, {regimes.count('inconclusive')} are "
-                     "inconclusive (Findings page).")
+        attackers = sorted({attacker_label(s["config"]["base"]["attack"]["view"]) for s in studies})
+        lines.append(f"- **The regime studies** (attacker: {'; '.join(attackers)}): of {len(regimes)} regimes, "
+                     f"{regimes.count('yes')} reproduce the paper's claim, {regimes.count('no')} contradict it, "
+                     f"{regimes.count('inconclusive')} are inconclusive (Findings page).")
     else:
         missing = "No regime study is stored: `python -m core study` runs the default one (Findings page)."
     return Step("8. What to take away, and what the figures cannot tell", "\n".join(lines), "none", missing=missing)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.attacks.base import queried_mode
 from core.compare import ATTACK_FIGURES, compare_frontiers, frontier
 from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
@@ -84,6 +85,7 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
             "model_path": str(engine.store.path("targets", target.key)),
             "grid_path": str(engine.store.path("attacks", attack.key) / "reconstructions.png"),
             "test": record["test"]["deployed"], "final_kl": record["history"][-1].get("kl"),
+            "test_queried": record["test"]["by_mode"][queried_mode(target.config.model.head, attack.config.view)],
             "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES}
             | {"sink": attack_sink(attack_record["scores"], classes[index])},
             "reused": {"target": done[target.key].reused, "attack": done[attack.key].reused},

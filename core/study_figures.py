@@ -10,7 +10,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from core.config import StudyConfig, from_dict, to_dict
 from core.figures import ATTACK_NAMES, add_defense, tradeoff_layout
+from core.results import accuracy_axis
 
 # The verdict of "MID lowers attack accuracy at equal test accuracy" in the paper's terms; every status is shown
 # the same neutral way: a reproduction that fails is as much a finding as one that holds.
@@ -105,9 +107,15 @@ def mid_reference_line(regime: dict[str, Any]) -> str:
     return f"against the MID lambda=0 reference: {judged['verdict']}. {regime['finding_mid_reference']}"
 
 
-def study_figure(regime: dict[str, Any], factor: str) -> go.Figure:
-    """Test accuracy against attack top-1 for the undefended model and each MID lambda, with 95% interval bars;
-    MID's frontier rows drawn larger and joined by a dashed staircase."""
+def regime_accuracy(results: dict[str, Any], level: Any) -> str:
+    """Which test accuracy the plot of a stored study's regime at `level` shows (core.results.accuracy_axis)."""
+    study = from_dict(StudyConfig, results["config"])
+    return accuracy_axis(to_dict(next(regime for value, regime in study.regimes() if value == level)))
+
+
+def study_figure(regime: dict[str, Any], factor: str, accuracy: str = "test accuracy") -> go.Figure:
+    """Test accuracy (`accuracy` says which: regime_accuracy) against attack top-1 for the undefended model and
+    each MID lambda, with 95% interval bars; MID's frontier rows drawn larger and joined by a dashed staircase."""
     frontier = set(regime.get("frontier", []))
     figure = go.Figure()
     for defense in ("none", "mid"):
@@ -117,7 +125,7 @@ def study_figure(regime: dict[str, Any], factor: str) -> go.Figure:
                         connect=defense == "mid")
     return tradeoff_layout(figure, regime.get("data", {}).get("identities"),
                            f"{factor} = {level_text(regime['level'])}: bars are 95% intervals over seeds; big "
-                           "markers and dashes: MID's frontier", height=420)
+                           "markers and dashes: MID's frontier", height=420, accuracy=accuracy)
 
 
 def _above(a: dict[str, Any], b: dict[str, Any]) -> tuple[bool, bool]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.attacks.base import queried_mode
 from core.config import SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
@@ -28,7 +29,7 @@ from core.executor import (
 from core.files import write_json_atomic
 from core.metrics import PROPORTION, mean_interval
 from core.panel import add_panel
-from core.results import attack_sink, format_figure, results_path, text_table
+from core.results import accuracy_axis, attack_sink, format_figure, results_path, summary_labels, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 
 # The figures summarised per lambda: a name and where it sits in a run's record.
@@ -41,6 +42,11 @@ FIGURES = {
     "feature_distance": ("attack", "feature_distance"),
 }
 
+
+# The test accuracy of the function the attacker queried (see core.attacks.base.queried_mode): the deployed
+# model's unless the attacker's view differs, as a white-box 'mu' attacker's does. Results files from before
+# it lack it.
+QUERIED = {"queried_accuracy": ("test_queried", "accuracy")}
 
 UNBOUNDED = ("entropy", "feature_distance")  # every other figure is an accuracy or a probability, in [0, 1]
 
@@ -69,12 +75,14 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
         (mid_lambda, seed), (target, attack) = grid[index], points[index]
         target_record, attack_record = done[target.key].record, done[attack.key].record
         attack_dir = engine.store.path("attacks", attack.key)
+        queried = queried_mode(config.target.model.head, config.attack.view)
         runs.append({
             "lambda": mid_lambda, "seed": seed,
             "target_key": target.key, "model_path": str(engine.store.path("targets", target.key)),
             "attack_key": attack.key, "reconstructions_path": str(attack_dir),
             "grid_path": str(attack_dir / "reconstructions.png"),
             "test": target_record["test"]["deployed"], "test_by_mode": target_record["test"]["by_mode"],
+            "queried_mode": queried, "test_queried": target_record["test"]["by_mode"][queried],
             "final_kl": target_record["history"][-1].get("kl"),
             "attack": attack_record["scores"], "attack_target_confidence": attack_record["target_confidence"],
             "timings": {**target_record["timings"], **attack_record["timings"]},
@@ -118,9 +126,14 @@ def summarise_group(group: list[dict[str, Any]], figures: dict[str, tuple[str, .
 
 
 def summarise(runs: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[dict[str, Any]]:
-    """Per lambda, every figure over its seeds (see summarise_group)."""
-    return [{"lambda": mid_lambda, "seeds": len(group), **summarise_group(group, FIGURES)}
-            for mid_lambda in lambdas for group in [[r for r in runs if r["lambda"] == mid_lambda]]]
+    """Per lambda, every figure over its seeds (see summarise_group), and the queried function's test accuracy
+    when every run records it (QUERIED)."""
+    rows = []
+    for mid_lambda in lambdas:
+        group = [r for r in runs if r["lambda"] == mid_lambda]
+        queried = QUERIED if all("test_queried" in r for r in group) else {}
+        rows.append({"lambda": mid_lambda, "seeds": len(group), **summarise_group(group, {**FIGURES, **queried})})
+    return rows
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -129,13 +142,17 @@ def format_table(results: dict[str, Any]) -> str:
     def cell(figure: dict[str, Any], digits: int = 2) -> str:
         return format_figure(figure, digits, sep=",")
 
-    header = ["lambda", "test acc", "attack top-1", "attack top-5", "feat. dist", "confidence", "entropy"]
+    queried = "queried_accuracy" in summary_labels(results) and all("queried_accuracy" in r for r in results["summary"])
+    header = ["lambda", "test acc", *(["acc. as queried"] if queried else []), "attack top-1", "attack top-5",
+              "feat. dist", "confidence", "entropy"]
     lines = []
     for row in results["summary"]:
-        lines.append([f"{row['lambda']:g}", cell(row["test_accuracy"]), cell(row["attack_top1"]),
+        lines.append([f"{row['lambda']:g}", cell(row["test_accuracy"]),
+                      *([cell(row["queried_accuracy"])] if queried else []), cell(row["attack_top1"]),
                       cell(row["attack_top5"]), cell(row["feature_distance"], 1), cell(row["confidence"]),
                       cell(row["entropy"])])
     render = text_table(header, lines, right=True)
+    render.append(accuracy_axis(results["config"]))
     evaluator = results["evaluator"]
     render.append(
         f"judge held-out accuracy {cell(evaluator['heldout_accuracy'])}; a real held-out photo lies at feature "

@@ -4,20 +4,27 @@ import plotly.graph_objects as go
 
 from core.figures import error_bars
 from core.gallery import Sweep
+from core.results import accuracy_axis
 
 
-def _points(rows: list[dict], name: str, colour: str, hint: str) -> go.Scatter:
+def _points(rows: list[dict], name: str, colour: str, hint: str, queried: str | None = None) -> go.Scatter:
+    """`queried`: the mode the attacker queried when it is not the deployed one; each point's hover then also
+    gives that function's test accuracy (a summary row's queried_accuracy)."""
     ordered = sorted(rows, key=lambda r: r["lambda"])
+    queried = queried if all("queried_accuracy" in r for r in ordered) else None
+    also = f"<br>test accuracy as queried ({queried}) %{{hovertext}}" if queried else ""
     return go.Scatter(
         x=[r["attack_top1"]["value"] for r in ordered], y=[r["test_accuracy"]["value"] for r in ordered],
         mode="lines+markers+text", customdata=[r["lambda"] for r in ordered], name=name,
+        # customdata stays the lambda alone: a click on a point selects it (dashboard.state)
+        hovertext=[f"{r['queried_accuracy']['value']:.2f}" for r in ordered] if queried else None,
         # Label only the ends (the chosen point's label is the ring's): the small lambdas sit on top of each
         # other. Labels that stay put also let the live chart redraw in place (Plotly.react drops a label that
         # moves from one point of a trace to another).
         text=[f"λ={r['lambda']:g}" if i in (0, len(ordered) - 1) else "" for i, r in enumerate(ordered)],
         textposition="middle left", marker={"size": 11, "color": colour}, line={"color": colour},
         hovertemplate=f"lambda = %{{customdata:g}}<br>attack top-1 %{{x:.2f}}<br>test accuracy %{{y:.2f}}"
-                      f"<extra>{hint}</extra>",
+                      f"{also}<extra>{hint}</extra>",
         error_x=error_bars(ordered, "attack_top1"), error_y=error_bars(ordered, "test_accuracy"),
     )
 
@@ -42,17 +49,26 @@ def sweep_tradeoff(sweep: Sweep, chosen: float | None = None, name: str = "store
     rows = [r for r in sweep.results["summary"] if not r.get("other_judge")]
     added = [r for r in rows if r.get("origin") == TRAINED_HERE and sweep.origin != TRAINED_HERE]
     foreign = [r for r in sweep.results["summary"] if r.get("other_judge")]
-    return tradeoff_figure(rows, chosen, added + [run_as_row(r) for r in pending or []], name, others, foreign)
+    return tradeoff_figure(rows, chosen, added + [run_as_row(r) for r in pending or []], name, others, foreign,
+                           sweep.results["config"])
+
+
+def _queried(config: dict | None) -> str | None:
+    """The mode a sweep's attacker queried, when it is not the deployed one."""
+    if config is None or config["attack"]["view"] == config["target"]["model"]["predict_mode"]:
+        return None
+    return config["attack"]["view"]
 
 
 def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[dict] | None = None,
                     name: str = "stored", others: list[tuple[str, list[dict]]] | None = None,
-                    foreign: list[dict] | None = None) -> go.Figure:
+                    foreign: list[dict] | None = None, config: dict | None = None) -> go.Figure:
     """Test accuracy against attack accuracy, one point per lambda with 95% interval bars; the chosen lambda
     ringed; `added` rows (models trained here) in a second colour; `others`, (name, rows) of the same models
-    under other attacks, as thinner curves; `foreign` rows (scored by another judge) as hollow points apart."""
+    under other attacks, as thinner curves; `foreign` rows (scored by another judge) as hollow points apart.
+    `config`, the sweep's stored config, names the accuracy on the axis (core.results.accuracy_axis)."""
     figure = go.Figure()
-    figure.add_trace(_points(rows, name, "#1f77b4", "click to select"))
+    figure.add_trace(_points(rows, name, "#1f77b4", "click to select", _queried(config)))
     if added:
         figure.add_trace(_points(added, TRAINED_HERE, "#ff7f0e", TRAINED_HERE).update(mode="markers+text"))
     if foreign:
@@ -71,7 +87,8 @@ def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[d
             marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "red"}}))
     figure.update_layout(
         xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
-        yaxis={"title": "test accuracy → more useful", "range": [-0.02, 1.05]},
+        yaxis={"title": f"{accuracy_axis(config) if config else 'test accuracy'} → more useful",
+               "range": [-0.02, 1.05]},
         margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=420, showlegend=bool(added or others or foreign),
         legend={"orientation": "h", "y": -0.2},
         title={"text": "Privacy-utility tradeoff, one point per lambda (bars: 95% intervals)", "font": {"size": 14}},

@@ -9,6 +9,8 @@ from conftest import shown
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from core.config import AttackConfig, ComparisonConfig, SweepConfig, to_dict
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "dashboard" / "app_pages" / "compare.py")
 APP = str(ROOT / "dashboard" / "app.py")
@@ -55,7 +57,9 @@ def write_comparison(folder: Path, config_hash: str = "c0ffee", verdicts: tuple[
                           "verdict": verdict, "sentence": SENTENCES[attack],
                           **({"control": CONTROL} if attack == "inversion" else {})}
                  for attack, verdict in zip(SENTENCES, verdicts, strict=True)}
-    results = {"kind": "comparison", "config_hash": config_hash, "created": "2025-01-01T00:00:00",
+    config = ComparisonConfig(sweep=SweepConfig(attack=AttackConfig(view="mu")))  # a white-box attacker
+    results = {"kind": "comparison", "config": to_dict(config), "config_hash": config_hash,
+               "created": "2025-01-01T00:00:00",
                "attacks": list(SENTENCES), "summary": summary, "points": points, "frontiers": frontiers,
                "data": {"dataset": "orl", "identities": 40, "train_images": 280, "test_images": 120},
                "evaluator": {"heldout_accuracy": figure(0.97)}}
@@ -76,6 +80,10 @@ def test_the_page_shows_sentence_plots_faces_and_table(results_dir):
     assert [s.value for s in app.info] == [f"**MI-Face.** {SENTENCES['miface']}"] and not app.error
     assert app.query_params["attack"] in ("miface", ["miface"])
     assert len(app.get("plotly_chart")) == 2
+    assert "white-box, MID's noise stripped (mu view)" in app.caption[0].value
+    tradeoff = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert tradeoff["layout"]["yaxis"]["title"]["text"].startswith(
+        "test accuracy of the deployed model (sample; the attacker queried mu)")
     assert app.selectbox[1].value == "MID lambda=0.01"
     captions = [image.captions[0] for image in app.image]  # no defense beside the chosen setting (a relative path)
     assert len(captions) == 2 and captions[0].startswith("no defense: test accuracy 0.95 [0.90, 1.00]")

@@ -253,6 +253,13 @@ def test_the_shipped_default_study_renders(tmp_path, monkeypatch):
     assert not app.exception and not app.warning
     regimes = sum(len(study.levels) for study in default_studies())
     assert len(app.get("plotly_chart")) == regimes and len(app.info) == regimes
+    # Registered with a white-box attacker: the page says so, and which accuracy each plot's axis shows.
+    assert sum("attacker: white-box, MID's noise stripped (mu view)" in c.value for c in app.caption) == len(
+        default_studies())
+    axes = [json.loads(chart.proto.spec)["layout"]["yaxis"]["title"]["text"] for chart in app.get("plotly_chart")]
+    # Every regime's models deploy sampled answers but one: predict_from_mu = true, deployed as attacked.
+    assert sum("(sample; the attacker queried mu)" in axis for axis in axes) == regimes - 1
+    assert sum("(deployed model, mu: as attacked)" in axis for axis in axes) == 1
     assert len(app.code) == len(default_studies()) and len(app.image) >= 2 * len(default_studies())
     glance = next(m.value for m in app.markdown if m.value.startswith("| Study | Regime |"))
     assert glance.count("\n") == regimes + 1

@@ -81,6 +81,30 @@ def test_sweep_summary_over_seeds_uses_the_t_interval():
     assert single["seeds"] == 1 and single["attack_top1"] == runs[3]["attack"]["top1"]
 
 
+def test_a_white_box_view_adds_the_queried_accuracy_and_the_table_names_both():
+    """A mu-view sweep of MID models carries, per lambda, the test accuracy of the function the attacker queried,
+    and its table names which accuracy is which; a deployed-view sweep's table shows the one accuracy."""
+    from core.config import AttackConfig, SweepConfig, to_dict
+    from core.results import accuracy_axis, summary_table
+    from core.sweep import format_table, summarise
+
+    figure = {"value": 0.33, "low": 0.25, "high": 0.41, "n": 120}
+    run = {"lambda": 0.1, "seed": 0, "test": {"accuracy": figure, "confidence": figure, "entropy": figure},
+           "attack": {"top1": figure, "top5": figure, "feature_distance": figure},
+           "test_queried": {"accuracy": {**figure, "value": 0.79}}}
+    old = {key: value for key, value in run.items() if key != "test_queried"}  # a results file from before it
+    assert "queried_accuracy" not in summarise([old], (0.1,))[0]
+    for view, shown in (("mu", True), ("sample", False)):
+        results = {"config": to_dict(SweepConfig(attack=AttackConfig(view=view))),
+                   "summary": summarise([run], (0.1,)), "runs": [], "data": {"identities": 40},
+                   "evaluator": {"heldout_accuracy": figure, "real_image_distance": figure}}
+        assert results["summary"][0]["queried_accuracy"]["value"] == 0.79
+        table = format_table(results)
+        assert ("acc. as queried" in table) == shown and ("0.79" in table) == shown
+        assert ("test accuracy as queried" in summary_table(results)[0]) == shown
+        assert accuracy_axis(results["config"]) in table and ("queried mu" in table) == shown
+
+
 def test_paired_difference_of_two_attacks_on_the_same_identities():
     first, second = [True] * 43 + [False] * 19, [True] * 37 + [False] * 25  # second's hits are a subset
     forward, backward = paired_difference(first, second), paired_difference(second, first)

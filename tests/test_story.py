@@ -1,11 +1,14 @@
 """What the dashboard says about stored results (core/story.py): the sentence under Explore's cards follows the
 interval rule, and the Story page renders every step from the shipped results and from ORL alone."""
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core import gallery
 from core.gallery import attack_siblings, load_zoo
 from core.stats import wilson_interval
 from core.story import featured_index, lambda_changes, lambda_sentence, story_steps
@@ -64,7 +67,7 @@ def test_every_number_in_the_story_comes_from_the_results():
     siblings = [s.results for s in attack_siblings(featured, zoo)]
     steps = story_steps(featured.results, siblings, [s.results for s in zoo], [], [])
     assert 6 <= len(steps) <= 8
-    assert featured.results["config"]["attack"]["attack"] == "gmi"
+    assert (featured.results["data"]["dataset"], featured.results["config"]["attack"]["attack"]) == ("orl", "gmi")
     base = featured.results["summary"][0]["test_accuracy"]
     assert f"{base['value']:.2f}" in steps[0].text
     changed = {**featured.results, "summary": [{**featured.results["summary"][0],
@@ -84,8 +87,17 @@ def test_the_first_screen_prefers_lfw_under_gmi_then_orl_under_gmi_then_the_firs
 
 
 @pytest.fixture
-def orl_only(results_dir, data_dir):
-    """The shipped ORL zoo alone: no shipped comparison or study, an empty results folder."""
+def orl_only(results_dir, data_dir, tmp_path, monkeypatch):
+    """The shipped zoo's ORL sweeps alone: no LFW sweep, no shipped comparison or study, an empty results folder."""
+    manifest = json.loads((gallery.ZOO_DIR / gallery.MANIFEST).read_text())
+    manifest["sweeps"] = [sweep for sweep in manifest["sweeps"] if sweep["data"]["dataset"] == "orl"]
+    folder = tmp_path / "orl_zoo"
+    for name in {run[file] for sweep in manifest["sweeps"] for run in sweep["runs"]
+                 for file in ("weights_file", "reconstructions_file")}:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(gallery.ZOO_DIR / name, folder / name)
+    (folder / gallery.MANIFEST).write_text(json.dumps(manifest))
+    monkeypatch.setattr(gallery, "ZOO_DIR", folder)
     return results_dir
 
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from core.config import (
+    AttackConfig,
     ConfigError,
     DataConfig,
     EvaluatorConfig,
@@ -123,7 +124,10 @@ def test_negative_label_smoothing_by_hand_on_three_classes() -> None:
 
 def test_new_settings_leave_the_stored_hashes_alone_and_are_validated() -> None:
     assert config_hash(TargetConfig()) == TARGET_HASH
-    assert config_hash(SweepConfig(evaluator=EvaluatorConfig(photometric=True))) == SWEEP_HASH
+    # Stored before the deployed view became the default: the mu view, now explicit, keeps their hash.
+    mu_sweep = SweepConfig(evaluator=EvaluatorConfig(photometric=True), attack=AttackConfig(view="mu"))
+    assert config_hash(mu_sweep) == SWEEP_HASH
+    assert config_hash(SweepConfig(evaluator=EvaluatorConfig(photometric=True))) != SWEEP_HASH
     plain = hash_view(TargetConfig())
     assert "label_smoothing" not in plain["train"] and "depth" not in plain["model"]
     assert "identities" not in plain["data"]

@@ -31,6 +31,12 @@ def attacker_query(model: nn.Module, view: str, samples: int) -> Query:
     return query
 
 
+def queried_mode(head: str, view: str) -> str:
+    """The prediction mode of the function the attacker queries (see attacker_query): the view for a MID head;
+    a linear head has one answer, its 'mu' mode. Its test accuracy is the one to read beside the attack's."""
+    return view if head == "mid" else "mu"
+
+
 def defend_output(log_p: torch.Tensor, output: OutputDefenseConfig) -> torch.Tensor:
     """What a prediction API with an output-side defense returns, as log-probabilities (zeros become -inf).
     The top-1 label is always kept: after rounding, ties are broken in its favour; after noise, if another

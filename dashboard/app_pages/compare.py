@@ -8,7 +8,7 @@ from core.compare import table_rows
 from core.config import results_root
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, png_export_available, spread_figure
 from core.report import csv_text
-from core.results import format_figure
+from core.results import attacker_label, format_figure
 from dashboard import loaders, state
 from dashboard.text import plain
 
@@ -77,7 +77,8 @@ to_url("comparison", results["config_hash"])
 data = results["data"]
 st.caption(f"**{data['dataset']}**: {data['identities']} identities, {data['train_images']} training / "
            f"{data['test_images']} test images; every model attacked by the same attacks and scored by one judge "
-           f"(held-out accuracy {results['evaluator']['heldout_accuracy']['value']:.2f}).")
+           f"(held-out accuracy {results['evaluator']['heldout_accuracy']['value']:.2f}); the attacker of a MID "
+           f"model: {attacker_label(results['config']['sweep']['attack']['view'])}.")
 
 controls, explanation = st.columns([3, 2])
 with controls:

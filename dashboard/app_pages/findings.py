@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.config import results_root
 from core.recipes import compare_recipes, recipe_pairs
-from core.results import format_figure
+from core.results import attacker_label, format_figure
 from core.stats import within_noise
 from core.story import interval_text
 from core.study_figures import (
@@ -18,6 +18,7 @@ from core.study_figures import (
     level_text,
     machine,
     mid_reference_line,
+    regime_accuracy,
     status,
     study_command,
     study_figure,
@@ -70,7 +71,8 @@ def show_study(path: Path, results: dict) -> None:
     st.header(f"Study of {factor}: {', '.join(level_text(level) for level in results['levels'])}")
     lambdas = ", ".join(f"{value:g}" for value in results["lambdas"])
     st.caption(f"Made {plain(results.get('created', '?'))} · {plain(path.name)} · MID lambdas {lambdas} · "
-               f"{len(results['seeds'])} training seeds per point (seeds {', '.join(map(str, results['seeds']))})")
+               f"{len(results['seeds'])} training seeds per point (seeds {', '.join(map(str, results['seeds']))}) · "
+               f"attacker: {attacker_label(results['config']['base']['attack']['view'])}")
     memory = f" · peak memory {results['peak_memory_mb']:.0f} MiB" if results.get("peak_memory_mb") else ""
     computed = (f" · **from an empty store** {results['compute_s'] / 60:.0f} min of training and attacks (as "
                 "recorded with each model)") if results.get("compute_s") else ""
@@ -97,7 +99,8 @@ def show_study(path: Path, results: dict) -> None:
         # One neutral style for every outcome: the page takes no side.
         st.info(f"**{status(regime)}** · {regime['finding']}")
         st.caption(f"Second reference · {mid_reference_line(regime)}")
-        st.plotly_chart(study_figure(regime, factor), width="stretch", key=f"study_{key}_{index}")
+        st.plotly_chart(study_figure(regime, factor, regime_accuracy(results, regime["level"])), width="stretch",
+                        key=f"study_{key}_{index}")
         data, judge = regime.get("data", {}), regime.get("evaluator", {})
         details = [f"{data['dataset']}: {data['identities']} identities, {data['train_images']} training / "
                    f"{data['test_images']} test images" if {"dataset", "identities", "train_images",

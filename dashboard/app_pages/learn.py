@@ -94,7 +94,9 @@ st.markdown(
   interval. Two lambdas whose intervals overlap are not shown to differ.
 - **Confidence and entropy**: MID spreads the model's predicted probabilities over many labels (the
   prediction-spread figure). A softer output is not by itself a proof of privacy: compare the faces.
-- **The attacker's view**: a white-box attacker who knows mu is stronger than one who sees only sampled
-  answers; results are labelled with the view they used.
+- **The attacker's view**: by default the attacker queries the deployed model, whose answer draws a fresh z
+  every time (the paper's threat model). A white-box attacker who reads mu strips MID's noise and is stronger;
+  results are labelled with the view they used, and where it is not the deployed one the test accuracy of the
+  function it queried is given beside the deployed model's.
 """
 )

@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image
 
 from core.gallery import GalleryError, tile
-from core.results import FIGURE_LABELS, SINK_MIN_SHARE, attack_sink, format_figure, summary_table
+from core.results import SINK_MIN_SHARE, accuracy_axis, attack_sink, format_figure, summary_labels, summary_table
 from dashboard import loaders
 from dashboard.text import plain
 
@@ -23,7 +23,8 @@ results = sweep.results
 st.markdown(
     f"**{results['data']['dataset']}**: {results['data']['identities']} identities, "
     f"{results['data']['train_images']} training / {results['data']['test_images']} test images. The judge's own "
-    f"held-out accuracy: **{results['evaluator']['heldout_accuracy']['value']:.2f}**. Sweep `{sweep.key}`."
+    f"held-out accuracy: **{results['evaluator']['heldout_accuracy']['value']:.2f}**. Sweep `{sweep.key}`. "
+    f"Test accuracy: {accuracy_axis(results['config'])}."
 )
 
 rows = summary_table(results)
@@ -51,7 +52,7 @@ def origin(row: dict) -> dict:
 st.dataframe(
     [{"lambda": f"{row['lambda']:g}", **origin(row),
       **{label: format_figure(row[name], 1 if name == "feature_distance" else 2)
-         for name, label in FIGURE_LABELS.items()},
+         for name, label in summary_labels(results).items() if name in row},
       "judge's sink check": sink_flag(row["lambda"])} for row in results["summary"]],
     hide_index=True, width="stretch",
 )

@@ -93,7 +93,8 @@ def picture(step, sweep, siblings) -> None:
     elif step.picture == "attacks":
         others = [(ATTACK_NAMES[s.results["config"]["attack"]["attack"]], s.results["summary"]) for s in siblings]
         figure = tradeoff_figure(sweep.results["summary"], step.lambdas[0],
-                                 name=ATTACK_NAMES[sweep.results["config"]["attack"]["attack"]], others=others)
+                                 name=ATTACK_NAMES[sweep.results["config"]["attack"]["attack"]], others=others,
+                                 config=sweep.results["config"])
         st.plotly_chart(figure.update_layout(height=340), width="stretch", key="story_attacks")
 
 

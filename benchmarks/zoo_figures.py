@@ -1,0 +1,39 @@
+"""The shipped zoo's figures, read from assets/zoo/manifest.json (no torch, no data): per sweep, its table as
+`python -m core sweep` prints it, and how far half-precision weights agree with full precision. The README's
+findings that quote the zoo are copied from this output.
+
+    .venv/bin/python benchmarks/zoo_figures.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, when run as a script
+from core.gallery import attack_siblings, load_zoo
+from core.results import format_figure
+from core.stats import paired_difference
+from core.sweep import format_table
+
+
+def main() -> None:
+    zoo = load_zoo()
+    if not zoo:
+        sys.exit("assets/zoo/manifest.json is missing: run `python -m core zoo`")
+    for sweep in zoo:
+        agreement = [run["half_precision_agreement"] for run in sweep.results["runs"]]
+        print(f"\n{sweep.label}\nhalf-precision weights agree with full precision on {min(agreement):.1%} to "
+              f"{max(agreement):.1%} of test predictions")
+        print(format_table(sweep.results))
+        for other in attack_siblings(sweep, zoo):  # this attack against each other one, on the same people
+            hits = [[person["top1"] for person in s.run(s.lambdas[0])["attack"]["per_identity"]]
+                    for s in (sweep, other)]
+            attacks = [s.results["config"]["attack"]["attack"] for s in (sweep, other)]
+            print(f"top-1 {attacks[0]} minus {attacks[1]} at lambda {sweep.lambdas[0]:g}, paired on the same "
+                  f"people: {format_figure(paired_difference(*hits))}")
+    print(f"\nbuilt {zoo[0].results['zoo']['built']}")
+
+
+if __name__ == "__main__":
+    main()
