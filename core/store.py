@@ -33,6 +33,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from core.config import ConfigError, config_hash
+from core.errors import SchemaError, validated
 from core.files import (
     NotRegularFileError,
     StoreError,
@@ -42,6 +43,7 @@ from core.files import (
     write_atomic,
     write_json_atomic,
 )
+from core.result_types import StoreRecord
 
 log = logging.getLogger("midlab")
 
@@ -156,10 +158,14 @@ class Store:
 
     def record(self, kind: str, key: str, expected: Expected | None = None) -> dict[str, Any] | None:
         """The entry's record if it exists, is whole and is what `expected` says (else reported), else None."""
-        record = read_json(self.path(kind, key) / RECORD)
-        if record is not None and (not isinstance(record, dict) or "tensors_sha256" not in record):
-            self.refuse(kind, key, f"its record in {self.path(kind, key)} is malformed")
-            return None
+        path = self.path(kind, key) / RECORD
+        record = read_json(path)
+        if record is not None:
+            try:
+                validated(StoreRecord, record, str(path))
+            except SchemaError as error:  # a missing or mistyped field: recomputed, never a traceback later
+                self.refuse(kind, key, str(error))
+                return None
         if record is None or expected is None:
             return record
         reason = expected.mismatch(key, record)

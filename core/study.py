@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.compare import ATTACK_FIGURES, compare_frontiers, frontier
 from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
@@ -35,12 +34,11 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
-from core.results import attack_sink, format_figure, prune_grids, ship_grid, text_table
+from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.study_figures import mid_reference_line
-from core.sweep import FIGURES, summarise_group
+from core.summaries import ATTACK_ESTIMATES, compare_frontiers, frontier, summarise_rows
 
-STUDY_FIGURES = {**FIGURES, "balanced_accuracy": ("test", "balanced_accuracy")}
 VERDICTS = ("yes", "no", "inconclusive")
 # The two references each regime's MID models are judged against: the undefended linear head ("none"), and the
 # same MID architecture trained at lambda = 0 (StudyConfig.mid_reference), which isolates the KL term.
@@ -102,7 +100,7 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
             "model_path": str(engine.store.path("targets", target.key)),
             "grid_path": str(engine.store.path("attacks", attack.key) / "reconstructions.png"),
             "test": record["test"]["deployed"], "final_kl": record["history"][-1].get("kl"),
-            "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES}
+            "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_ESTIMATES}
             | {"sink": attack_sink(attack_record["scores"], classes[index])},
             "reused": {"target": done[target.key].reused, "attack": done[attack.key].reused},
             # What computing them took when they were made, reused or not: a rerun's own time says little.
@@ -177,16 +175,6 @@ def ship(results: dict[str, Any], folder: Path) -> Path:
     prune_grids(folder, key, {point["grid_path"] for regime in regimes for point in regime["points"]
                               if "grid_path" in point})
     return path
-
-
-def summarise_rows(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per model setting (the undefended model, MID per lambda), seeds pooled: each figure as the mean
-    over seeds with its 95% t-interval (core.sweep.summarise_group), in the order first met."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for point in points:
-        groups.setdefault(point["label"], []).append(point)
-    return [{"defense": group[0]["defense"], "lambda": group[0]["lambda"], "label": label, "seeds": len(group),
-             **summarise_group(group, STUDY_FIGURES)} for label, group in groups.items()]
 
 
 def judge_regime(factor: str, level: Any, regime: SweepConfig, points: list[dict[str, Any]]) -> dict[str, Any]:
@@ -282,14 +270,14 @@ def finding(factor: str, level: Any, judged: dict[str, Any], reference: str = RE
     reason = judged["reason"]
     if reason == "no_interval":
         return f"{where}: inconclusive, the figures lack 95% intervals (too few seeds)."
-    base = (f"{reference} (test accuracy {format_figure(judged['none_test'])}, attack top-1 "
-            f"{format_figure(judged['none_attack'])})")
+    base = (f"{reference} (test accuracy {format_estimate(judged['none_test'])}, attack top-1 "
+            f"{format_estimate(judged['none_attack'])})")
     if reason == "no_match":
         most = judged.get("most_accurate")
-        best = f"; the most accurate, {most}, reaches {format_figure(judged['most_accurate_test'])}" if most else ""
+        best = f"; the most accurate, {most}, reaches {format_estimate(judged['most_accurate_test'])}" if most else ""
         return f"{where}: inconclusive, no MID model reaches the test accuracy of {base}{best}."
-    pair = (f"{judged['best']} (test accuracy {format_figure(judged['mid_test'])}) is attacked at top-1 "
-            f"{format_figure(judged['mid_attack'])} against {base}")
+    pair = (f"{judged['best']} (test accuracy {format_estimate(judged['mid_test'])}) is attacked at top-1 "
+            f"{format_estimate(judged['mid_attack'])} against {base}")
     if reason == "lower":
         return f"{where}: yes, at matched test accuracy {pair}; the 95% intervals do not overlap."
     if reason == "higher":
@@ -305,8 +293,8 @@ def format_study(results: dict[str, Any]) -> str:
     header = ["setting", "seeds", "test acc", "attack top-1", "attack top-5", "frontier"]
     render = [f"study of {results['factor']} ({len(results['seeds'])} seeds per point): {results['rule']}"]
     for regime in results["regimes"]:
-        lines = [[row["label"], str(row["seeds"]), format_figure(row["test_accuracy"], sep=","),
-                  format_figure(row["attack_top1"], sep=","), format_figure(row["attack_top5"], sep=","),
+        lines = [[row["label"], str(row["seeds"]), format_estimate(row["test_accuracy"], sep=","),
+                  format_estimate(row["attack_top1"], sep=","), format_estimate(row["attack_top5"], sep=","),
                   "*" if row["label"] in regime["frontier"] else ""] for row in regime["rows"]]
         render += ["", f"== {results['factor']} = {regime['level']} ==", *text_table(header, lines),
                    f"verdict: {regime['verdict']['verdict']}. {regime['finding']}",

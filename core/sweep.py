@@ -26,23 +26,10 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
-from core.metrics import PROPORTION, mean_interval
 from core.panel import add_panel
-from core.results import attack_sink, format_figure, results_path, text_table
+from core.results import attack_sink, format_estimate, results_path, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
-
-# The figures summarised per lambda: a name and where it sits in a run's record.
-FIGURES = {
-    "test_accuracy": ("test", "accuracy"),
-    "confidence": ("test", "confidence"),
-    "entropy": ("test", "entropy"),
-    "attack_top1": ("attack", "top1"),
-    "attack_top5": ("attack", "top5"),
-    "feature_distance": ("attack", "feature_distance"),
-}
-
-
-UNBOUNDED = ("entropy", "feature_distance")  # every other figure is an accuracy or a probability, in [0, 1]
+from core.summaries import summarise
 
 
 def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
@@ -102,32 +89,11 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
     return results
 
 
-def _figure(run: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
-    for key in path:
-        run = run[key]
-    return run
-
-
-def summarise_group(group: list[dict[str, Any]], figures: dict[str, tuple[str, ...]]) -> dict[str, Any]:
-    """Runs of one setting: with one seed, each figure with its own interval; with several, the mean over
-    seeds with its t-interval and spread (the seeds' values listed too)."""
-    if len(group) == 1:
-        return {name: _figure(group[0], path) for name, path in figures.items()}
-    return {name: {**mean_interval(values, None if name in UNBOUNDED else PROPORTION), "per_seed": values}
-            for name, path in figures.items() for values in [[_figure(r, path)["value"] for r in group]]}
-
-
-def summarise(runs: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[dict[str, Any]]:
-    """Per lambda, every figure over its seeds (see summarise_group)."""
-    return [{"lambda": mid_lambda, "seeds": len(group), **summarise_group(group, FIGURES)}
-            for mid_lambda in lambdas for group in [[r for r in runs if r["lambda"] == mid_lambda]]]
-
-
 def format_table(results: dict[str, Any]) -> str:
     """The summary as a plain-text table: each figure as value [95% interval]."""
 
     def cell(figure: dict[str, Any], digits: int = 2) -> str:
-        return format_figure(figure, digits, sep=",")
+        return format_estimate(figure, digits, sep=",")
 
     header = ["lambda", "test acc", "attack top-1", "attack top-5", "feat. dist", "confidence", "entropy"]
     lines = []

@@ -13,7 +13,7 @@ import torch
 from opacus.accountants import RDPAccountant
 
 from core.attacks.base import defend_output
-from core.compare import compare_frontiers, format_comparison, frontier, frontier_report, run_comparison
+from core.compare import format_comparison, frontier_report, run_comparison
 from core.config import (
     AttackConfig,
     ComparisonConfig,
@@ -30,6 +30,7 @@ from core.config import (
 from core.engine import Engine
 from core.models import TargetNet
 from core.store import Store
+from core.summaries import compare_frontiers, frontier
 from core.train import Trainer, TrainerConfig, cross_entropy_objective
 from tests.conftest import SHORT, run_cli
 from tests.tiny_cli import shrink

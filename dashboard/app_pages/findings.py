@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import results_root
-from core.results import format_figure
+from core.results import format_estimate
 from core.study_figures import (
     STATUS,
     STUDY_COMMAND,
@@ -31,8 +31,8 @@ def caption(row: dict, point: dict) -> str:
     sink = point.get("attack", {}).get("sink")
     unreliable = (f" · the judge's figure on these faces is UNRELIABLE: it gives {sink['count']} of {sink['n']} to "
                   "one person (the sink rule)" if sink and sink["flagged"] else "")
-    return (f"{row['label']}: test accuracy {format_figure(row['test_accuracy'])} · attack top-1 "
-            f"{format_figure(row['attack_top1'])} (95% intervals over {row['seeds']} seeds; faces of seed "
+    return (f"{row['label']}: test accuracy {format_estimate(row['test_accuracy'])} · attack top-1 "
+            f"{format_estimate(row['attack_top1'])} (95% intervals over {row['seeds']} seeds; faces of seed "
             f"{point['seed']}){unreliable}")
 
 
@@ -99,7 +99,7 @@ def show_study(path: Path, results: dict) -> None:
         details = [f"{data['dataset']}: {data['identities']} identities, {data['train_images']} training / "
                    f"{data['test_images']} test images" if {"dataset", "identities", "train_images",
                                                              "test_images"} <= set(data) else None,
-                   f"judge's held-out accuracy {format_figure(judge['heldout_accuracy'])}"
+                   f"judge's held-out accuracy {format_estimate(judge['heldout_accuracy'])}"
                    if judge.get("heldout_accuracy") else None,
                    f"time {timings_text(regime['timings'])}" if regime.get("timings") else None]
         if any(details):

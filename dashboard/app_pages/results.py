@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image
 
 from core.gallery import GalleryError, tile
-from core.results import FIGURE_LABELS, SINK_MIN_SHARE, attack_sink, format_figure, summary_table
+from core.results import ESTIMATE_LABELS, SINK_MIN_SHARE, attack_sink, format_estimate, summary_table
 from dashboard import loaders
 from dashboard.text import plain
 
@@ -50,8 +50,8 @@ def origin(row: dict) -> dict:
 
 st.dataframe(
     [{"lambda": f"{row['lambda']:g}", **origin(row),
-      **{label: format_figure(row[name], 1 if name == "feature_distance" else 2)
-         for name, label in FIGURE_LABELS.items()},
+      **{label: format_estimate(row[name], 1 if name == "feature_distance" else 2)
+         for name, label in ESTIMATE_LABELS.items()},
       "judge's sink check": sink_flag(row["lambda"])} for row in results["summary"]],
     hide_index=True, width="stretch",
 )
