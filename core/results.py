@@ -81,16 +81,18 @@ def prune_grids(folder: Path, results_key: str, kept: set[str]) -> None:
             path.unlink()
 
 
-def read_results(path: Path, kind: str = "sweep") -> dict[str, Any]:
-    """A results file of a kind ('sweep', 'comparison', 'study'), checked against its schema; SchemaError naming
-    the file and what is wrong when it is missing, unreadable, of another kind or has a missing or mistyped field."""
+def read_results(path: Path, kind: str | tuple[str, ...] = "sweep") -> dict[str, Any]:
+    """A results file of a kind ('sweep', 'comparison', 'study', or any of several), checked against its schema;
+    SchemaError naming the file and what is wrong when it is missing, unreadable, of another kind or has a
+    missing or mistyped field."""
+    kinds = (kind,) if isinstance(kind, str) else kind
     try:
         results = json_content(Path(path))
     except FileNotFoundError:
         raise SchemaError(f"{path} is missing") from None
-    if not isinstance(results, dict) or results.get("kind") != kind:
-        raise SchemaError(f"{path} is not a {kind} results file")
-    validated(RESULT_KINDS[kind], results, str(path))
+    if not isinstance(results, dict) or results.get("kind") not in kinds:
+        raise SchemaError(f"{path} is not a {' or '.join(kinds)} results file")
+    validated(RESULT_KINDS[results["kind"]], results, str(path))
     return results
 
 

@@ -37,7 +37,7 @@ from core.errors import SchemaError, validated
 from core.files import (
     NotRegularFileError,
     StoreError,
-    read_json,
+    json_content,
     read_regular,
     require_regular,
     write_atomic,
@@ -159,13 +159,14 @@ class Store:
     def record(self, kind: str, key: str, expected: Expected | None = None) -> dict[str, Any] | None:
         """The entry's record if it exists, is whole and is what `expected` says (else reported), else None."""
         path = self.path(kind, key) / RECORD
-        record = read_json(path)
-        if record is not None:
-            try:
-                validated(StoreRecord, record, str(path))
-            except SchemaError as error:  # a missing or mistyped field: recomputed, never a traceback later
-                self.refuse(kind, key, str(error))
-                return None
+        try:
+            record = json_content(path)
+            validated(StoreRecord, record, str(path))
+        except FileNotFoundError:
+            return None
+        except SchemaError as error:  # cut short, or a missing or mistyped field: recomputed, never a traceback
+            self.refuse(kind, key, str(error))
+            return None
         if record is None or expected is None:
             return record
         reason = expected.mismatch(key, record)

@@ -63,7 +63,8 @@ def write_study(folder: Path, verdicts: tuple[str, str] = ("yes", "inconclusive"
                         "frontier": ["MID lambda=0.01", "MID lambda=0.1"],
                         "verdict": {"verdict": word, "reason": "hand-written"}, "finding": sentence,
                         "data": {"dataset": "orl", "identities": 40, "train_images": 280, "test_images": 120},
-                        "evaluator": {"key": "judge", "heldout_accuracy": figure(0.97)}, "timings": {"train_s": 1.0, "attack_s": 2.0}})
+                        "evaluator": {"key": "judge", "heldout_accuracy": figure(0.97)},
+                        "timings": {"train_s": 1.0, "attack_s": 2.0}})
     results = {"kind": "study", "config": to_dict(config), "config_hash": config_hash(config),
                "created": "2025-01-01T00:00:00+0000", "factor": "bottleneck", "levels": [8, 64],
                "lambdas": [0.01, 0.1], "seeds": [0, 1, 2], "rule": "A hand-written rule.", "regimes": regimes,
