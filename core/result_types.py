@@ -372,3 +372,31 @@ class StoreRecord(Stored):
     target_confidence: Number = None
     heldout_accuracy: Estimate | None = None
     real_image_distance: Estimate | None = None
+
+
+class ConfigRecord(StoreRecord):
+    """A record whose entry is named by its config (core.engine.NAMED_BY rebuilds it to check the key)."""
+
+    config: dict[str, Any]
+
+
+class TargetRecord(ConfigRecord):
+    test: TargetTest
+    history: list[dict[str, Any]] = Field(min_length=1)  # its last epoch's KL term is reported
+
+
+class JudgeRecord(ConfigRecord):
+    heldout_accuracy: Estimate
+
+
+class AttackRecord(ConfigRecord):
+    scores: AttackScores
+    target_key: str
+    evaluator_key: str
+    target_confidence: Number
+
+
+# What an entry of each kind must hold to be served to the engine (core.store.Store.record with Expected).
+KIND_RECORDS: dict[str, type[StoreRecord]] = {"targets": TargetRecord, "evaluators": JudgeRecord,
+                                              "attacks": AttackRecord, "priors": ConfigRecord,
+                                              "public_mean": ConfigRecord}
