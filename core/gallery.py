@@ -7,6 +7,7 @@ record names, so a damaged file is reported, never shown.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -23,7 +24,7 @@ from core.config import ConfigError, DataConfig
 from core.data import PreparedData
 from core.errors import SchemaError, validated
 from core.files import json_content, log, read_json, read_regular
-from core.result_types import ZooManifest
+from core.result_types import SweepResults, ZooManifest
 from core.results import join_results, list_results, read_results, template_hash
 
 # The shipped zoo; $MIDLAB_ZOO points MID Lab at another one built by `python -m core zoo` (a test's small zoo).
@@ -43,6 +44,11 @@ class Sweep:
     results: dict[str, Any]
     origin: str
     base: Path | None = None  # the zoo folder, for the zoo's relative file names
+
+    @functools.cached_property
+    def typed(self) -> SweepResults:
+        """The results as typed objects (their files were checked when read; a join's extra keys are kept)."""
+        return SweepResults.model_validate(self.results, strict=False)
 
     @property
     def key(self) -> str:
