@@ -32,8 +32,9 @@ from core.data import DataError, load_dataset
 from core.engine import Engine
 from core.models import TargetNet
 from core.store import Store
-from core.study import VERDICTS, finding, format_study, run_study, ship, study_path, verdict
+from core.study import format_study, run_study, ship, study_path
 from core.train import mid_objective, smoothed_cross_entropy
+from core.verdicts import VERDICTS, finding, verdict
 from tests.conftest import SHORT, run_cli
 from tests.tiny_cli import shrink
 
