@@ -208,7 +208,7 @@ def test_cli_refuses_bad_defense_settings_and_a_missing_comparison(capsys: pytes
     assert code == 2 and "python -m core compare" in err
     (tmp_path / "comparison_broken.json").write_text("{not json")
     code, _, err = run_cli(capsys, "report", str(tmp_path / "comparison_broken.json"))
-    assert code == 2 and "not a readable comparison or study file" in err
+    assert code == 2 and "comparison_broken.json is unreadable" in err
 
 
 def test_frontier_sentence_names_the_winner_and_what_was_not_compared() -> None:
