@@ -10,7 +10,7 @@ A caller that says what it expects (`Expected`) is served an entry only when it 
 the record's key and the hash of the config rebuilt from the record agree (an entry copied under another key or
 an edited record is refused), and the record's data fingerprint matches the data at hand (a result never
 outlives the photos it came from). A record from before fingerprints adopts the current one on first load.
-Every record is checked against its schema on load (core.result_types: StoreRecord; with `Expected`, its kind's
+Every record is checked against its schema on load (core.record_types: StoreRecord; with `Expected`, its kind's
 fields too): one cut short, or with a missing or mistyped field, is refused like the others. Every entry refused
 is reported with why, and the reason goes into the record of its recomputed replacement.
 """
@@ -45,7 +45,7 @@ from core.files import (
     write_atomic,
     write_json_atomic,
 )
-from core.result_types import KIND_RECORDS, StoreRecord
+from core.record_types import KIND_RECORDS, StoreRecord
 
 log = logging.getLogger("midlab")
 
