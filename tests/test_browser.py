@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_explore import featured
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = ROOT / "test-output"
@@ -117,7 +119,7 @@ def test_first_screen_then_moving_lambda(server, page):
         time.sleep(0.2)
     after = reconstruction_sources(page)
     assert after[2::3] != before[2::3], "moving lambda did not change the reconstructions"
-    page.wait_for_url("**lam=0.1**", timeout=10_000)
+    page.wait_for_url(f"**lam={featured().lambdas[-1]:g}**", timeout=10_000)
     # The faces swapped in by the browser are then confirmed by the server's own images, and stay.
     page.wait_for_function(f"() => [...document.querySelectorAll(\"{FACE}\")].every(i => !i.src.startsWith('data:'))",
                            timeout=30_000)
@@ -287,27 +289,50 @@ def fresh_page(page):
     context.close()
 
 
-def test_the_slider_swaps_the_faces_without_the_server(server, fresh_page):
-    """Every lambda's faces are in the page: with the websocket held, a key press on the slider still shows the
-    new lambda's reconstructions (and their captions) within a frame or two."""
+def panel_texts(page) -> tuple[list[str], str]:
+    """The metric cards' texts and the sentence under them, as the page shows them."""
+    return page.locator(".midlab-card").all_inner_texts(), page.locator(".midlab-sentence").inner_text()
+
+
+def test_the_slider_swaps_faces_cards_and_sentence_without_the_server(server, fresh_page):
+    """Every lambda's faces, metric cards and sentence are in the page: with the websocket held (no rerun can
+    happen), a key press on the slider still shows the new lambda's reconstructions, their captions, its cards and
+    its sentence within a frame or two; and they are what the server shows at that lambda."""
     page = fresh_page
+    lambdas = featured().lambdas  # the sweep Explore opens on, whatever the zoo holds
+    before_value, after_value = f"{lambdas[-2]:g}", f"{lambdas[-1]:g}"
     page.add_init_script(HOLD_SENDS)
-    page.goto(f"{server}/?lam=0.03")
+    page.goto(f"{server}/?lam={before_value}")
     page.locator(FACE).nth(23).wait_for(timeout=60_000)
+    page.locator(".midlab-card").nth(3).wait_for(timeout=60_000)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
     page.wait_for_load_state("networkidle", timeout=30_000)
     before = reconstruction_sources(page)
     captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
+    cards, sentence = panel_texts(page)
+    assert len(cards) == 4 and f"lambda = {before_value} " in sentence
     page.locator(SLIDER).focus()
     page.evaluate("() => { window.__blockSend = true; window.__sent = 0; }")
-    page.keyboard.press("ArrowRight")  # 0.03 -> 0.1
+    page.keyboard.press("ArrowRight")
     page.wait_for_function(f"() => document.querySelectorAll(\"{FACE}\")[2].src !== {before[2]!r}", timeout=2000)
+    page.wait_for_function(f"() => document.querySelector('.midlab-sentence').textContent !== {sentence!r}",
+                           timeout=2000)
     after = reconstruction_sources(page)
     assert after[0::3] == before[0::3] and after[1::3] == before[1::3]  # the private photos and lambda = 0 stay
     assert all(a != b and a.startswith("data:image/png") for a, b in zip(after[2::3], before[2::3], strict=True))
     now = page.locator("[data-testid='stImageCaption']").all_inner_texts()
-    assert all(c.startswith("λ=0.1 ") for c in now[2::3]) and now[2::3] != captions[2::3]
-    assert page.evaluate("() => window.__sent") >= 1  # the slider did ask for a rerun, and it never left
+    assert all(c.startswith(f"λ={after_value} ") for c in now[2::3]) and now[2::3] != captions[2::3]
+    swapped_cards, swapped_sentence = panel_texts(page)
+    assert swapped_cards != cards and f"lambda = {after_value} " in swapped_sentence
+    # The slider does ask for a rerun (after its debounce), and that request never leaves the page.
+    page.wait_for_function("() => window.__sent >= 1", timeout=10_000)
+    page.evaluate("() => { window.__blockSend = false; }")
+    # The server, asked for that lambda, shows the same cards and sentence.
+    page.goto(f"{server}/?lam={after_value}")
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+    page.wait_for_function(f"() => (document.querySelector('.midlab-sentence') || {{}}).textContent === "
+                           f"{swapped_sentence!r}", timeout=30_000)
+    assert panel_texts(page) == (swapped_cards, swapped_sentence)
 
 
 def test_presenter_first_screen_shows_the_slider_and_the_faces(server, fresh_page):

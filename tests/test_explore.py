@@ -32,7 +32,7 @@ def components(app: AppTest) -> list[dict]:
 
 
 def live_faces(app: AppTest) -> dict:
-    [faces] = [data for data in components(app) if "sources" in data]
+    [faces] = [json.loads(data["json"]) for data in components(app) if "json" in data]
     return faces
 
 
@@ -41,18 +41,23 @@ def tradeoff(app: AppTest) -> tuple[dict, dict]:
     live chart (dashboard/live_chart.py) receives them."""
     live, spread = [data for data in components(app) if "figure" in data]
     assert spread["ring"] is None  # the prediction spread, the other live chart, has no ring
-    return json.loads(live["figure"]), live["ring"]
+    return json.loads(live["figure"]), json.loads(live["ring"])
+
+
+def panel(app: AppTest) -> dict:
+    """The metric cards and the sentence the page shows: the live component draws those of the slider's value."""
+    return live_faces(app)["panels"][f"{app.select_slider[0].value:g}"]
 
 
 def metric_values(app: AppTest) -> list[str]:
-    return [m.value for m in app.metric]
+    return [card["value"] for card in panel(app)["cards"]]
 
 
 def test_first_screen_shows_faces_metrics_and_plots(explore):
     app = explore.run()
     assert not app.exception
     assert len(app.image) == 8 * 3  # original, lambda = 0 and chosen lambda for 8 people
-    assert len(app.metric) == 4 and not app.get("plotly_chart") and len(app.get("bidi_component")) == 3
+    assert len(metric_values(app)) == 4 and not app.get("plotly_chart") and len(app.get("bidi_component")) == 3
     assert any("precomputed" in m.value for m in app.expander[0].markdown)  # hashes in the details, not up top
     assert app.query_params["attack"] in ("gmi", ["gmi"]) and app.multiselect[0].value == featured().names[:8]
 
@@ -119,7 +124,7 @@ def test_without_the_dataset_the_reconstructions_still_show(tmp_path, monkeypatc
     warning = shown(app.warning[0].value)  # the error is shown as plain text: Markdown-escaped
     assert "att_faces" in warning and "MIDLAB_DATA" in warning
     assert "`python -m core fetch orl`" in warning  # the data folder is the default: no --data
-    assert len(app.image) == 8 * 2 and len(app.metric) == 4
+    assert len(app.image) == 8 * 2 and len(metric_values(app)) == 4
 
 
 def test_presenter_mode_hides_the_sidebar(explore):
@@ -179,9 +184,6 @@ def test_attack_lab_replays_the_trajectory(explore):
     assert app.image[0].value != final[0] and app.image[1].value == final[1]  # the original stays
 
 
-GRAY, RED = 2, 0  # streamlit's Metric proto colours
-
-
 def test_the_sentence_and_the_card_colours_follow_the_interval_rule(explore):
     """At the default lambda of the GMI zoo the test accuracy falls beyond its interval (a red card) while the
     attack's change stays inside its paired interval (a gray card, and 'within the noise' in the sentence)."""
@@ -189,9 +191,9 @@ def test_the_sentence_and_the_card_colours_follow_the_interval_rule(explore):
     zoo, value = featured(), app.select_slider[0].value
     changes = lambda_changes(zoo.results, value)
     assert changes["test_accuracy"]["high"] < 0 and changes["attack_top1"]["low"] < 0 < changes["attack_top1"]["high"]
-    assert [m.proto.color for m in app.metric][:2] == [RED, GRAY]
+    assert [card["colour"] for card in panel(app)["cards"]][:2] == ["red", "gray"]
     sentence = lambda_sentence(zoo.results, value)
-    assert "within the noise" in sentence and any(m.value == sentence for m in app.markdown)
+    assert "within the noise" in sentence and panel(app)["sentence"] == sentence
 
 
 def test_the_faces_of_every_lambda_are_sent_once(explore):
@@ -211,3 +213,43 @@ def test_the_faces_of_every_lambda_are_sent_once(explore):
     app.select_slider[0].set_value(zoo.lambdas[-1]).run()
     assert live_faces(app) == faces
     assert faces["captions"][f"{zoo.lambdas[-1]:g}"] == [shown(image.captions[0]) for image in app.image[2::3]]
+
+
+def test_the_cards_and_sentence_of_every_lambda_are_sent_with_the_page(explore):
+    """The browser swaps the cards and the sentence with the faces: the page sends, once, every lambda's card values,
+    their colours by the interval rule (a change inside its 95% interval is gray, one outside is green or red by
+    its direction) and the server's sentence; moving the slider sends the same data."""
+    app = explore.run()
+    zoo = featured()
+    panels = live_faces(app)["panels"]
+    assert list(panels) == [f"{v:g}" for v in zoo.lambdas]
+    cards = (("test_accuracy", 2, 1), ("attack_top1", 2, -1), ("attack_top5", 2, -1), ("feature_distance", 1, 1))
+    colours = set()
+    for value in zoo.lambdas:
+        row, base, shown = zoo.row(value), zoo.row(zoo.lambdas[0]), panels[f"{value:g}"]
+        assert [card["value"] for card in shown["cards"]] == [f"{row[name]['value']:.{digits}f}"
+                                                              for name, digits, _ in cards]
+        assert shown["sentence"] == lambda_sentence(zoo.results, value)
+        if value == zoo.lambdas[0]:
+            assert all(card["delta"] is None and card["colour"] is None for card in shown["cards"])
+            continue
+        changes = lambda_changes(zoo.results, value)
+        for card, (name, digits, better) in zip(shown["cards"], cards, strict=True):
+            delta, change = row[name]["value"] - base[name]["value"], changes[name]
+            assert card["delta"] == f"{delta:+.{digits}f} vs λ=0"
+            inside = change["low"] <= 0 <= change["high"]
+            rising = not card["delta"].startswith("-")
+            assert card["colour"] == ("gray" if inside else "green" if rising == (better > 0) else "red"), (value, name)
+            colours.add("inside" if inside else "outside")
+    assert colours == {"inside", "outside"}  # the sweep exercises both sides of the rule
+    app.select_slider[0].set_value(zoo.lambdas[-1]).run()
+    assert live_faces(app)["panels"] == panels
+
+
+def test_a_card_inside_its_interval_is_no_alarm():
+    from dashboard.lambda_cards import delta_colour
+
+    assert delta_colour("-0.10 vs λ=0", "normal", noise=False) == "red"  # accuracy fell beyond its interval
+    assert delta_colour("-0.10 vs λ=0", "inverse", noise=False) == "green"  # the attack fell beyond its interval
+    assert delta_colour("+0.05 vs λ=0", "inverse", noise=True) == "gray"  # inside the interval: no alarm
+    assert delta_colour("+0.05 vs λ=0", "inverse", noise=False) == "red"

@@ -24,7 +24,7 @@ from core.summaries import summarise
 from core.sweep import run_sweep
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, sweep_tradeoff
 from tests.conftest import SHORT
-from tests.test_explore import tradeoff
+from tests.test_explore import panel, tradeoff
 from tests.test_train_page import APP, wait_until_finished
 
 
@@ -164,7 +164,7 @@ def test_a_model_trained_to_extend_the_shipped_sweep_joins_it_in_explore(tiny_zo
     slider = explore.select_slider[0]
     assert slider.options == ["0", "0.5", "1"] and slider.value == 0.5
     assert any(f"[{TRAINED_HERE}]" in m.value for m in explore.markdown)
-    assert all("vs λ=0" in m.delta for m in explore.metric)  # lambda = 0 is the comparison
+    assert all("vs λ=0" in card["delta"] for card in panel(explore)["cards"])  # lambda = 0 is the comparison
     figure, _ = tradeoff(explore)
     curve, added = figure["data"][:2]
     assert [p[0] for p in points(curve)] == [0.0, 0.5, 1.0] and added["name"] == TRAINED_HERE
@@ -183,7 +183,9 @@ def test_explore_marks_a_point_scored_by_another_judge(tmp_path, monkeypatch, da
     app.run()
     assert not app.exception and app.select_slider[0].value == 0.05
     assert any(f"[{OTHER_JUDGE}]" in m.value for m in app.markdown) and "9.00" in app.warning[0].value
-    assert "vs λ=0" in app.metric[0].delta and [m.delta for m in app.metric[1:]] == ["", "", ""]  # test accuracy only
+    cards = panel(app)["cards"]
+    assert "vs λ=0" in cards[0]["delta"] and [card["delta"] for card in cards[1:]] == [None] * 3  # test accuracy only
+    assert panel(app)["sentence"] is None  # the attack's figures are not compared with lambda = 0's
     assert len(app.selectbox) == 4  # dataset, attack, view, and the sweep as each judge scored it
     figure, _ = tradeoff(app)
     assert [t["name"] for t in figure["data"]][:2] == ["MI-Face (shown)", OTHER_JUDGE]

@@ -7,7 +7,7 @@ import torch
 
 from core.metrics import nearest_distances, panel_scores, prediction_metrics
 from core.results import sink_check
-from core.stats import PROPORTION, mean_interval, paired_difference, wilson_interval
+from core.stats import PROPORTION, mcnemar_p_value, mean_interval, paired_difference, wilson_interval
 
 
 def test_wilson_interval_known_values():
@@ -91,6 +91,15 @@ def test_paired_difference_of_two_attacks_on_the_same_identities():
     assert backward["low"] == pytest.approx(-forward["high"]) and backward["high"] == pytest.approx(-forward["low"])
     same = paired_difference(first, first)
     assert same["value"] == 0 and same["p_value"] == 1 and same["low"] <= 0 <= same["high"]
+
+
+def test_mcnemar_p_value_is_scipys_exact_binomial_test():
+    """core.stats counts the binomial tail itself (scipy.stats is slow to import); it must agree with scipy."""
+    from scipy.stats import binomtest
+
+    for discordant in range(1, 40):
+        for only_a in range(discordant + 1):
+            assert mcnemar_p_value(only_a, discordant) == pytest.approx(binomtest(only_a, discordant).pvalue, rel=1e-12)
 
 
 def test_paired_difference_interval_covers_the_true_difference_95_percent_of_the_time():

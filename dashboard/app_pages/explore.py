@@ -5,11 +5,11 @@ import streamlit as st
 
 from core.data import DataError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
-from core.gallery import GalleryError, attack_siblings, metric_delta
-from core.stats import within_noise
-from core.story import DEFAULT_PEOPLE, interval_text, lambda_changes, lambda_sentence
+from core.gallery import GalleryError, attack_siblings
+from core.story import DEFAULT_PEOPLE
 from dashboard import loaders, state
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, spread_figure, sweep_tradeoff
+from dashboard.lambda_cards import lambda_panels
 from dashboard.live_chart import live_faces, live_plotly_chart
 from dashboard.text import plain
 
@@ -27,13 +27,6 @@ def figures(_sweep, sweep_version: str, _siblings, sibling_versions: tuple[str, 
     spread = spread_figure(_sweep, mid_lambda)
     return (tradeoff, tradeoff.to_json(), tradeoff.to_html(include_plotlyjs="cdn"), spread,
             "" if spread is None else spread.to_json())
-
-
-def interval(figure: dict, digits: int = 2) -> str:
-    low, high = figure.get("low"), figure.get("high")
-    if low is None or high is None:
-        return "no interval (a single value)"
-    return f"95% interval [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def caption(sweep, mid_lambda: float, label: int) -> str:
@@ -80,19 +73,7 @@ for index, (column, label) in enumerate(zip(columns, labels, strict=True)):
         st.image(free[label], caption=plain(caption(sweep, sweep.lambdas[0], label)), width="stretch")
         with st.container(key=f"chosen-face-{index}"):  # swapped in the browser as the slider moves
             st.image(chosen[label], caption=plain(caption(sweep, mid_lambda, label)), width="stretch")
-if labels:
-    try:
-        sources = loaders.face_sources(sweep, tuple(labels))
-    except GalleryError as error:
-        st.error(plain(error))
-        st.stop()
-    st.html("<style>.st-key-live-faces { display: none; }</style>")  # it draws nothing
-    with st.container(key="live-faces"):
-        live_faces(state.LAMBDA_SLIDER, [f"chosen-face-{index}" for index in range(len(labels))], sources,
-                   {state.lambda_text(value): [caption(sweep, value, label) for label in labels]
-                    for value in sweep.lambdas}, key="faces")
-
-row, base = sweep.row(mid_lambda), sweep.row(sweep.lambdas[0])
+row = sweep.row(mid_lambda)
 # A point of a joined sweep carries its own origin; the judge that scored it is the sweep's unless marked.
 origin = row.get("origin", sweep.origin)
 badges = [":green-badge[precomputed]" if origin == "precomputed" else f":orange-badge[{TRAINED_HERE}]"]
@@ -110,29 +91,15 @@ if row.get("other_judge"):
                "config trained again on another machine gives another judge): its attack figures are not compared "
                "with λ=0's and it stays off the curve. The *Results* selector also lists the sweep as that judge "
                "scored it.")
-comparable = row.get("other_judge") == base.get("other_judge")
-changes = lambda_changes(sweep.results, mid_lambda)
-cards = st.columns(4)
-for card, (name, label, better, digits, help_text) in zip(cards, [
-    ("test_accuracy", "Test accuracy", "normal", 2, "How often the deployed model names the right person."),
-    ("attack_top1", "Attack top-1", "inverse", 2,
-     "Share of people whose reconstruction the independent judge names correctly. Lower is more private."),
-    ("attack_top5", "Attack top-5", "inverse", 2, "Share of people named among the judge's five best guesses."),
-    ("feature_distance", "Feature distance", "normal", 1,
-     "How far, in the judge's eyes, a reconstruction lies from the nearest real photo of that person "
-     f"(a real held-out photo: {judge['real_image_distance']['value']:.1f}). Higher is more "
-     "private."),
-], strict=True):
-    delta = metric_delta(row[name], base[name]) if comparable or name == "test_accuracy" else None
-    shown = delta is not None and mid_lambda != sweep.lambdas[0]
-    change = f" Change from λ=0: {interval_text(changes[name], digits)} (95% interval)." if shown else ""
-    # A change inside its interval is no alarm: no red or green.
-    card.metric(label, f"{row[name]['value']:.{digits}f}",
-                delta=f"{delta:+.{digits}f} vs λ=0" if shown else None,
-                delta_color="off" if not comparable or within_noise(changes[name]) else better,
-                help=f"{help_text} {interval(row[name], digits)}.{change}", border=True)
-if comparable:
-    st.markdown(lambda_sentence(sweep.results, mid_lambda))
+try:
+    sources = loaders.face_sources(sweep, tuple(labels))
+except GalleryError as error:
+    st.error(plain(error))
+    st.stop()
+# The cards, the sentence and the chosen faces of every lambda: the browser swaps them as the slider moves.
+live_faces(state.LAMBDA_SLIDER, [f"chosen-face-{index}" for index in range(len(labels))], sources,
+           {state.lambda_text(value): [caption(sweep, value, label) for label in labels] for value in sweep.lambdas},
+           lambda_panels(sweep), key="faces")
 st.caption("Top row: a private training photo; below, the reconstructions at λ=0 and at the chosen λ, with the "
            "judge's verdict (✓ it names the right person; the name it gives) and its probability for the right "
            "person. A change whose 95% interval includes no change is within the noise. Judges make mistakes both "
