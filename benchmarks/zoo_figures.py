@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, when run as a script
 from core.gallery import attack_siblings, load_zoo
-from core.results import format_figure
+from core.results import format_estimate
 from core.stats import paired_difference
 from core.sweep import format_table
 
@@ -31,7 +31,7 @@ def main() -> None:
                     for s in (sweep, other)]
             attacks = [s.results["config"]["attack"]["attack"] for s in (sweep, other)]
             print(f"top-1 {attacks[0]} minus {attacks[1]} at lambda {sweep.lambdas[0]:g}, paired on the same "
-                  f"people: {format_figure(paired_difference(*hits))}")
+                  f"people: {format_estimate(paired_difference(*hits))}")
     print(f"\nbuilt {zoo[0].results['zoo']['built']}")
 
 

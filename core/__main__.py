@@ -485,9 +485,9 @@ def command_study(args: argparse.Namespace) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from core.files import read_json
+    from core.errors import SchemaError
     from core.report import write_report
-    from core.results import list_results
+    from core.results import list_results, read_results
 
     kinds = ("comparison", "study")
     folder = results_root(args.results)
@@ -497,9 +497,10 @@ def command_report(args: argparse.Namespace) -> int:
     if path is None:
         raise ConfigError(f"no comparison or study file in {folder}: run `python -m core compare` or "
                           "`python -m core study` first")
-    results = read_json(path)  # read once: a bad file is reported once
-    if not isinstance(results, dict) or results.get("kind") not in kinds:
-        raise ConfigError(f"{path} is not a readable comparison or study file")
+    try:
+        results = read_results(path, kinds)
+    except SchemaError as error:
+        raise ConfigError(str(error)) from None
     for written in write_report(results, Path(args.out), png=not args.no_png):
         print(f"wrote {written}")
     return 0

@@ -32,7 +32,7 @@ from core.engine import Engine
 from core.executor import Executor, LocalExecutor
 from core.files import StoreError
 from core.models import TargetNet
-from core.results import format_figure, load_results, results_path
+from core.results import format_estimate, load_results, results_path
 from core.runtime import ProgressLine, peak_memory_mb, pick_device
 from core.stats import paired_difference
 from core.store import Store
@@ -59,7 +59,7 @@ def dp_benchmark(engine: Engine) -> None:
     for noise, config in targets:
         record = engine.target(config, data)[1]
         print(f"  noise {noise:<4g} epsilon {record['privacy']['epsilon']:7.1f} at delta "
-              f"{record['privacy']['delta']:g}  test accuracy {format_figure(record['test']['deployed']['accuracy'])}"
+              f"{record['privacy']['delta']:g}  test accuracy {format_estimate(record['test']['deployed']['accuracy'])}"
               f"  {record['timings']['train_s']:.1f} s")
     print(f"  all {len(targets)} from an empty store: {time.perf_counter() - start:.1f} s")
 
@@ -141,7 +141,7 @@ def print_paired(results: dict, baseline: dict) -> None:
     print(f"\n{names[0]} minus {names[1]}, top-1 on the same identities (95% paired interval; exact McNemar p):")
     for run in results["runs"]:
         difference = paired_difference(hits(run), baseline_hits[run["lambda"], run["seed"]])
-        print(f"  lambda {run['lambda']:<7g} {format_figure(difference, 2)}  (only {names[0]}: "
+        print(f"  lambda {run['lambda']:<7g} {format_estimate(difference, 2)}  (only {names[0]}: "
               f"{difference['only_a']}, only {names[1]}: {difference['only_b']}; p = {difference['p_value']:.3f})")
 
 
@@ -243,7 +243,7 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
     if (overhead := overhead_line(executor)) is not None:
         print(f"  {overhead}{' (the last sweep)' if len(sweeps) > 1 or others else ''}")
     evaluator = first["evaluator"]
-    print(f"  judge {evaluator['key']}: held-out accuracy {format_figure(evaluator['heldout_accuracy'])}")
+    print(f"  judge {evaluator['key']}: held-out accuracy {format_estimate(evaluator['heldout_accuracy'])}")
     for results in sweeps:
         runs = results["runs"]
         stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in results["timings"].items())
@@ -258,7 +258,7 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
         print("\nattacks on the lambda = 0 model (top-1 with 95% interval, seconds for all identities):")
         for result in [first, *others]:
             run = result["runs"][0]
-            print(f"  {result['config']['attack']['attack']:<10} top-1 {format_figure(run['attack']['top1'], 2)}  "
+            print(f"  {result['config']['attack']['attack']:<10} top-1 {format_estimate(run['attack']['top1'], 2)}  "
                   f"top-5 {run['attack']['top5']['value']:.2f}  {run['timings']['attack_s']:.1f} s")
     by_attack = {results["config"]["attack"]["attack"]: results for results in [*sweeps, *others]}
     if "gmi" in by_attack:

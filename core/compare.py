@@ -31,26 +31,20 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
-from core.results import attack_sink, format_figure, prune_grids, ship_grid, text_table
+from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
-from core.sweep import summarise_group
-
-DEFENSE_NAMES = {"none": "no defense", "dpmodel": "DP-SGD's model without DP", "mid": "MID", "dpsgd": "DP-SGD",
-                 "output": "output defense"}
-ATTACK_FIGURES = ("top1", "top5", "feature_distance")
+from core.summaries import (
+    ATTACK_ESTIMATES,
+    DEFENSE_NAMES,
+    compare_frontiers,
+    frontier,
+    point_label,
+    summarise_points,
+)
 
 
 def comparison_path(out_dir: Path, comparison_hash: str) -> Path:
     return Path(out_dir) / f"comparison_{comparison_hash}.json"
-
-
-def point_label(defense: str, strength: float | None, epsilon: float | None = None) -> str:
-    """'no defense', 'MID lambda=0.01', 'DP-SGD noise=1 (eps=47)'."""
-    if defense == "mid":
-        return f"MID lambda={strength:g}"
-    if defense == "dpsgd":
-        return f"DP-SGD noise={strength:g}" + (f" (eps={epsilon:.3g})" if epsilon is not None else "")
-    return DEFENSE_NAMES[defense]
 
 
 def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
@@ -80,7 +74,7 @@ def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
 
     def attacked(done: Done) -> dict[str, Any]:
         folder = engine.store.path("attacks", done.unit.key)
-        return {**{figure: done.record["scores"][figure] for figure in ATTACK_FIGURES}, "attack_key": done.unit.key,
+        return {**{figure: done.record["scores"][figure] for figure in ATTACK_ESTIMATES}, "attack_key": done.unit.key,
                 "sink": attack_sink(done.record["scores"], data.images.num_classes),
                 "grid_path": str(folder / "reconstructions.png"), "reused": done.reused}
 
@@ -129,64 +123,6 @@ def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
     return results
 
 
-def summarise_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per defense setting (seeds pooled), in the order first met: test accuracy, spread, epsilon and
-    every attack's figures, each with its 95% interval (see core.sweep.summarise_group)."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for point in points:
-        groups.setdefault(point["label"].split(" (eps=")[0], []).append(point)
-    rows = []
-    for group in groups.values():
-        first = group[0]
-        figures = {"test_accuracy": ("test", "accuracy"), "confidence": ("test", "confidence"),
-                   "entropy": ("test", "entropy")}
-        row = {"defense": first["defense"], "strength": first["strength"], "seeds": len(group),
-               **summarise_group(group, figures)}
-        epsilons = [p["epsilon"] for p in group if p["epsilon"] is not None]
-        row["epsilon"] = max(epsilons) if epsilons else None  # the guarantee is the weakest seed's
-        row["label"] = point_label(first["defense"], first["strength"], row["epsilon"]) if first["defense"] != \
-            "output" else first["label"]
-        row["attacks"] = {name: summarise_group(group, {f: ("attacks", name, f) for f in ATTACK_FIGURES})
-                          for name in first["attacks"]}
-        rows.append(row)
-    return rows
-
-
-def frontier(points: list[tuple[float, float]]) -> list[int]:
-    """Indexes of the Pareto-optimal (test accuracy, attack accuracy) points, by rising test accuracy: those
-    no other point beats on both (higher or equal test accuracy and lower or equal attack accuracy)."""
-    order = sorted(range(len(points)), key=lambda i: (-points[i][0], points[i][1]))
-    kept, best_attack = [], float("inf")
-    for i in order:  # from the most accurate down: keep a point only if it lowers the attack accuracy
-        if points[i][1] < best_attack:
-            kept.append(i)
-            best_attack = points[i][1]
-    return kept[::-1]
-
-
-def best_at(points: list[tuple[float, float]], level: float) -> int | None:
-    """The point with the lowest attack accuracy among those with test accuracy >= level (None if none)."""
-    eligible = [i for i, (test, _) in enumerate(points) if test >= level]
-    return min(eligible, key=lambda i: points[i][1]) if eligible else None
-
-
-def compare_frontiers(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> dict[str, Any]:
-    """Compare two defenses' frontiers at every test accuracy level (a point's test accuracy) that both reach.
-    Returns the levels where each is lower, and a verdict: 'a', 'b' (dominates), 'tie', 'mixed', 'no overlap'."""
-    if not a or not b:
-        return {"verdict": "no overlap", "levels": [], "a_lower": [], "b_lower": []}
-    reach = min(max(t for t, _ in a), max(t for t, _ in b))
-    levels = sorted({t for t, _ in a + b if t <= reach})
-    rows = []
-    for level in levels:
-        ia, ib = best_at(a, level), best_at(b, level)
-        rows.append({"level": level, "a": ia, "b": ib, "a_attack": a[ia][1], "b_attack": b[ib][1]})
-    a_lower = [r["level"] for r in rows if r["a_attack"] < r["b_attack"] - 1e-9]
-    b_lower = [r["level"] for r in rows if r["b_attack"] < r["a_attack"] - 1e-9]
-    verdict = "mixed" if a_lower and b_lower else "a" if a_lower else "b" if b_lower else "tie"
-    return {"verdict": verdict, "reach": reach, "levels": rows, "a_lower": a_lower, "b_lower": b_lower}
-
-
 def frontier_report(summary: list[dict[str, Any]], attack: str, a: str = "mid", b: str = "dpsgd") -> dict[str, Any]:
     """Each defense's frontier for `attack` (indexes into its rows) and the plain-words comparison of a and b."""
     def rows_of(defense: str) -> list[dict[str, Any]]:
@@ -211,9 +147,9 @@ def control_sentence(control: list[dict[str, Any]], private: list[dict[str, Any]
         return ""
     plain, noisy = control[0], max(private, key=lambda r: r["test_accuracy"]["value"])
     plain_top, noisy_top = plain["attacks"][attack]["top1"], noisy["attacks"][attack]["top1"]
-    figures = (f"{noisy['label']}: test accuracy {format_figure(noisy['test_accuracy'])}, attack top-1 "
-               f"{format_figure(noisy_top)}; the same model and schedule without DP: test accuracy "
-               f"{format_figure(plain['test_accuracy'])}, attack top-1 {format_figure(plain_top)}")
+    figures = (f"{noisy['label']}: test accuracy {format_estimate(noisy['test_accuracy'])}, attack top-1 "
+               f"{format_estimate(noisy_top)}; the same model and schedule without DP: test accuracy "
+               f"{format_estimate(plain['test_accuracy'])}, attack top-1 {format_estimate(plain_top)}")
     if noisy_top["high"] < plain_top["low"]:
         return f"DP-SGD's noise lowers attack accuracy beyond what its model alone does ({figures})."
     return (f"DP-SGD's model alone, trained without DP, is about as hard to attack as DP-SGD's most accurate model "
@@ -245,8 +181,8 @@ def _frontier_verdict(comparison: dict[str, Any], rows_a: list[dict[str, Any]], 
     lower, higher = (top_a, top_b) if widest["a_attack"] < widest["b_attack"] else (top_b, top_a)
     clear = lower["high"] < higher["low"]
     overlap = "do not overlap" if clear else "overlap"
-    example = (f"at test accuracy >= {widest['level']:.2f}, {name_a} {format_figure(top_a)} vs {name_b} "
-               f"{format_figure(top_b)} attack top-1 (the 95% intervals {overlap})")
+    example = (f"at test accuracy >= {widest['level']:.2f}, {name_a} {format_estimate(top_a)} vs {name_b} "
+               f"{format_estimate(top_b)} attack top-1 (the 95% intervals {overlap})")
     if comparison["verdict"] == "mixed":
         return (f"Neither dominates: of the {len(comparison['levels'])} test-accuracy levels both reach (up to "
                 f"{reach:.2f}), {name_a}'s lowest attack accuracy is lower at {len(comparison['a_lower'])} and "
@@ -278,10 +214,10 @@ def format_comparison(results: dict[str, Any]) -> str:
     header = ["setting", "epsilon", "test acc", *(f"{a} top-1" for a in results["attacks"])]
     lines = []
     for row in results["summary"]:
-        attacks = [format_figure(row["attacks"][a]["top1"], sep=",") if a in row["attacks"] else "-"
+        attacks = [format_estimate(row["attacks"][a]["top1"], sep=",") if a in row["attacks"] else "-"
                    for a in results["attacks"]]
         epsilon = f"{row['epsilon']:.3g}" if row["epsilon"] is not None else "-"
-        lines.append([row["label"], epsilon, format_figure(row["test_accuracy"], sep=","), *attacks])
+        lines.append([row["label"], epsilon, format_estimate(row["test_accuracy"], sep=","), *attacks])
     render = text_table(header, lines)
     render += [f"{attack}: {report['sentence']} {report.get('control', '')}".rstrip()
                for attack, report in results["frontiers"].items()]

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from core.errors import SchemaError
+
 log = logging.getLogger("midlab")
 
 
@@ -103,12 +105,26 @@ def write_json_atomic(path: Path, value: Any) -> None:
     write_atomic(path, json.dumps(_finite_json(value), indent=2, sort_keys=True).encode())
 
 
-def read_json(path: Path) -> Any | None:
-    """A JSON file's content, or None (with a warning) when it is unreadable or truncated."""
+def json_content(path: Path) -> Any:
+    """A JSON file's content. A missing file raises FileNotFoundError; one that cannot be read or parsed
+    (truncated, not text, nested too deeply for Python's parser) raises SchemaError naming it and why."""
     try:
         return json.loads(read_regular(path))
     except FileNotFoundError:
+        raise
+    except RecursionError:
+        raise SchemaError(f"{path} is nested too deeply to be a MID Lab file; remove it") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: json's own, and integer limits
+        why = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise SchemaError(f"{path} is unreadable ({why})") from None
+
+
+def read_json(path: Path) -> Any | None:
+    """A JSON file's content, or None (with a warning) when it is missing, unreadable or truncated."""
+    try:
+        return json_content(path)
+    except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        log.warning("ignoring unreadable %s (%s); it will be recomputed", path, error)
+    except SchemaError as error:
+        log.warning("ignoring it: %s; it will be recomputed", error)
         return None

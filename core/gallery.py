@@ -7,6 +7,7 @@ record names, so a damaged file is reported, never shown.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -21,12 +22,15 @@ from safetensors.numpy import load as load_safetensors
 
 from core.config import ConfigError, DataConfig
 from core.data import PreparedData
-from core.files import read_json, read_regular
-from core.results import join_results, list_results, load_results, template_hash
+from core.errors import SchemaError, validated
+from core.files import json_content, log, read_json, read_regular
+from core.result_types import SweepResults, ZooManifest
+from core.results import join_results, list_results, read_results, template_hash
 
 # The shipped zoo; $MIDLAB_ZOO points MID Lab at another one built by `python -m core zoo` (a test's small zoo).
 ZOO_DIR = Path(os.environ.get("MIDLAB_ZOO") or Path(__file__).resolve().parent.parent / "assets" / "zoo")
 MANIFEST = "manifest.json"
+ZOO_FIX = "the shipped zoo is damaged: `git checkout assets/zoo` or `python -m core zoo` rebuilds it"
 
 
 class GalleryError(Exception):
@@ -40,6 +44,11 @@ class Sweep:
     results: dict[str, Any]
     origin: str
     base: Path | None = None  # the zoo folder, for the zoo's relative file names
+
+    @functools.cached_property
+    def typed(self) -> SweepResults:
+        """The results as typed objects (their files were checked when read; a join's extra keys are kept)."""
+        return SweepResults.model_validate(self.results, strict=False)
 
     @property
     def key(self) -> str:
@@ -80,15 +89,21 @@ class Sweep:
 
     def shipped(self, relative: str) -> dict[str, np.ndarray]:
         """A zoo file's tensors (a model's weights, an attack's reconstructions), checked against the manifest."""
-        return _checked(self.base / relative, self.results["zoo"]["files"].get(relative),
-                        "the shipped zoo is damaged: `git checkout assets/zoo` or `python -m core zoo` rebuilds it")
+        return _checked(self.base / relative, self.results["zoo"]["files"].get(relative), ZOO_FIX)
 
     def _tensors(self, run: dict[str, Any]) -> dict[str, np.ndarray]:
+        """A run's reconstructions and their trajectory, checked against their checksum and their shapes: one
+        image per person (the results' class names), one frame per recorded step."""
         if "reconstructions_file" in run:
-            return self.shipped(run["reconstructions_file"])
-        path = Path(run["reconstructions_path"]) / "tensors.safetensors"
-        record = read_json(path.with_name("record.json")) or {}
-        return _checked(path, record.get("tensors_sha256"), "run the sweep again to recompute it")
+            path, fix = self.base / run["reconstructions_file"], ZOO_FIX
+            tensors = self.shipped(run["reconstructions_file"])
+        else:
+            path, fix = Path(run["reconstructions_path"]) / "tensors.safetensors", "run the sweep again to recompute it"
+            record = read_json(path.with_name("record.json"))
+            tensors = _checked(path, record.get("tensors_sha256") if isinstance(record, dict) else None, fix)
+        if wrong := reconstruction_shape_error(tensors, len(self.names)):
+            raise GalleryError(f"{path} holds {wrong}; {fix}")
+        return tensors
 
     def reconstructions(self, mid_lambda: float) -> np.ndarray:
         """The reconstruction of every identity at a lambda, uint8 (C, H, W)."""
@@ -135,6 +150,35 @@ def shipped_entry(kind: str, key: str, folder: Path = ZOO_DIR) -> tuple[dict[str
     return None
 
 
+def _faces(array: np.ndarray | None, leading: tuple[int, ...]) -> bool:
+    """Whether `array` holds gray faces (leading..., [1,] H, W) for the `leading` dimensions given."""
+    if array is None or array.shape[:len(leading)] != leading:
+        return False
+    rest = array.shape[len(leading):]
+    return len(rest) == 2 or (len(rest) == 3 and rest[0] == 1)
+
+
+def _enlarges(small: tuple[int, ...], large: tuple[int, ...]) -> bool:
+    """Whether frames of size `small` enlarge by a whole factor to images of size `large` (the zoo shrinks them)."""
+    return all(small) and large[0] % small[0] == 0 and large[0] // small[0] * small[1] == large[1]
+
+
+def reconstruction_shape_error(tensors: dict[str, np.ndarray], people: int) -> str | None:
+    """What is wrong with an attack's stored tensors for `people` people, or None when nothing is: images
+    (people, [1,] H, W); trajectory (T, people, [1,] h, w), (H, W) a whole multiple of (h, w); steps (T,); the
+    target's confidence (T, people)."""
+    images, frames = tensors.get("images"), tensors.get("trajectory")
+    steps, confidence = tensors.get("steps"), tensors.get("target_confidence")
+    if not _faces(images, (people,)):
+        return f"reconstructions of shape {None if images is None else images.shape}, not one per person ({people})"
+    recorded = (steps.shape[0],) if steps is not None and steps.ndim == 1 else None
+    if recorded is None or confidence is None or confidence.shape != (*recorded, people) or \
+            not _faces(frames, (*recorded, people)) or not _enlarges(frames.shape[-2:], images.shape[-2:]):
+        shapes = [None if t is None else t.shape for t in (frames, steps, confidence)]
+        return f"a trajectory (frames, steps, confidence) of shapes {shapes}, not one frame per step and person"
+    return None
+
+
 def _uint8_faces(images: np.ndarray) -> np.ndarray:
     """Stored reconstructions (C, [1,] H, W), float in [0, 1] (a store) or uint8 (the zoo), as uint8 (C, H, W)."""
     if images.dtype != np.uint8:
@@ -170,24 +214,41 @@ def tile(images: np.ndarray, columns: int = 10) -> np.ndarray:
     return canvas
 
 
-def load_zoo(folder: Path = ZOO_DIR) -> list[Sweep]:
-    """The shipped sweeps (one per attack on the default targets), or none when the manifest is missing."""
-    manifest = read_json(folder / MANIFEST)
-    if not isinstance(manifest, dict) or "zoo" not in manifest or "sweeps" not in manifest:
+def read_zoo(folder: Path = ZOO_DIR) -> list[Sweep]:
+    """The shipped sweeps (one per attack on the default targets), none when the manifest is missing; SchemaError
+    naming the manifest and what is wrong when it is not a valid one."""
+    try:
+        manifest = json_content(folder / MANIFEST)
+    except FileNotFoundError:
         return []
+    validated(ZooManifest, manifest, str(folder / MANIFEST))
     return [Sweep({**results, "zoo": manifest["zoo"]}, "precomputed", folder) for results in manifest["sweeps"]]
 
 
+def load_zoo(folder: Path = ZOO_DIR) -> list[Sweep]:
+    """The shipped sweeps (see read_zoo); none, with a warning, when the manifest is not valid."""
+    try:
+        return read_zoo(folder)
+    except SchemaError as error:
+        log.warning("%s", error)
+        return []
+
+
 def available_sweeps(results_dir: Path, zoo_dir: Path | None = None) -> tuple[list[Sweep], list[str]]:
-    """The shipped zoo first, then every readable sweep results file in `results_dir`, newest first; and a
-    message for each results file that could not be read."""
-    sweeps = load_zoo(zoo_dir or ZOO_DIR)
-    problems = []
+    """The shipped zoo first, then every valid sweep results file in `results_dir`, newest first; and a message
+    for each file skipped (the zoo's manifest, a results file), naming it and what is wrong."""
+    sweeps, problems = [], []
+    try:
+        sweeps = read_zoo(zoo_dir or ZOO_DIR)
+    except SchemaError as error:
+        problems.append(f"Skipped the shipped zoo: {error}; {ZOO_FIX}.")
     for path in list_results(results_dir):
-        results = load_results(path)
-        if results is None:
-            problems.append(f"{path} is unreadable or not a sweep results file; run its sweep again to rewrite it.")
-        elif all(s.key != results["config_hash"] for s in sweeps):
+        try:
+            results = read_results(path)
+        except SchemaError as error:
+            problems.append(f"Skipped a results file: {error}; run its sweep again to rewrite it.")
+            continue
+        if all(s.key != results["config_hash"] for s in sweeps):
             sweeps.append(Sweep(results, "trained here"))
     return join_sweeps(sweeps), problems
 

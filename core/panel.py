@@ -18,9 +18,10 @@ from torch import nn
 from core.config import EvaluatorConfig, panel_judges, sweep_from_dict
 from core.data import PreparedData
 from core.engine import Engine
+from core.errors import SchemaError
 from core.files import StoreError, write_json_atomic
 from core.metrics import panel_scores
-from core.results import ReportError, load_results
+from core.results import ReportError, read_results
 
 Judges = list[tuple[str, str, nn.Module, dict[str, float]]]
 
@@ -87,9 +88,10 @@ def panel_fields(runs: list[dict[str, Any]], lambdas: tuple[float, ...], judges:
 
 def add_panel_to_file(path: Path, engine: Engine) -> dict[str, Any]:
     """Rescore a sweep's results file with the panel and rewrite it atomically (its hash is unchanged)."""
-    results = load_results(path)
-    if results is None:
-        raise ReportError(f"{path} is not a readable sweep results file")
+    try:
+        results = read_results(path)
+    except SchemaError as error:
+        raise ReportError(str(error)) from None
     results = add_panel(results, engine)
     write_json_atomic(path, results)
     return results

@@ -11,11 +11,12 @@ from typing import Any
 
 from plotly.offline import get_plotlyjs
 
-from core.compare import DEFENSE_NAMES, table_rows
+from core.compare import table_rows
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, spread_figure
 from core.files import write_atomic
-from core.results import FIGURE_LABELS, flat_figures, format_figure
+from core.results import ESTIMATE_LABELS, flat_estimates, format_estimate
 from core.study_figures import level_text, machine, regime_accuracy, status, study_command, study_figure
+from core.summaries import DEFENSE_NAMES
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
@@ -36,17 +37,17 @@ def markdown(results: dict[str, Any]) -> str:
                                                                          for a in attacks) + " |",
              "|" + "---|" * (4 + len(attacks))]
     for row in results["summary"]:
-        cells = [format_figure(row["attacks"][a]["top1"]) if a in row["attacks"] else "-" for a in attacks]
+        cells = [format_estimate(row["attacks"][a]["top1"]) if a in row["attacks"] else "-" for a in attacks]
         epsilon = f"{row['epsilon']:.3g}" if row["epsilon"] is not None else "-"
         lines.append(f"| {DEFENSE_NAMES[row['defense']]} | {row['label']} | {epsilon} | "
-                     f"{format_figure(row['test_accuracy'])} | " + " | ".join(cells) + " |")
+                     f"{format_estimate(row['test_accuracy'])} | " + " | ".join(cells) + " |")
     lines += ["", "## Frontiers", ""]
     lines += [f"- **{ATTACK_NAMES[a]}**: {results['frontiers'][a]['sentence']} "
               f"{results['frontiers'][a].get('control', '')}".rstrip() for a in attacks]
     data, judge = results["data"], results["evaluator"]["heldout_accuracy"]
     lines += ["", f"{data['identities']} identities, {data['train_images']} training and {data['test_images']} test "
               f"images; attack accuracy judged by an independently trained classifier (held-out accuracy "
-              f"{format_figure(judge)}). Brackets: 95% intervals. Epsilon at delta = 1e-5 (Opacus, RDP accountant).",
+              f"{format_estimate(judge)}). Brackets: 95% intervals. Epsilon at delta = 1e-5 (Opacus, RDP accountant).",
               "", *(f"![{ATTACK_NAMES[a]}](tradeoff_{a}.png)" for a in attacks), "",
               "![top-1 confidence](spread_confidence.png)", ""]
     return "\n".join(lines)
@@ -55,9 +56,9 @@ def markdown(results: dict[str, Any]) -> str:
 def study_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One flat row per regime and setting: each figure's mean over seeds and its 95% interval, the regime's
     verdict and whether the setting is on MID's frontier."""
-    labels = {"balanced_accuracy": "balanced accuracy", **FIGURE_LABELS}
+    labels = {"balanced_accuracy": "balanced accuracy", **ESTIMATE_LABELS}
     return [{results["factor"]: level_text(regime["level"]), "setting": row["label"], "seeds": row["seeds"],
-             **flat_figures(row, labels), "on MID's frontier": row["label"] in regime["frontier"],
+             **flat_estimates(row, labels), "on MID's frontier": row["label"] in regime["frontier"],
              "verdict": regime["verdict"]["verdict"]}
             for regime in results["regimes"] for row in regime["rows"]]
 
@@ -77,8 +78,8 @@ def study_markdown(results: dict[str, Any]) -> str:
         lines += [f"## {factor} = {level}: {status(regime)}", "", regime["finding"], "",
                   "| setting | seeds | test accuracy | attack top-1 | attack top-5 | frontier |",
                   "|---|---|---|---|---|---|"]
-        lines += [f"| {row['label']} | {row['seeds']} | {format_figure(row['test_accuracy'])} | "
-                  f"{format_figure(row['attack_top1'])} | {format_figure(row['attack_top5'])} | "
+        lines += [f"| {row['label']} | {row['seeds']} | {format_estimate(row['test_accuracy'])} | "
+                  f"{format_estimate(row['attack_top1'])} | {format_estimate(row['attack_top5'])} | "
                   f"{'*' if row['label'] in regime['frontier'] else ''} |" for row in regime["rows"]]
         lines += ["", f"![{factor} = {level}](regime_{level}.png)", ""]
     lines += ["Brackets: 95% t-intervals of the mean over training seeds. Attack accuracy is judged by an "

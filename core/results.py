@@ -1,4 +1,5 @@
-"""Reading results files (sweeps and comparisons): light (no torch), so the dashboard's first screen stays fast."""
+"""Reading results files (sweeps, comparisons, studies), each checked against its schema (core.result_types):
+light (no torch), so the dashboard's first screen stays fast."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from core.config import dict_hash, hash_view, sweep_from_dict
-from core.files import read_json, read_regular, write_atomic
+from core.errors import SchemaError, validated
+from core.files import json_content, log, read_regular, write_atomic
+from core.result_types import RESULT_KINDS, Estimate
+from core.summaries import summarise
 
-FIGURE_LABELS = {
+ESTIMATE_LABELS = {
     "test_accuracy": "test accuracy",
     "queried_accuracy": "test accuracy as queried",
     "attack_top1": "attack top-1",
@@ -31,9 +35,12 @@ class ReportError(RuntimeError):
     """A part of a report could not be written; the message says which and how to fix it."""
 
 
-def format_figure(figure: dict[str, Any], digits: int = 2, sep: str = ", ") -> str:
-    """A figure as `value [low<sep>high]`, or the value alone when it has no interval (one seed, NaN)."""
-    value, low, high = figure["value"], figure.get("low"), figure.get("high")
+def format_estimate(estimate: Estimate | dict[str, Any], digits: int = 2, sep: str = ", ") -> str:
+    """An estimate as `value [low<sep>high]`, or the value alone when it has no interval (one seed, NaN)."""
+    estimate = estimate if isinstance(estimate, Estimate) else Estimate.model_validate(estimate, strict=False)
+    value, low, high = estimate.value, estimate.low, estimate.high
+    if value is None:
+        return "n/a"
     if low is None or high is None or math.isnan(low):
         return f"{value:.{digits}f}"
     return f"{value:.{digits}f} [{low:.{digits}f}{sep}{high:.{digits}f}]"
@@ -91,39 +98,59 @@ def prune_grids(folder: Path, results_key: str, kept: set[str]) -> None:
             path.unlink()
 
 
+def read_results(path: Path, kind: str | tuple[str, ...] = "sweep") -> dict[str, Any]:
+    """A results file of a kind ('sweep', 'comparison', 'study', or any of several), checked against its schema;
+    SchemaError naming the file and what is wrong when it is missing, unreadable, of another kind or has a
+    missing or mistyped field."""
+    kinds = (kind,) if isinstance(kind, str) else kind
+    try:
+        results = json_content(Path(path))
+    except FileNotFoundError:
+        raise SchemaError(f"{path} is missing") from None
+    if not isinstance(results, dict) or results.get("kind") not in kinds:
+        raise SchemaError(f"{path} is not a {' or '.join(kinds)} results file")
+    validated(RESULT_KINDS[results["kind"]], results, str(path))
+    return results
+
+
 def load_results(path: Path, kind: str = "sweep") -> dict[str, Any] | None:
-    """A results file of a kind, or None when missing, unreadable or of another kind (a warning says which)."""
-    results = read_json(Path(path))
-    return results if isinstance(results, dict) and results.get("kind") == kind else None
+    """A results file of a kind (see read_results), or None when it is missing or not a valid file of that kind
+    (a warning says which and why)."""
+    try:
+        return read_results(path, kind)
+    except SchemaError as error:
+        if Path(path).exists():
+            log.warning("skipped until recomputed: %s", error)
+        return None
 
 
 def summary_labels(results: dict[str, Any]) -> dict[str, str]:
-    """The figures a sweep's table shows (FIGURE_LABELS): the queried function's test accuracy only where the
+    """The figures a sweep's table shows (ESTIMATE_LABELS): the queried function's test accuracy only where the
     attacker's view differs from the deployed mode (elsewhere it is the test accuracy)."""
     config = results["config"]
     same = config["attack"]["view"] == config["target"]["model"]["predict_mode"]
-    return {name: label for name, label in FIGURE_LABELS.items() if not (same and name == "queried_accuracy")}
+    return {name: label for name, label in ESTIMATE_LABELS.items() if not (same and name == "queried_accuracy")}
 
 
 def summary_table(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat row per lambda: each figure's value and 95% interval bounds, for tables and CSV."""
+    """One flat row per lambda: each estimate's value and 95% interval bounds, for tables and CSV."""
     rows = []
     for row in results["summary"]:
         # A joined sweep (join_results) says where each point comes from and which are another judge's.
         joined = {"origin": row["origin"], "other judge": row["other_judge"]} if "origin" in row else {}
         rows.append({"lambda": row["lambda"], "seeds": row["seeds"], **joined,
-                     **flat_figures(row, summary_labels(results))})
+                     **flat_estimates(row, summary_labels(results))})
     return rows
 
 
-def flat_figures(row: dict[str, Any], labels: dict[str, str] = FIGURE_LABELS) -> dict[str, Any]:
-    """A row's figures as flat columns (its label, then 'low' and 'high' bounds), for tables and CSV; a figure
-    the row lacks is left out."""
+def flat_estimates(row: dict[str, Any], labels: dict[str, str] = ESTIMATE_LABELS) -> dict[str, Any]:
+    """A row's estimates as flat columns (its label, then 'low' and 'high' bounds), for tables and CSV; an
+    estimate the row lacks is left out."""
     flat: dict[str, Any] = {}
     for name, label in labels.items():
         if name in row:
-            flat |= {label: row[name]["value"], f"{label} low": row[name].get("low"),
-                     f"{label} high": row[name].get("high")}
+            estimate = Estimate.model_validate(row[name], strict=False)
+            flat |= {label: estimate.value, f"{label} low": estimate.low, f"{label} high": estimate.high}
     return flat
 
 
@@ -161,7 +188,7 @@ def join_results(members: list[tuple[dict[str, Any], str]],
         group = [r for r in runs if r["lambda"] == mid_lambda]
         sources = {r["results_key"] for r in group}
         stored = rows_of.get((group[0]["results_key"], mid_lambda)) if len(sources) == 1 else None
-        row = stored if stored is not None and stored["seeds"] == len(group) else _summarise(group, mid_lambda)
+        row = stored if stored is not None and stored["seeds"] == len(group) else summarise(group, (mid_lambda,))[0]
         trained_here = any(r["origin"] == "trained here" for r in group)
         summary.append({**row, "origin": "trained here" if trained_here else group[0]["origin"],
                         "other_judge": group[0]["other_judge"],
@@ -169,14 +196,6 @@ def join_results(members: list[tuple[dict[str, Any], str]],
     zoo = next((results["zoo"] for results, _ in [*members, *others] if "zoo" in results), None)
     return {**members[0][0], "runs": runs, "summary": summary, "members": list(dict.fromkeys(judges)),
             **({"zoo": zoo} if zoo else {})}
-
-
-def _summarise(group: list[dict[str, Any]], mid_lambda: float) -> dict[str, Any]:
-    # Seeds of one lambda from several files, summarised as a sweep summarises its own (core.sweep imports
-    # torch, so only when needed: the dashboard's first screen stays light).
-    from core.sweep import summarise
-
-    return summarise(group, (mid_lambda,))[0]
 
 
 # The sink rule (here, without torch, as the dashboard shows it): each reconstruction aims at a different person,

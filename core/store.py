@@ -10,7 +10,9 @@ A caller that says what it expects (`Expected`) is served an entry only when it 
 the record's key and the hash of the config rebuilt from the record agree (an entry copied under another key or
 an edited record is refused), and the record's data fingerprint matches the data at hand (a result never
 outlives the photos it came from). A record from before fingerprints adopts the current one on first load.
-Every entry refused is reported with why, and the reason goes into the record of its recomputed replacement.
+Every record is checked against its schema on load (core.record_types: StoreRecord; with `Expected`, its kind's
+fields too): one cut short, or with a missing or mistyped field, is refused like the others. Every entry refused
+is reported with why, and the reason goes into the record of its recomputed replacement.
 """
 
 from __future__ import annotations
@@ -33,15 +35,17 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from core.config import ConfigError, config_hash
+from core.errors import SchemaError, validated
 from core.files import (
     NotRegularFileError,
     StoreError,
-    read_json,
+    json_content,
     read_regular,
     require_regular,
     write_atomic,
     write_json_atomic,
 )
+from core.record_types import KIND_RECORDS, StoreRecord
 
 log = logging.getLogger("midlab")
 
@@ -156,9 +160,15 @@ class Store:
 
     def record(self, kind: str, key: str, expected: Expected | None = None) -> dict[str, Any] | None:
         """The entry's record if it exists, is whole and is what `expected` says (else reported), else None."""
-        record = read_json(self.path(kind, key) / RECORD)
-        if record is not None and (not isinstance(record, dict) or "tensors_sha256" not in record):
-            self.refuse(kind, key, f"its record in {self.path(kind, key)} is malformed")
+        path = self.path(kind, key) / RECORD
+        try:
+            record = json_content(path)
+            # Served to a caller that expects an entry of its kind: that kind's fields too.
+            validated(KIND_RECORDS.get(kind, StoreRecord) if expected else StoreRecord, record, str(path))
+        except FileNotFoundError:
+            return None
+        except SchemaError as error:  # cut short, or a missing or mistyped field: recomputed, never a traceback
+            self.refuse(kind, key, str(error))
             return None
         if record is None or expected is None:
             return record

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from core.attacks.base import queried_mode
-from core.compare import ATTACK_FIGURES, compare_frontiers, frontier
 from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
@@ -35,13 +34,13 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
-from core.results import attack_sink, format_figure, prune_grids, ship_grid, text_table
+from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.study_figures import mid_reference_line
-from core.sweep import FIGURES, summarise_group
+from core.summaries import ATTACK_ESTIMATES, compare_frontiers, frontier, summarise_rows
 from core.verdicts import MID_REFERENCE, REFERENCE_NAMES, RULE, finding, row_label, verdict
 
-STUDY_FIGURES = {**FIGURES, "balanced_accuracy": ("test", "balanced_accuracy")}
+
 def study_path(out_dir: Path, study_hash: str) -> Path:
     return Path(out_dir) / f"study_{study_hash}.json"
 
@@ -86,7 +85,7 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
             "grid_path": str(engine.store.path("attacks", attack.key) / "reconstructions.png"),
             "test": record["test"]["deployed"], "final_kl": record["history"][-1].get("kl"),
             "test_queried": record["test"]["by_mode"][queried_mode(target.config.model.head, attack.config.view)],
-            "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_FIGURES}
+            "attack": {figure: attack_record["scores"][figure] for figure in ATTACK_ESTIMATES}
             | {"sink": attack_sink(attack_record["scores"], classes[index])},
             "reused": {"target": done[target.key].reused, "attack": done[attack.key].reused},
             # What computing them took when they were made, reused or not: a rerun's own time says little.
@@ -163,16 +162,6 @@ def ship(results: dict[str, Any], folder: Path) -> Path:
     return path
 
 
-def summarise_rows(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per model setting (the undefended model, MID per lambda), seeds pooled: each figure as the mean
-    over seeds with its 95% t-interval (core.sweep.summarise_group), in the order first met."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for point in points:
-        groups.setdefault(point["label"], []).append(point)
-    return [{"defense": group[0]["defense"], "lambda": group[0]["lambda"], "label": label, "seeds": len(group),
-             **summarise_group(group, STUDY_FIGURES)} for label, group in groups.items()]
-
-
 def judge_regime(factor: str, level: Any, regime: SweepConfig, points: list[dict[str, Any]]) -> dict[str, Any]:
     """A regime's rows, MID's frontier against the undefended model, the verdict and its finding in words."""
     rows = summarise_rows(points)
@@ -202,8 +191,8 @@ def format_study(results: dict[str, Any]) -> str:
     header = ["setting", "seeds", "test acc", "attack top-1", "attack top-5", "frontier"]
     render = [f"study of {results['factor']} ({len(results['seeds'])} seeds per point): {results['rule']}"]
     for regime in results["regimes"]:
-        lines = [[row["label"], str(row["seeds"]), format_figure(row["test_accuracy"], sep=","),
-                  format_figure(row["attack_top1"], sep=","), format_figure(row["attack_top5"], sep=","),
+        lines = [[row["label"], str(row["seeds"]), format_estimate(row["test_accuracy"], sep=","),
+                  format_estimate(row["attack_top1"], sep=","), format_estimate(row["attack_top5"], sep=","),
                   "*" if row["label"] in regime["frontier"] else ""] for row in regime["rows"]]
         render += ["", f"== {results['factor']} = {regime['level']} ==", *text_table(header, lines),
                    f"verdict: {regime['verdict']['verdict']}. {regime['finding']}",

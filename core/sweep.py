@@ -27,28 +27,10 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
-from core.metrics import PROPORTION, mean_interval
 from core.panel import add_panel
-from core.results import accuracy_axis, attack_sink, format_figure, results_path, summary_labels, text_table
+from core.results import accuracy_axis, attack_sink, format_estimate, results_path, summary_labels, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
-
-# The figures summarised per lambda: a name and where it sits in a run's record.
-FIGURES = {
-    "test_accuracy": ("test", "accuracy"),
-    "confidence": ("test", "confidence"),
-    "entropy": ("test", "entropy"),
-    "attack_top1": ("attack", "top1"),
-    "attack_top5": ("attack", "top5"),
-    "feature_distance": ("attack", "feature_distance"),
-}
-
-
-# The test accuracy of the function the attacker queried (see core.attacks.base.queried_mode): the deployed
-# model's unless the attacker's view differs, as a white-box 'mu' attacker's does. Results files from before
-# it lack it.
-QUERIED = {"queried_accuracy": ("test_queried", "accuracy")}
-
-UNBOUNDED = ("entropy", "feature_distance")  # every other figure is an accuracy or a probability, in [0, 1]
+from core.summaries import summarise
 
 
 def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
@@ -110,37 +92,11 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
     return results
 
 
-def _figure(run: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
-    for key in path:
-        run = run[key]
-    return run
-
-
-def summarise_group(group: list[dict[str, Any]], figures: dict[str, tuple[str, ...]]) -> dict[str, Any]:
-    """Runs of one setting: with one seed, each figure with its own interval; with several, the mean over
-    seeds with its t-interval and spread (the seeds' values listed too)."""
-    if len(group) == 1:
-        return {name: _figure(group[0], path) for name, path in figures.items()}
-    return {name: {**mean_interval(values, None if name in UNBOUNDED else PROPORTION), "per_seed": values}
-            for name, path in figures.items() for values in [[_figure(r, path)["value"] for r in group]]}
-
-
-def summarise(runs: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[dict[str, Any]]:
-    """Per lambda, every figure over its seeds (see summarise_group), and the queried function's test accuracy
-    when every run records it (QUERIED)."""
-    rows = []
-    for mid_lambda in lambdas:
-        group = [r for r in runs if r["lambda"] == mid_lambda]
-        queried = QUERIED if all("test_queried" in r for r in group) else {}
-        rows.append({"lambda": mid_lambda, "seeds": len(group), **summarise_group(group, {**FIGURES, **queried})})
-    return rows
-
-
 def format_table(results: dict[str, Any]) -> str:
     """The summary as a plain-text table: each figure as value [95% interval]."""
 
     def cell(figure: dict[str, Any], digits: int = 2) -> str:
-        return format_figure(figure, digits, sep=",")
+        return format_estimate(figure, digits, sep=",")
 
     queried = "queried_accuracy" in summary_labels(results) and all("queried_accuracy" in r for r in results["summary"])
     header = ["lambda", "test acc", *(["acc. as queried"] if queried else []), "attack top-1", "attack top-5",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from core.results import format_figure
+from core.results import format_estimate
 
 VERDICTS = ("yes", "no", "inconclusive")
 # The two references each regime's MID models are judged against: the undefended linear head ("none"), and the
@@ -96,14 +96,14 @@ def finding(factor: str, level: Any, judged: dict[str, Any], reference: str = RE
     reason = judged["reason"]
     if reason == "no_interval":
         return f"{where}: inconclusive, the figures lack 95% intervals (too few seeds)."
-    base = (f"{reference} (test accuracy {format_figure(judged['none_test'])}, attack top-1 "
-            f"{format_figure(judged['none_attack'])})")
+    base = (f"{reference} (test accuracy {format_estimate(judged['none_test'])}, attack top-1 "
+            f"{format_estimate(judged['none_attack'])})")
     if reason == "no_match":
         most = judged.get("most_accurate")
-        best = f"; the most accurate, {most}, reaches {format_figure(judged['most_accurate_test'])}" if most else ""
+        best = f"; the most accurate, {most}, reaches {format_estimate(judged['most_accurate_test'])}" if most else ""
         return f"{where}: inconclusive, no MID model reaches the test accuracy of {base}{best}."
-    pair = (f"{judged['best']} (test accuracy {format_figure(judged['mid_test'])}) is attacked at top-1 "
-            f"{format_figure(judged['mid_attack'])} against {base}")
+    pair = (f"{judged['best']} (test accuracy {format_estimate(judged['mid_test'])}) is attacked at top-1 "
+            f"{format_estimate(judged['mid_attack'])} against {base}")
     if reason == "lower":
         return f"{where}: yes, at matched test accuracy {pair}; the 95% intervals do not overlap."
     if reason == "higher":

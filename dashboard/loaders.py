@@ -14,9 +14,10 @@ from PIL import Image
 
 from core import gallery
 from core.config import DEFAULT_STUDY_SUITE, data_root, results_root
+from core.errors import SchemaError
 from core.files import read_regular
 from core.gallery import Sweep, available_sweeps, original_faces, photos_changed
-from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, load_results
+from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, read_results
 from dashboard.state import lambda_text
 from dashboard.text import plain
 
@@ -118,22 +119,26 @@ def sweep_selector(label: str, help_text: str, container=st) -> Sweep:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _results(path: str, mtime: float, kind: str) -> dict | None:
-    return load_results(Path(path), kind)
+def _results(path: str, mtime: float, kind: str) -> tuple[dict | None, str]:
+    try:
+        return read_results(Path(path), kind), ""
+    except SchemaError as error:
+        return None, str(error)
 
 
 def readable(kind: str, files: list[Path], command: str) -> list[tuple[Path, dict]]:
-    """Every readable results file of a kind with its path, re-read when the file changes; an unreadable one is
-    reported on the page (files are replaced atomically, so one being written appears whole or not at all)."""
+    """Every valid results file of a kind with its path, re-read when the file changes; an invalid one is named
+    on the page with what is wrong and skipped (files are replaced atomically, so one being written appears whole
+    or not at all)."""
     found = []
     for path in files:
         try:
             mtime = path.stat().st_mtime
         except OSError:  # deleted since the folder was listed
             continue
-        results = _results(str(path), mtime, kind)
+        results, problem = _results(str(path), mtime, kind)
         if results is None:
-            st.warning(f"Skipped {plain(path)}: unreadable or not a {kind} file. `{command}` rewrites it.")
+            st.warning(f"Skipped a {kind} file: {plain(problem)}; `{command}` rewrites it.")
         else:
             found.append((path, results))
     return found

@@ -45,13 +45,14 @@ def write_comparison(folder: Path, config_hash: str = "c0ffee", verdicts: tuple[
             Image.fromarray(np.full((128, 640, 3), 30 * i + 100 * j, dtype=np.uint8)).save(folder / name)
             attacks[attack] = {"top1": figure(value), "top5": figure(min(1.0, value + 0.2)),
                                "feature_distance": figure(40.0 * (1 - value))}
-            grids[attack] = {"top1": value, "top5": value, "feature_distance": 1.0,
+            grids[attack] = {**attacks[attack], "attack_key": f"attack{i}{j}",
                              "grid_path": name if label == "MID lambda=0.01" else str(folder / name)}
         summary.append({"defense": defense, "strength": strength, "label": label, "seeds": 2, "epsilon": epsilon,
                         "test_accuracy": figure(test), "confidence": figure(0.8), "entropy": figure(0.5),
                         "attacks": attacks})
         points.append({"defense": defense, "strength": strength, "seed": 0, "epsilon": epsilon, "label": label,
-                       "target_key": f"target{i}", "test": {"accuracy": test},
+                       "target_key": f"target{i}",
+                       "test": {"accuracy": figure(test), "confidence": figure(0.8), "entropy": figure(0.5)},
                        "spread": {"confidence": [0.5, 0.7, 0.9], "entropy": [0.2, 0.6, 1.1]}, "attacks": grids})
     frontiers = {attack: {"frontiers": {"mid": ["MID lambda=0.1"], "dpsgd": ["DP-SGD noise=4 (eps=3.1)"]},
                           "verdict": verdict, "sentence": SENTENCES[attack],
@@ -62,7 +63,7 @@ def write_comparison(folder: Path, config_hash: str = "c0ffee", verdicts: tuple[
                "created": "2025-01-01T00:00:00",
                "attacks": list(SENTENCES), "summary": summary, "points": points, "frontiers": frontiers,
                "data": {"dataset": "orl", "identities": 40, "train_images": 280, "test_images": 120},
-               "evaluator": {"heldout_accuracy": figure(0.97)}}
+               "evaluator": {"key": "judge", "heldout_accuracy": figure(0.97)}}
     path = folder / f"comparison_{config_hash}.json"
     path.write_text(json.dumps(results))
     return path

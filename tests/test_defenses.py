@@ -13,7 +13,7 @@ import torch
 from opacus.accountants import RDPAccountant
 
 from core.attacks.base import defend_output
-from core.compare import compare_frontiers, format_comparison, frontier, frontier_report, run_comparison
+from core.compare import format_comparison, frontier_report, run_comparison
 from core.config import (
     AttackConfig,
     ComparisonConfig,
@@ -30,6 +30,7 @@ from core.config import (
 from core.engine import Engine
 from core.models import TargetNet
 from core.store import Store
+from core.summaries import compare_frontiers, frontier
 from core.train import Trainer, TrainerConfig, cross_entropy_objective
 from tests.conftest import SHORT, run_cli
 from tests.tiny_cli import shrink
@@ -207,7 +208,7 @@ def test_cli_refuses_bad_defense_settings_and_a_missing_comparison(capsys: pytes
     assert code == 2 and "python -m core compare" in err
     (tmp_path / "comparison_broken.json").write_text("{not json")
     code, _, err = run_cli(capsys, "report", str(tmp_path / "comparison_broken.json"))
-    assert code == 2 and "not a readable comparison or study file" in err
+    assert code == 2 and "comparison_broken.json is unreadable" in err
 
 
 def test_frontier_sentence_names_the_winner_and_what_was_not_compared() -> None:

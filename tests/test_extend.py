@@ -20,7 +20,8 @@ from core.files import write_json_atomic
 from core.gallery import Sweep, attack_siblings, available_sweeps, join_sweeps, load_zoo
 from core.results import results_path, template_hash
 from core.store import Store
-from core.sweep import run_sweep, summarise
+from core.summaries import summarise
+from core.sweep import run_sweep
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, sweep_tradeoff
 from tests.conftest import SHORT
 from tests.test_explore import panel, tradeoff

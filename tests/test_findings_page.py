@@ -54,12 +54,17 @@ def write_study(folder: Path, verdicts: tuple[str, str] = ("yes", "inconclusive"
                 name = f"grids/{level}_{i}_{seed}.png"
                 Image.fromarray(np.full((16, 48, 3), 40 * i + 10 * seed + r, dtype=np.uint8)).save(folder / name)
                 points.append({"level": level, "defense": defense, "lambda": mid_lambda, "seed": seed, "label": label,
+                               "target_key": f"target{i}{seed}", "attack_key": f"attack{i}{seed}",
+                               "test": {"accuracy": figure(test), "confidence": figure(0.5),
+                                        "entropy": figure(entropy)},
+                               "attack": {"top1": figure(top1), "top5": figure(top1), "feature_distance": figure(0.1)},
                                "grid_path": name if label == "MID lambda=0.01" else str(folder / name)})
         regimes.append({"level": level, "rows": rows, "points": points,
                         "frontier": ["MID lambda=0.01", "MID lambda=0.1"],
                         "verdict": {"verdict": word, "reason": "hand-written"}, "finding": sentence,
                         "data": {"dataset": "orl", "identities": 40, "train_images": 280, "test_images": 120},
-                        "evaluator": {"heldout_accuracy": figure(0.97)}, "timings": {"train_s": 1.0, "attack_s": 2.0}})
+                        "evaluator": {"key": "judge", "heldout_accuracy": figure(0.97)},
+                        "timings": {"train_s": 1.0, "attack_s": 2.0}})
     results = {"kind": "study", "config": to_dict(config), "config_hash": config_hash(config),
                "created": "2025-01-01T00:00:00+0000", "factor": "bottleneck", "levels": [8, 64],
                "lambdas": [0.01, 0.1], "seeds": [0, 1, 2], "rule": "A hand-written rule.", "regimes": regimes,

@@ -62,7 +62,7 @@ def test_a_mean_over_forty_values_has_the_t_interval_not_the_normal_one():
 
 
 def test_sweep_summary_over_seeds_uses_the_t_interval():
-    from core.sweep import summarise
+    from core.summaries import summarise
 
     def run(mid_lambda, seed, accuracy, top1):
         rate = {"value": top1, "low": 0.0, "high": 1.0, "n": 40}

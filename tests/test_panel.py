@@ -99,4 +99,4 @@ def test_a_stored_sweep_is_rescored_by_the_panel_without_attacking_again(data_di
 
 def test_the_panel_command_explains_a_missing_file_or_store(tmp_path, capsys, data_dir):
     status, _, error = run_cli(capsys, "panel", "--results", str(tmp_path / "nothing.json"), "--data", str(data_dir))
-    assert status == 1 and "not a readable sweep results file" in error
+    assert status == 1 and f"{tmp_path / 'nothing.json'} is missing" in error

@@ -8,7 +8,8 @@ from core.compare import table_rows
 from core.config import results_root
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, png_export_available, spread_figure
 from core.report import csv_text
-from core.results import attacker_label, format_figure
+from core.results import attacker_label, format_estimate
+from core.summaries import setting
 from dashboard import loaders, state
 from dashboard.text import plain
 
@@ -30,28 +31,27 @@ def describe(config_hash: str) -> str:
 
 
 def first_point(results: dict, row: dict, attack: str) -> dict:
-    """The first seed's model behind a summary row (its label without the per-seed epsilon)."""
-    return next(p for p in results["points"] if p["label"].split(" (eps=")[0] == row["label"].split(" (eps=")[0]
-                and attack in p["attacks"])
+    """The first seed's model behind a summary row: the first point of its defense setting."""
+    return next(p for p in results["points"] if setting(p) == setting(row) and attack in p["attacks"])
 
 
 def caption(row: dict, point: dict, attack: str) -> str:
     scores = row["attacks"][attack]
     epsilon = f" · epsilon {row['epsilon']:.3g}" if row["epsilon"] is not None else ""
-    return (f"{row['label']}: test accuracy {format_figure(row['test_accuracy'])} · attack top-1 "
-            f"{format_figure(scores['top1'])} · top-5 {format_figure(scores['top5'])}{epsilon} (95% intervals over "
+    return (f"{row['label']}: test accuracy {format_estimate(row['test_accuracy'])} · attack top-1 "
+            f"{format_estimate(scores['top1'])} · top-5 {format_estimate(scores['top5'])}{epsilon} (95% intervals over "
             f"{row['seeds']} seed(s); faces of seed {point['seed']})")
 
 
 def formatted(row: dict) -> dict:
-    """A table_rows row for reading: each figure as 'value [low, high]', epsilon to 3 digits."""
+    """A table_rows row for reading: each estimate as 'value [low, high]', epsilon to 3 digits."""
     shown = {}
     for name, value in row.items():
         if name.endswith((" low", " high")):
             continue
         if f"{name} low" in row:
-            figure = {"value": value, "low": row[f"{name} low"], "high": row[f"{name} high"]}
-            shown[name] = "-" if value is None else format_figure(figure)
+            estimate = {"value": value, "low": row[f"{name} low"], "high": row[f"{name} high"]}
+            shown[name] = "-" if value is None else format_estimate(estimate)
         elif name == "epsilon":
             shown[name] = "-" if value is None else f"{value:.3g}"
         else:

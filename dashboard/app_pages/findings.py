@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.config import results_root
 from core.recipes import compare_recipes, recipe_pairs
-from core.results import attacker_label, format_figure
+from core.results import attacker_label, format_estimate
 from core.stats import within_noise
 from core.story import interval_text
 from core.study_figures import (
@@ -35,8 +35,8 @@ def caption(row: dict, point: dict) -> str:
     sink = point.get("attack", {}).get("sink")
     unreliable = (f" · the judge's figure on these faces is UNRELIABLE: it gives {sink['count']} of {sink['n']} to "
                   "one person (the sink rule)" if sink and sink["flagged"] else "")
-    return (f"{row['label']}: test accuracy {format_figure(row['test_accuracy'])} · attack top-1 "
-            f"{format_figure(row['attack_top1'])} (95% intervals over {row['seeds']} seeds; faces of seed "
+    return (f"{row['label']}: test accuracy {format_estimate(row['test_accuracy'])} · attack top-1 "
+            f"{format_estimate(row['attack_top1'])} (95% intervals over {row['seeds']} seeds; faces of seed "
             f"{point['seed']}){unreliable}")
 
 
@@ -105,7 +105,7 @@ def show_study(path: Path, results: dict) -> None:
         details = [f"{data['dataset']}: {data['identities']} identities, {data['train_images']} training / "
                    f"{data['test_images']} test images" if {"dataset", "identities", "train_images",
                                                              "test_images"} <= set(data) else None,
-                   f"judge's held-out accuracy {format_figure(judge['heldout_accuracy'])}"
+                   f"judge's held-out accuracy {format_estimate(judge['heldout_accuracy'])}"
                    if judge.get("heldout_accuracy") else None,
                    f"time {timings_text(regime['timings'])}" if regime.get("timings") else None]
         if any(details):
@@ -153,9 +153,10 @@ def show_recipes(fast, paper, compared: dict) -> None:
     for row in compared["per_lambda"]:
         change = row["paper_minus_fast"]
         reading = "within the noise" if within_noise(change) else f"p = {change['p_value']:.3f}"
-        any_restart = format_figure(row["paper_any_restart"]) if row["paper_any_restart"] else "not recorded"
-        table.append(f"| {row['lambda']:g} | {format_figure(row['test_accuracy'])} | {format_figure(row['fast_top1'])} "
-                     f"| {format_figure(row['paper_top1'])} | {any_restart} | {interval_text(change)} ({reading}) |")
+        any_restart = format_estimate(row["paper_any_restart"]) if row["paper_any_restart"] else "not recorded"
+        table.append(f"| {row['lambda']:g} | {format_estimate(row['test_accuracy'])} | "
+                     f"{format_estimate(row['fast_top1'])} | {format_estimate(row['paper_top1'])} | {any_restart} | "
+                     f"{interval_text(change)} ({reading}) |")
     st.markdown("\n".join(table))
     for regime in compared["regimes"]:
         st.info(f"**{status(regime) if regime['verdict'] else 'not judged'}** · {regime['finding']}")

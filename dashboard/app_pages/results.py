@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image
 
 from core.gallery import GalleryError, tile
-from core.results import SINK_MIN_SHARE, accuracy_axis, attack_sink, format_figure, summary_labels, summary_table
+from core.results import SINK_MIN_SHARE, accuracy_axis, attack_sink, format_estimate, summary_labels, summary_table
 from dashboard import loaders
 from dashboard.text import plain
 
@@ -19,16 +19,16 @@ st.caption(
 )
 
 sweep = loaders.sweep_selector("Sweep", "The shipped zoo first, then your own results, newest first.")
-results = sweep.results
+results, typed = sweep.results, sweep.typed
 st.markdown(
-    f"**{results['data']['dataset']}**: {results['data']['identities']} identities, "
-    f"{results['data']['train_images']} training / {results['data']['test_images']} test images. The judge's own "
-    f"held-out accuracy: **{results['evaluator']['heldout_accuracy']['value']:.2f}**. Sweep `{sweep.key}`. "
-    f"Test accuracy: {accuracy_axis(results['config'])}."
+    f"**{typed.data.dataset}**: {typed.data.identities} identities, {typed.data.train_images} training / "
+    f"{typed.data.test_images} test images. The judge's own held-out accuracy: "
+    f"**{typed.evaluator.heldout_accuracy.value:.2f}**. Sweep `{sweep.key}`. Test accuracy: "
+    f"{accuracy_axis(results['config'])}."
 )
 
 rows = summary_table(results)
-classes = results["data"]["identities"]
+classes = typed.data.identities
 
 
 def sink_flag(mid_lambda: float) -> str:
@@ -51,7 +51,7 @@ def origin(row: dict) -> dict:
 
 st.dataframe(
     [{"lambda": f"{row['lambda']:g}", **origin(row),
-      **{label: format_figure(row[name], 1 if name == "feature_distance" else 2)
+      **{label: format_estimate(row[name], 1 if name == "feature_distance" else 2)
          for name, label in summary_labels(results).items() if name in row},
       "judge's sink check": sink_flag(row["lambda"])} for row in results["summary"]],
     hide_index=True, width="stretch",
@@ -62,16 +62,16 @@ st.caption(f"Sink check: a judge that gives one person far more of the reconstru
            "figures are marked unreliable.")
 
 st.subheader("The judge panel")
-if results.get("panel_summary"):
-    held = ", ".join(f"{judge['name']} {judge['heldout_accuracy']['value']:.2f}" for judge in results["panel_judges"])
+if typed.panel_summary:
+    held = ", ".join(f"{judge.name} {judge.heldout_accuracy.value:.2f}" for judge in typed.panel_judges)
     st.caption(f"Every reconstruction scored by judges of different families (held-out accuracy: {held}). A claim "
                "holds when it holds over the panel's range, not for one judge.")
-    st.dataframe([{"lambda": f"{row['lambda']:g}",
-                   **{f"{name} top-1": f"{value:.2f}" + (" (unreliable: sink)" if name in row["flagged"] else "")
-                      for name, value in row["top1"].items()},
-                   "panel median": f"{row['median']:.2f}", "panel range": f"{row['range'][0]:.2f} to "
-                   f"{row['range'][1]:.2f}", "named by every judge": f"{row['identified_by_all']:g} of {row['n']}"}
-                  for row in results["panel_summary"]], hide_index=True, width="stretch")
+    st.dataframe([{"lambda": f"{row.lambda_:g}",
+                   **{f"{name} top-1": f"{value:.2f}" + (" (unreliable: sink)" if name in row.flagged else "")
+                      for name, value in row.top1.items()},
+                   "panel median": f"{row.median:.2f}", "panel range": f"{row.range[0]:.2f} to {row.range[1]:.2f}",
+                   "named by every judge": f"{row.identified_by_all:g} of {row.n}"}
+                  for row in typed.panel_summary], hide_index=True, width="stretch")
 else:
     st.caption(f"This sweep has no panel figures yet: `python -m core panel --results sweep_{sweep.key}.json` adds "
                "them from the stored reconstructions (the sweep's judge, a residual net and PCA + LDA).")

@@ -1,0 +1,343 @@
+"""The stored results as typed objects: sweeps, comparisons, studies, the zoo manifest and their rows, each
+interval estimate (`Estimate`: a value with its 95% interval) and the judge panel's entries. They model the JSON
+files exactly as MID Lab has always written them (no key renamed, none added), so every file under assets/ and
+every results folder loads as it is; core.errors.validated checks a parsed file against its model and names the
+file and the field at fault (SchemaError). No torch here: the dashboard reads these on its first screen.
+
+Strict types: a number stored as text, a list where an estimate belongs or a missing field is an error, not a
+guess. Keys this version does not read are kept (`extra="allow"`), so a newer file still loads. Non-finite
+numbers are written as null (core.files), so every float field may be None."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pydantic
+from pydantic import Field
+
+Number = float | None  # JSON has no NaN: core.files writes it as null
+Level = bool | int | float | str  # a study factor's level: an attack's name, a bottleneck width, a flag
+
+
+class Stored(pydantic.BaseModel):
+    """A part of a stored file: strict types, fields by their stored names, unknown keys kept."""
+
+    model_config = pydantic.ConfigDict(extra="allow", strict=True, frozen=True, populate_by_name=True)
+
+
+class Estimate(Stored):
+    """A figure estimated from a sample: its value, the bounds of its 95% interval (absent or null when it has
+    none), the sample size, the spread, and over several seeds each seed's value."""
+
+    value: Number
+    low: Number = None
+    high: Number = None
+    n: int | None = None
+    std: Number = None
+    per_seed: list[Number] | None = None
+
+
+class Sink(Stored):
+    """The sink check of one judge on one attack's reconstructions (core.results.sink_check)."""
+
+    class_: int | None = Field(alias="class")
+    count: int
+    n: int
+    share: Number
+    uniform: Number
+    p_value: Number
+    flagged: bool
+
+
+class IdentityScore(Stored):
+    """What the judge said of one person's reconstruction."""
+
+    label: int
+    predicted: int
+    top1: bool
+    top5: bool
+    feature_distance: Number = None
+    evaluator_confidence: Number = None
+
+
+class AttackScores(Stored):
+    """An attack's figures; a sweep's runs also keep each person's score (`per_identity`)."""
+
+    top1: Estimate
+    top5: Estimate
+    feature_distance: Estimate
+    per_identity: list[IdentityScore] = []
+    sink: Sink | None = None
+
+
+class TestScores(Stored):
+    """A target's figures on the private test photos."""
+
+    accuracy: Estimate
+    confidence: Estimate
+    entropy: Estimate
+    balanced_accuracy: Estimate | None = None
+    rank_mass: list[Number] = []
+
+
+class Judge(Stored):
+    """The judge (evaluation network) that scored the attacks."""
+
+    key: str
+    heldout_accuracy: Estimate
+    real_image_distance: Estimate | None = None
+    compute_s: Number = None
+
+
+class DataSummary(Stored):
+    dataset: str
+    identities: int
+    train_images: int | None = None
+    test_images: int | None = None
+    public_images: int | None = None
+    source: str | None = None
+
+
+class PanelJudgeScore(Stored):
+    """One panel judge's figures on one attack (core.metrics.panel_scores)."""
+
+    name: str
+    key: str
+    heldout_accuracy: Estimate
+    top1: Estimate
+    sink: Sink
+    predicted: list[int]
+
+
+class PanelScores(Stored):
+    judges: list[PanelJudgeScore]
+    median: Number
+    range: list[Number]
+    identified_by_all: int
+    identified_by_any: int
+    n: int
+    flagged: list[str]
+
+
+class PanelRow(Stored):
+    """The panel per lambda (core.panel.summarise_panel)."""
+
+    lambda_: float = Field(alias="lambda")
+    seeds: int
+    top1: dict[str, Number]
+    median: Number
+    range: list[Number]
+    identified_by_all: Number
+    n: int
+    flagged: list[str]
+
+
+class PanelJudge(Stored):
+    name: str
+    key: str
+    heldout_accuracy: Estimate
+
+
+class SweepRun(Stored):
+    """One (lambda, seed) of a sweep: the target's and the attack's figures and where their tensors are (the
+    store's paths in a results file, the zoo's file names in its manifest)."""
+
+    lambda_: float = Field(alias="lambda")
+    seed: int
+    target_key: str
+    attack_key: str
+    test: TestScores
+    attack: AttackScores
+    test_by_mode: dict[str, TestScores] = {}
+    final_kl: Number = None
+    attack_target_confidence: Number = None
+    timings: dict[str, Number] = {}
+    reused: dict[str, bool] = {}
+    model_path: str | None = None
+    reconstructions_path: str | None = None
+    grid_path: str | None = None
+    weights_file: str | None = None
+    reconstructions_file: str | None = None
+    panel: PanelScores | None = None
+
+
+class SweepRow(Stored):
+    """A sweep's summary at one lambda: each estimate over its seeds (core.summaries.summarise)."""
+
+    lambda_: float = Field(alias="lambda")
+    seeds: int
+    test_accuracy: Estimate
+    confidence: Estimate
+    entropy: Estimate
+    attack_top1: Estimate
+    attack_top5: Estimate
+    feature_distance: Estimate
+
+
+class Run(Stored):
+    """What every results file records about how it was made."""
+
+    config: dict[str, Any]
+    config_hash: str
+    created: str = ""
+    environment: dict[str, Any] = {}
+    timings: dict[str, Number] = {}
+    peak_memory_mb: Number = None
+
+
+class SweepResults(Run):
+    kind: Literal["sweep"]
+    data: DataSummary
+    class_names: list[str]
+    evaluator: Judge
+    runs: list[SweepRun]
+    summary: list[SweepRow]
+    data_fingerprint: str | None = None
+    panel_summary: list[PanelRow] = []
+    panel_judges: list[PanelJudge] = []
+
+
+class ZooFiles(Stored):
+    """The zoo's files (relative name -> SHA-256) and how its tensors were reduced."""
+
+    files: dict[str, str]
+    built: str = ""
+    weights_dtype: str | None = None
+    trajectory_frames: int | None = None
+    trajectory_scale: int | None = None
+
+
+class ZooManifest(Stored):
+    """assets/zoo/manifest.json: the shipped sweeps (their results as a results file holds them) and files."""
+
+    zoo: ZooFiles
+    sweeps: list[SweepResults]
+
+
+class PointAttack(AttackScores):
+    """One attack on one defended model of a comparison."""
+
+    attack_key: str
+    grid_path: str
+    reused: bool = False
+
+
+class ComparisonPoint(Stored):
+    """One defended model (defense, strength, seed) of a comparison; an output defense's point also names the
+    output settings (`output`)."""
+
+    defense: str
+    strength: float | None
+    seed: int
+    label: str
+    target_key: str
+    epsilon: Number = None
+    privacy: dict[str, Any] | None = None
+    test: TestScores
+    attacks: dict[str, PointAttack]
+    spread: dict[str, list[Number]] = {}
+    output: dict[str, Any] | None = None
+    reused: bool = False
+    model_path: str | None = None
+
+
+class AttackEstimates(Stored):
+    top1: Estimate
+    top5: Estimate
+    feature_distance: Estimate
+
+
+class ComparisonRow(Stored):
+    """One defense setting of a comparison, its seeds pooled (core.summaries.summarise_points)."""
+
+    defense: str
+    strength: float | None
+    label: str
+    seeds: int
+    epsilon: Number = None
+    test_accuracy: Estimate
+    confidence: Estimate
+    entropy: Estimate
+    attacks: dict[str, AttackEstimates]
+
+
+class FrontierReport(Stored):
+    frontiers: dict[str, list[str]]
+    verdict: str
+    sentence: str
+    control: str = ""
+
+
+class ComparisonResults(Run):
+    kind: Literal["comparison"]
+    data: DataSummary
+    attacks: list[str]
+    evaluator: Judge
+    points: list[ComparisonPoint]
+    summary: list[ComparisonRow]
+    frontiers: dict[str, FrontierReport]
+
+
+class StudyPoint(Stored):
+    """One model of a study's regime: MID at a lambda, or the undefended reference (lambda null)."""
+
+    level: Level
+    defense: str
+    label: str
+    lambda_: float | None = Field(alias="lambda")
+    seed: int
+    target_key: str
+    attack_key: str
+    test: TestScores
+    attack: AttackScores
+    grid_path: str | None = None
+    final_kl: Number = None
+    compute_s: dict[str, Number] = {}
+    reused: dict[str, bool] = {}
+
+
+class StudyRow(SweepRow):
+    defense: str
+    label: str
+    lambda_: float | None = Field(alias="lambda")
+    balanced_accuracy: Estimate | None = None
+
+
+class StudyVerdict(Stored):
+    verdict: str
+    reason: str | None = None
+    reference: str | None = None
+    matched: list[str] = []
+    best: str | None = None
+    level: Number = None
+
+
+class Regime(Stored):
+    """One level of a study's factor: its models, their rows, the verdict and the finding in words."""
+
+    level: Level
+    points: list[StudyPoint]
+    rows: list[StudyRow]
+    verdict: StudyVerdict
+    finding: str
+    frontier: list[str] = []
+    frontier_comparison: dict[str, Any] = {}
+    evaluator: Judge | None = None
+    data: DataSummary | None = None
+    sweep_hash: str | None = None
+
+
+class StudyResults(Run):
+    kind: Literal["study"]
+    factor: str
+    levels: list[Level]
+    lambdas: list[float]
+    seeds: list[int]
+    regimes: list[Regime]
+    findings: list[str]
+    verdicts: list[dict[str, Any]] = []
+    rule: str = ""
+    compute_s: Number = None
+
+
+RESULT_KINDS: dict[str, type[Run]] = {"sweep": SweepResults, "comparison": ComparisonResults, "study": StudyResults}
