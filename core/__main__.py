@@ -31,7 +31,6 @@ from core.config import (
     STUDY_LIMITS,
     AttackConfig,
     ComparisonConfig,
-    ConfigError,
     GMIConfig,
     InversionConfig,
     ModelConfig,
@@ -51,8 +50,8 @@ from core.config import (
     sweep_defaults,
     with_gmi_recipe,
 )
-from core.data import DataError
-from core.files import StoreError, unwritable
+from core.errors import ConfigError, DataError, MidLabError
+from core.files import unwritable
 
 FETCHABLE = ("orl", "lfw", "mnist", "olivetti")  # the keys of core.fetch.SOURCES, without importing it
 FETCH_ALL = ("orl", "lfw", "mnist")  # what the dashboard and the default sweeps read; olivetti is ORL again
@@ -599,16 +598,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
-    from core.executor import ClusterError
-    from core.results import ReportError
-    from core.train import TrainingDiverged
-
     try:
         check_outputs(args)
         return COMMANDS[args.command](args)
-    except ConfigError as error:
+    except ConfigError as error:  # a setting: the usage error argparse itself exits with
         parser.exit(2, f"error: {error}\n")
-    except (DataError, StoreError, TrainingDiverged, ReportError, ClusterError) as error:
+    except MidLabError as error:
         parser.exit(1, f"error: {error}\n")
     return 0
 

@@ -25,18 +25,10 @@ from torch import nn
 from core import gallery
 from core.attacks import Reconstruction, attacker_query, run_gmi, run_inversion, run_miface
 from core.attacks.base import Query, defended, to_uint8
-from core.config import (
-    AttackConfig,
-    ConfigError,
-    EvaluatorConfig,
-    PriorConfig,
-    TargetConfig,
-    config_hash,
-    from_dict,
-    to_dict,
-)
+from core.config import AttackConfig, EvaluatorConfig, PriorConfig, TargetConfig, config_hash, from_dict, to_dict
 from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public, public_fingerprint
-from core.gallery import GalleryError, shipped_entry, tile
+from core.errors import ConfigError, GalleryError
+from core.gallery import shipped_entry, tile
 from core.metrics import (
     attack_scores,
     embed_all,

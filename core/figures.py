@@ -9,7 +9,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from core.results import ReportError
+from core.errors import ReportError
 
 ATTACK_NAMES = {"miface": "MI-Face", "gmi": "GMI (GAN prior)", "inversion": "inversion network (black-box)"}
 DEFENSE_STYLE = {  # name in the legend, colour, marker

@@ -19,8 +19,9 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load as load_safetensors
 
-from core.config import ConfigError, DataConfig
+from core.config import DataConfig
 from core.data import PreparedData
+from core.errors import ConfigError, GalleryError
 from core.files import read_json, read_regular
 from core.results import join_results, list_results, load_results, template_hash
 
@@ -28,9 +29,6 @@ from core.results import join_results, list_results, load_results, template_hash
 ZOO_DIR = Path(os.environ.get("MIDLAB_ZOO") or Path(__file__).resolve().parent.parent / "assets" / "zoo")
 MANIFEST = "manifest.json"
 
-
-class GalleryError(Exception):
-    """A file the dashboard needs is missing or damaged; the message names it and how to rebuild it."""
 
 
 @dataclass

@@ -18,9 +18,10 @@ from torch import nn
 from core.config import EvaluatorConfig, panel_judges, sweep_from_dict
 from core.data import PreparedData
 from core.engine import Engine
-from core.files import StoreError, write_json_atomic
+from core.errors import ReportError, StoreError
+from core.files import write_json_atomic
 from core.metrics import panel_scores
-from core.results import ReportError, load_results
+from core.results import load_results
 
 Judges = list[tuple[str, str, nn.Module, dict[str, float]]]
 

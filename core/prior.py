@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.config import PriorConfig
-from core.train import Callback, TrainingDiverged, augment
+from core.errors import TrainingDiverged
+from core.train import Callback, augment
 
 
 def _up(c_in: int, c_out: int) -> list[nn.Module]:

@@ -32,16 +32,9 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from core.config import ConfigError, config_hash
-from core.files import (
-    NotRegularFileError,
-    StoreError,
-    read_json,
-    read_regular,
-    require_regular,
-    write_atomic,
-    write_json_atomic,
-)
+from core.config import config_hash
+from core.errors import ConfigError, NotRegularFileError, StoreError
+from core.files import read_json, read_regular, require_regular, write_atomic, write_json_atomic
 
 log = logging.getLogger("midlab")
 

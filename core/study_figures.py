@@ -48,7 +48,8 @@ def study_command(results: dict[str, Any]) -> tuple[str, bool]:
     reproduces the study exactly (the same settings as the file records); a study made in code, e.g. by a test
     with shrunken models, may use settings no option sets."""
     from core.__main__ import build_parser, study_config  # light: no torch
-    from core.config import ConfigError, StudyConfig, config_hash, from_dict, to_dict
+    from core.config import StudyConfig, config_hash, from_dict, to_dict
+    from core.errors import ConfigError
 
     try:
         stored = from_dict(StudyConfig, results["config"])

@@ -16,15 +16,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.config import PrivacyConfig
+from core.errors import TrainingDiverged
 from core.models import kl_to_standard_normal
 
 # An objective maps (model, images, labels) to the loss and the scalars worth reporting (all tensors).
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 Callback = Callable[[dict[str, float]], None]
 
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the message says when and suggests what to change."""
 
 
 @dataclass

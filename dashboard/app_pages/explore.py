@@ -3,9 +3,9 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.data import DataError
+from core.errors import DataError, GalleryError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
-from core.gallery import GalleryError, attack_siblings, metric_delta
+from core.gallery import attack_siblings, metric_delta
 from core.stats import within_noise
 from core.story import DEFAULT_PEOPLE, interval_text, lambda_changes, lambda_sentence
 from dashboard import loaders, state

@@ -6,7 +6,8 @@ import io
 import streamlit as st
 from PIL import Image
 
-from core.gallery import GalleryError, tile
+from core.errors import GalleryError
+from core.gallery import tile
 from core.results import FIGURE_LABELS, SINK_MIN_SHARE, attack_sink, format_figure, summary_table
 from dashboard import loaders
 from dashboard.text import plain
