@@ -459,6 +459,7 @@ def study_configs(args: argparse.Namespace) -> list[StudyConfig]:
 def command_study(args: argparse.Namespace) -> int:
     from core.results import STUDIES_DIR
     from core.study import format_study, run_study, ship, study_path
+    from core.study_command import study_command
 
     configs = study_configs(args)
     executor = executor_for(args)
@@ -471,6 +472,7 @@ def command_study(args: argparse.Namespace) -> int:
         reused = sum(point["reused"]["target"] for point in points)
         print(f"{len(points)} points ({reused} models reused) in {results['wall_s']:.1f}s; "
               f"results: {study_path(out, results['config_hash'])}")
+        print(f"this study alone: {study_command(config)[0]}")
         if args.ship:
             print(f"shipped: {ship(results, STUDIES_DIR)}")
     return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from core import gallery
@@ -28,7 +26,8 @@ from core.attacks.base import Query, defended, to_uint8
 from core.config import AttackConfig, EvaluatorConfig, PriorConfig, TargetConfig, config_hash, from_dict, to_dict
 from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public, public_fingerprint
 from core.errors import ConfigError, GalleryError
-from core.gallery import shipped_entry, tile
+from core.gallery import shipped_entry
+from core.images import png_grid
 from core.metrics import (
     attack_scores,
     embed_all,
@@ -309,7 +308,7 @@ class Engine:
                       "environment": environment(self.device), "timings": dict(timings),
                       "created": timestamp()}
             self.store.save("attacks", key, result.tensors(), record,
-                            files={"reconstructions.png": png_grid(result.images)})
+                            files={"reconstructions.png": _grid(result.images)})
             checkpoint.unlink(missing_ok=True)
             return result, record, False
 
@@ -379,7 +378,7 @@ class Engine:
                   "target_confidence": run["attack_target_confidence"],
                   "shipped": {"reconstructions_file": run["reconstructions_file"]},
                   "environment": environment(self.device), "timings": {}, "created": timestamp()}
-        self.store.save("attacks", key, tensors, record, files={"reconstructions.png": png_grid(tensors["images"])})
+        self.store.save("attacks", key, tensors, record, files={"reconstructions.png": _grid(tensors["images"])})
         return self.store.load("attacks", key)
 
     def private_features(self, evaluator: nn.Module, evaluator_key: str, data: PreparedData) -> torch.Tensor:
@@ -474,8 +473,6 @@ class AttackRun:
     attack: AttackConfig
 
 
-def png_grid(images: torch.Tensor, columns: int = 10) -> bytes:
-    """Images (N, 1, H, W) in [0, 1] tiled into one grayscale PNG, row by row."""
-    buffer = io.BytesIO()
-    Image.fromarray(tile(to_uint8(images).squeeze(1).numpy(), columns)).save(buffer, format="PNG")
-    return buffer.getvalue()
+def _grid(images: torch.Tensor) -> bytes:
+    """Reconstructions (N, 1, H, W) in [0, 1] as the PNG grid stored beside them."""
+    return png_grid(to_uint8(images).squeeze(1).numpy())

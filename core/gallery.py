@@ -155,17 +155,6 @@ def attack_siblings(sweep: Sweep, sweeps: list[Sweep]) -> list[Sweep]:
     return found
 
 
-def tile(images: np.ndarray, columns: int = 10) -> np.ndarray:
-    """uint8 images (N, H, W) tiled row by row into one (rows * H, columns * W) image."""
-    n, h, w = images.shape
-    rows = -(-n // columns)
-    canvas = np.zeros((rows * h, min(n, columns) * w), dtype=np.uint8)
-    for i in range(n):
-        r, c = divmod(i, columns)
-        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = images[i]
-    return canvas
-
-
 def load_zoo(folder: Path = ZOO_DIR) -> list[Sweep]:
     """The shipped sweeps (one per attack on the default targets), or none when the manifest is missing."""
     manifest = read_json(folder / MANIFEST)

@@ -101,3 +101,30 @@ def test_each_dataset_gets_its_defaults_and_options_override_them():
     assert (chosen.target.train.epochs, chosen.target.data.max_per_identity) == (5, 0)
     assert chosen.evaluator.data == chosen.target.data and chosen.attack.inversion.top_k == 3
     assert chosen.attack.inversion.crop == 126
+
+
+@pytest.mark.parametrize("options", [
+    (),
+    ("--dataset", "lfw", "--attack", "inversion", "--top-k", "3", "--epochs", "5", "--max-per-identity", "0"),
+    ("--public", "heldout_identities", "--public-identities", "5", "--predict-mode", "mu", "--bottleneck", "32",
+     "--view", "sample", "--seeds", "0,1,2", "--lambdas", "0.01,0.1"),
+])
+def test_a_study_writes_the_command_line_that_rebuilds_it(options):
+    """core.study_command writes a study's command without the CLI; the CLI parses it back to the same hash."""
+    import shlex
+
+    import core.__main__ as cli
+    from core.config import config_hash, sweep_defaults
+    from core.study_command import study_command
+
+    parser = cli.build_parser()
+    for dataset in ("orl", "lfw"):  # what the command leaves out is the CLI's default: the dataset's sweep
+        assert cli.sweep_config(parser.parse_args(["sweep", "--dataset", dataset])) == sweep_defaults(dataset)
+    study = cli.study_config(parser.parse_args(["study", *options, "--factor", "label_smoothing",
+                                                "--levels=-0.1,0"]))
+    command, exact = study_command(study)
+    assert exact and command.startswith("python -m core study ")
+    rebuilt = cli.study_config(parser.parse_args(shlex.split(command)[3:]))
+    assert config_hash(rebuilt) == config_hash(study)
+    for option in options[::2]:  # every option given is written back
+        assert option in shlex.split(command)

@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image
 
 from core.errors import GalleryError
-from core.gallery import tile
+from core.images import tile
 from core.results import FIGURE_LABELS, SINK_MIN_SHARE, attack_sink, format_figure, summary_table
 from dashboard import loaders
 from dashboard.text import plain
