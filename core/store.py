@@ -16,7 +16,6 @@ Every entry refused is reported with why, and the reason goes into the record of
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
@@ -105,12 +105,13 @@ class Store:
         A store that cannot be written is read without a lock; if the entry is not there, this fails at once
         rather than after the caller has spent minutes computing something it cannot save."""
         path = self.root / kind / f".{key}.lock"
+        # flock through filelock, never its soft fallback: a lock file left by a killed holder must not block.
+        lock = FileLock(path, fallback_to_soft=False)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists():
                 require_regular(path, os.stat(path).st_mode)
-            # Without blocking: a FIFO swapped in since the check fails to open (no reader) instead of waiting.
-            handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK), "a")
+            lock.acquire()  # opened without blocking: a FIFO swapped in since the check cannot block it
         except NotRegularFileError as error:
             raise StoreError(str(error)) from error
         except OSError as error:
@@ -121,11 +122,9 @@ class Store:
             yield
             return
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+            lock.release()
 
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any],
              files: dict[str, bytes] | None = None) -> Path:
