@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from filelock import FileLock
@@ -37,6 +37,7 @@ from core.errors import ConfigError, NotRegularFileError, StoreError
 from core.files import read_json, read_regular, require_regular, write_atomic, write_json_atomic
 
 log = logging.getLogger("midlab")
+T = TypeVar("T")
 
 TENSORS = "tensors.safetensors"
 RECORD = "record.json"
@@ -125,6 +126,14 @@ class Store:
             yield
         finally:
             lock.release()
+
+    def get_or_compute(self, kind: str, key: str, load: Callable[[], T | None],
+                       compute: Callable[[], T]) -> tuple[T, bool]:
+        """`load()`'s entry, else `compute()`'s (which stores it), under the entry's lock: a process computing it
+        now is waited for, then its entry loaded. The second value says whether it was loaded."""
+        with self.lock(kind, key):
+            found = load()
+            return (found, True) if found is not None else (compute(), False)
 
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any],
              files: dict[str, bytes] | None = None) -> Path:
