@@ -252,6 +252,7 @@ def by_the_rule(mid_rows: list[dict], reference: dict) -> str:
     return "inconclusive"
 
 
+@pytest.mark.slow  # trains 18 models on real ORL: minutes on a busy 2-CPU machine
 def test_tiny_study_on_real_orl_runs_end_to_end_and_reuses_everything(data_dir: Path, tmp_path: Path) -> None:
     config = tiny_study()
     engine = Engine(Store(tmp_path / "store"), data_dir, torch.device("cpu"))
