@@ -32,8 +32,9 @@ from core.data import DataError, load_dataset
 from core.engine import Engine
 from core.models import TargetNet
 from core.store import Store
-from core.study import finding, format_study, run_study, ship, study_path, verdict
+from core.study import format_study, run_study, ship, study_path
 from core.train import mid_objective, smoothed_cross_entropy
+from core.verdicts import finding, verdict
 from tests.conftest import SHORT, run_cli
 from tests.tiny_cli import shrink
 
@@ -236,7 +237,7 @@ def tiny_study() -> StudyConfig:
 
 
 def by_the_rule(mid_rows: list[dict], reference: dict) -> str:
-    """core.study.RULE, written again from its text (not from core.study.verdict), for one reference row."""
+    """core.verdicts.RULE, written again from its text (not from core.verdicts.verdict), for one reference row."""
     bounds = [r[figure][bound] for r in (reference, *mid_rows) for figure in ("test_accuracy", "attack_top1")
               for bound in ("low", "high")]
     if not all(b is not None and math.isfinite(b) for b in bounds):

@@ -6,7 +6,10 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import results_root
+from core.recipes import compare_recipes, recipe_pairs
 from core.results import format_figure
+from core.stats import within_noise
+from core.story import interval_text
 from core.study_figures import (
     STATUS,
     STUDY_COMMAND,
@@ -110,6 +113,52 @@ def show_study(path: Path, results: dict) -> None:
                "faces, not only at the numbers.")
 
 
+def recipe_faces(fast, paper, lambdas: list[float], key: str) -> None:
+    """The first people by name: the original, then each recipe's reconstruction at a chosen lambda."""
+    mid_lambda = st.select_slider("lambda", lambdas, key=f"recipe_lambda_{key}", format_func=lambda v: f"{v:g}",
+                                  help="Both recipes attacked the same target at this lambda.")
+    people = range(min(8, len(paper.names)))
+    originals, _ = loaders.sweep_originals(paper)
+    shown = [("fast recipe", loaders.reconstructions(fast, mid_lambda)),
+             ("paper recipe", loaders.reconstructions(paper, mid_lambda))]
+    for column, label in zip(st.columns(len(people)), people, strict=True):
+        with column:
+            if len(originals):
+                st.image(originals[label], caption=f"{plain(paper.names[label])} (private)", width="stretch")
+            for name, faces in shown:
+                st.image(faces[label], caption=name, width="stretch")
+
+
+def recipe_comparisons(sweeps: list) -> list[tuple]:
+    """(fast sweep, paper sweep, their comparison) for every pair of GMI recipes on the same targets."""
+    by_results = {id(s.results): s for s in sweeps}
+    return [(by_results[id(fast)], by_results[id(paper)], compare_recipes(fast, paper))
+            for fast, paper in recipe_pairs([s.results for s in sweeps])]
+
+
+def show_recipes(fast, paper, compared: dict) -> None:
+    """GMI's fast and paper recipes on the same targets: per lambda, paired; each recipe's regime judged."""
+    results = paper.results
+    st.header(f"Attack recipe: fast vs paper ({plain(results['data']['dataset'].upper())}, "
+              f"{plain(results['config']['attack']['view'])} view)")
+    st.caption("GMI's fast recipe (MID Lab's: screened starts, 40 Adam steps) and the paper's (the official loop: "
+               "5 random restarts, 1500 SGD steps) on the same targets, scored by the same judge. One training seed: "
+               "the 95% intervals are over the people (attack) and the test photos (accuracy), not over seeds; each "
+               "recipe is judged by the study's rule against its own lambda = 0 model.")
+    table = ["| lambda | test accuracy | fast top-1 | paper top-1 | paper: any restart named | paper - fast "
+             "(paired) |", "| --- | --- | --- | --- | --- | --- |"]
+    for row in compared["per_lambda"]:
+        change = row["paper_minus_fast"]
+        reading = "within the noise" if within_noise(change) else f"p = {change['p_value']:.3f}"
+        any_restart = format_figure(row["paper_any_restart"]) if row["paper_any_restart"] else "not recorded"
+        table.append(f"| {row['lambda']:g} | {format_figure(row['test_accuracy'])} | {format_figure(row['fast_top1'])} "
+                     f"| {format_figure(row['paper_top1'])} | {any_restart} | {interval_text(change)} ({reading}) |")
+    st.markdown("\n".join(table))
+    for regime in compared["regimes"]:
+        st.info(f"**{status(regime) if regime['verdict'] else 'not judged'}** · {regime['finding']}")
+    recipe_faces(fast, paper, compared["lambdas"], results["config_hash"])
+
+
 st.title("Findings")
 found = loaders.studies()
 st.subheader("The paper's claims beside what MID Lab measured")
@@ -121,24 +170,30 @@ table += [f"| {row['claim']} | {row['measured']} |"
           for row in claims([results for _, results in found], [results for _, results in loaders.comparisons()])]
 st.markdown("\n".join(table))
 
-if found:
+recipes = recipe_comparisons(loaders.sweeps())
+if found or recipes:
     st.subheader("Every regime at a glance")
-    st.caption("One row per regime of every stored study, in the order below; each is explained, plotted and shown "
-               "in faces further down.")
+    st.caption("One row per regime of every stored study and attack-recipe comparison, in the order below; each is "
+               "explained, plotted and shown in faces further down.")
     glance = ["| Study | Regime | Status (vs undefended) | Finding | vs MID lambda=0 |",
               "| --- | --- | --- | --- | --- |"]
     glance += [f"| {results['factor']} (`{results['config_hash']}`) | {results['factor']} = {level_text(r['level'])} | "
                f"**{status(r)}** | {r['finding']} | "
                f"{r['verdict_mid_reference']['verdict'] if r.get('verdict_mid_reference') else 'not computed'} |"
                for _, results in found for r in results["regimes"]]
+    glance += [f"| attack recipe (`{paper.key}`) | attack recipe = {r['recipe']} | no undefended model swept | "
+               f"{r['finding']} | {r['verdict']['verdict'] if r['verdict'] else 'not judged'} |"
+               for _, paper, compared in recipes for r in compared["regimes"]]
     st.markdown("\n".join(glance))
-else:
+if not found:
     st.info(f"No study to show: neither the shipped `assets/studies` nor {plain(results_root().resolve())} holds one. "
             f"Run `{STUDY_COMMAND}` (the default study: lambda swept with the attack, both controls and the "
             "bottleneck size, three seeds each; about 41 minutes on two CPU cores), or vary one factor, e.g. "
             "`python -m core study --factor images_per_identity --levels 4,10`; `MIDLAB_RESULTS=DIR` points the "
             "dashboard at another results folder.")
-    st.stop()
 for study_path, study in found:
     st.divider()
     show_study(study_path, study)
+for fast, paper, compared in recipes:
+    st.divider()
+    show_recipes(fast, paper, compared)
