@@ -17,15 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from core import gallery
 from core.attacks import REGISTRY, AttackInputs, Reconstruction, attacker_query
 from core.attacks.base import defended, to_uint8
-from core.config import AttackConfig, EvaluatorConfig, PriorConfig, TargetConfig, config_hash, from_dict, to_dict
-from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public, public_fingerprint
+from core.config import AttackConfig, EvaluatorConfig, PriorConfig, TargetConfig, config_hash, to_dict
+from core.data import PreparedData, lfw_box, load_lfw_public, public_fingerprint
+from core.entries import (
+    NAMED_BY,
+    PUBLIC_MEAN_IMAGES,
+    AttackRun,
+    PublicMean,
+    mean_face,
+    public_faces,
+    uses_lfw_public,
+)
 from core.errors import ConfigError, GalleryError
 from core.gallery import shipped_entry
 from core.images import png_grid
@@ -48,7 +56,6 @@ from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective
 Progress = Callable[[str, int, int], None]
 CHECKPOINT = "checkpoint.safetensors"  # an unfinished attack's state, in its entry's folder until it is stored
 log = logging.getLogger("midlab")
-PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
 # Priors (half-precision weights) and LFW's judge that ship with MID Lab, in the store's own format, so no user
 # waits for them.
 SHIPPED = Store(Path(__file__).resolve().parent.parent / "assets" / "store")
@@ -409,55 +416,6 @@ class Engine:
         which replaces any field of that name (a fine-tuned judge's fields start as its split judge's)."""
         return {**fields, "kind": kind, "config": to_dict(config), "config_hash": key, FINGERPRINT: expected.known,
                 "environment": environment(self.device), "timings": dict(timings), "created": timestamp()}
-
-
-# How each kind of entry's key is named by its record: the config it hashes, rebuilt (core.store.Expected).
-NAMED_BY: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "targets": lambda record: from_dict(TargetConfig, record["config"]),
-    "evaluators": lambda record: from_dict(EvaluatorConfig, record["config"]),
-    "priors": lambda record: from_dict(PriorConfig, record["config"]),
-    "public_mean": lambda record: PublicMean(**record["config"]),
-    "attacks": lambda record: AttackRun(record["target_key"], record["evaluator_key"],
-                                        from_dict(AttackConfig, record["config"])),
-}
-
-
-def uses_lfw_public(attack: AttackConfig) -> bool:
-    """Whether an attack learns from LFW's public faces (a GAN prior, an inversion decoder, a mean-face start)."""
-    return attack.attack != "miface" or (attack.miface.start != "gray" and attack.public == "lfw_public")
-
-
-@functools.lru_cache(maxsize=1)  # a sweep's inversion attacks all learn from the same faces: decode them once
-def public_faces(root: Path, image_size: int, limit: int = 0, box: tuple[int, int, int, int] = LFW_FACE_BOX,
-                 fingerprint: str | None = None) -> torch.Tensor:
-    """LFW's public faces (N, 1, S, S) in [0, 1]: what the attacker learns a prior or a decoder from.
-    Shared between calls: read it, never write to it. `fingerprint` (the folder's public_fingerprint) is part
-    of the cache's key, so faces decoded before the files changed are never served."""
-    faces = load_lfw_public(root, image_size, limit=limit, box=box)
-    return torch.from_numpy(faces).unsqueeze(1).float().div_(255.0)
-
-
-def mean_face(faces: np.ndarray) -> torch.Tensor:
-    """The pixel-wise mean of uint8 faces (N, H, W), as a (1, H, W) image in [0, 1]."""
-    return torch.from_numpy(faces.astype(np.float32).mean(0) / 255.0).unsqueeze(0)
-
-
-@dataclass(frozen=True)
-class PublicMean:
-    """Names the cached mean public face."""
-
-    public: str
-    image_size: int
-    images: int
-
-
-@dataclass(frozen=True)
-class AttackRun:
-    """Names one attack result: which target, which judge, which attack settings."""
-
-    target_key: str
-    evaluator_key: str
-    attack: AttackConfig
 
 
 def _grid(images: torch.Tensor) -> bytes:

@@ -35,7 +35,8 @@ import torch
 
 from core.config import AttackConfig, DataConfig, EvaluatorConfig, TargetConfig, config_hash
 from core.data import PreparedData
-from core.engine import NAMED_BY, PUBLIC_MEAN_IMAGES, AttackRun, Engine, PublicMean
+from core.engine import Engine
+from core.entries import NAMED_BY, PUBLIC_MEAN_IMAGES, AttackRun, PublicMean
 from core.errors import ClusterError, ConfigError
 from core.runtime import Timings, pick_device
 from core.store import FINGERPRINT, Entry, Expected, MemoryStore, Store
