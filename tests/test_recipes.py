@@ -2,11 +2,13 @@
 and each recipe's regime is judged by the study's rule against its own lambda = 0 model."""
 
 import copy
+from pathlib import Path
 
 from core.recipes import compare_recipes, recipe_pairs
 from core.stats import wilson_interval
 
 PEOPLE, TESTS = 40, 120
+FINDINGS = str(Path(__file__).resolve().parent.parent / "dashboard" / "app_pages" / "findings.py")
 
 
 def gmi_sweep(recipe: str, named: dict[float, int], correct: dict[float, int], view: str = "sample",
@@ -91,7 +93,7 @@ def test_the_findings_page_judges_a_real_tiny_pair_of_recipes_and_shows_their_fa
     assert recipe_pairs([fast, paper]) == [(fast, paper)]
     monkeypatch.setenv("MIDLAB_RESULTS", str(results))
     monkeypatch.setenv("MIDLAB_STORE", str(engine.store.root))
-    app = AppTest.from_file("dashboard/app_pages/findings.py", default_timeout=60).run()
+    app = AppTest.from_file(FINDINGS, default_timeout=60).run()
     assert not app.exception
     header = f"Attack recipe: fast vs paper (ORL, {fast_attack.view} view)"
     assert header in [h.value for h in app.header]
