@@ -32,7 +32,6 @@ from core.config import (
     STUDY_LIMITS,
     AttackConfig,
     ComparisonConfig,
-    ConfigError,
     GMIConfig,
     InversionConfig,
     ModelConfig,
@@ -52,8 +51,8 @@ from core.config import (
     sweep_defaults,
     with_gmi_recipe,
 )
-from core.data import DataError
-from core.files import StoreError, unwritable
+from core.errors import ConfigError, DataError, MidLabError
+from core.files import unwritable
 
 FETCHABLE = ("orl", "lfw", "mnist", "olivetti")  # the keys of core.fetch.SOURCES, without importing it
 FETCH_ALL = ("orl", "lfw", "mnist")  # what the dashboard and the default sweeps read; olivetti is ORL again
@@ -467,6 +466,7 @@ def study_configs(args: argparse.Namespace) -> list[StudyConfig]:
 def command_study(args: argparse.Namespace) -> int:
     from core.results import STUDIES_DIR
     from core.study import format_study, run_study, ship, study_path
+    from core.study_command import study_command
 
     configs = study_configs(args)
     executor = executor_for(args)
@@ -479,6 +479,7 @@ def command_study(args: argparse.Namespace) -> int:
         reused = sum(point["reused"]["target"] for point in points)
         print(f"{len(points)} points ({reused} models reused) in {results['wall_s']:.1f}s; "
               f"results: {study_path(out, results['config_hash'])}")
+        print(f"this study alone: {study_command(config)[0]}")
         if args.ship:
             print(f"shipped: {ship(results, STUDIES_DIR)}")
     return 0
@@ -607,16 +608,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
-    from core.executor import ClusterError
-    from core.results import ReportError
-    from core.train import TrainingDiverged
-
     try:
         check_outputs(args)
         return COMMANDS[args.command](args)
-    except ConfigError as error:
+    except ConfigError as error:  # a setting: the usage error argparse itself exits with
         parser.exit(2, f"error: {error}\n")
-    except (DataError, StoreError, TrainingDiverged, ReportError, ClusterError) as error:
+    except MidLabError as error:
         parser.exit(1, f"error: {error}\n")
     return 0
 

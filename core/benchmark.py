@@ -29,8 +29,8 @@ from core.config import (
 )
 from core.data import PreparedData
 from core.engine import Engine
+from core.errors import StoreError
 from core.executor import Executor, LocalExecutor
-from core.files import StoreError
 from core.models import TargetNet
 from core.results import format_estimate, load_results, results_path
 from core.runtime import ProgressLine, peak_memory_mb, pick_device

@@ -31,6 +31,7 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
+from core.metrics import prediction_spread
 from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.summaries import (
@@ -94,7 +95,8 @@ def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
                 "defense": defense, "strength": strength, "seed": seed, "epsilon": epsilon, "privacy": privacy,
                 "label": point_label(defense, strength, epsilon), "target_key": target_key,
                 "model_path": str(engine.store.path("targets", target_key)), "reused": done[target_key].reused,
-                "test": record["test"]["deployed"], "spread": engine.prediction_spread(model, target_config, data),
+                "test": record["test"]["deployed"],
+                "spread": prediction_spread(model, target_config, data, engine.device),
                 "test_queried": record["test"]["by_mode"][queried_mode(target_config.model.head,
                                                                        config.sweep.attack.view)],
                 "attacks": scores,

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pydantic
 
-from core.errors import MidLabError, problems
+from core.errors import ConfigError, problems
 
 # Bump when a code change alters what an existing stored config would produce, so old results are not reused.
 SCHEMA_VERSION = 1
@@ -60,9 +60,6 @@ DATA_ENV = "MIDLAB_DATA"
 STORE_ENV = "MIDLAB_STORE"
 RESULTS_ENV = "MIDLAB_RESULTS"
 
-
-class ConfigError(MidLabError, ValueError):
-    """A setting is out of range or unknown; the message names the setting and what is allowed."""
 
 
 def _require(ok: bool, message: str) -> None:

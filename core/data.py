@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.config import LFW_CROP, DataConfig, data_root
+from core.errors import DataError
 from core.files import open_regular, read_regular
 
 if TYPE_CHECKING:
@@ -74,9 +75,6 @@ def lfw_box(side: int) -> tuple[int, int, int, int]:
 # LFW's private faces: a 126-pixel square around the face (PROVENANCE.md of lfw_gray), (62, 62, 188, 188).
 LFW_FACE_BOX = lfw_box(LFW_CROP)
 
-
-class DataError(Exception):
-    """A dataset is missing or malformed. The message names the path looked at and how to get the data."""
 
 
 @dataclass

@@ -8,41 +8,41 @@ dataset whose photos changed gets its models, judges and attacks recomputed, eac
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
-import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from core import gallery
-from core.attacks import Reconstruction, attacker_query, run_gmi, run_inversion, run_miface
-from core.attacks.base import Query, defended, to_uint8
-from core.config import (
-    AttackConfig,
-    ConfigError,
-    EvaluatorConfig,
-    PriorConfig,
-    TargetConfig,
-    config_hash,
-    from_dict,
-    to_dict,
+from core.attacks import REGISTRY, AttackInputs, Reconstruction, attacker_query
+from core.attacks.base import defended, to_uint8
+from core.config import AttackConfig, EvaluatorConfig, PriorConfig, TargetConfig, config_hash, to_dict
+from core.data import PreparedData, lfw_box, load_lfw_public, public_fingerprint
+from core.entries import (
+    NAMED_BY,
+    PUBLIC_MEAN_IMAGES,
+    AttackRun,
+    PublicMean,
+    mean_face,
+    public_faces,
+    uses_lfw_public,
 )
-from core.data import LFW_FACE_BOX, PreparedData, lfw_box, load_lfw_public, public_fingerprint
-from core.gallery import GalleryError, shipped_entry, tile
+from core.errors import ConfigError, GalleryError
+from core.gallery import shipped_entry
+from core.images import png_grid
 from core.metrics import (
     attack_scores,
     embed_all,
     log_probs,
-    prediction_metrics,
     real_image_distance,
+    target_metrics,
     wilson_interval,
     with_restart_scores,
 )
@@ -56,7 +56,6 @@ from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective
 Progress = Callable[[str, int, int], None]
 CHECKPOINT = "checkpoint.safetensors"  # an unfinished attack's state, in its entry's folder until it is stored
 log = logging.getLogger("midlab")
-PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
 # Priors (half-precision weights) and LFW's judge that ship with MID Lab, in the store's own format, so no user
 # waits for them.
 SHIPPED = Store(Path(__file__).resolve().parent.parent / "assets" / "store")
@@ -64,11 +63,6 @@ SHIPPED = Store(Path(__file__).resolve().parent.parent / "assets" / "store")
 
 def _quiet(message: str, done: int, total: int) -> None:
     return None
-
-
-def deployed_mode(config: TargetConfig) -> str:
-    """How the deployed target answers: its configured mode for a MID head; a linear head has only one."""
-    return config.model.predict_mode if config.model.head == "mid" else "mu"
 
 
 def defense_label(config: TargetConfig) -> str:
@@ -103,60 +97,41 @@ class Engine:
         """The trained target for `config`: loaded when stored (third value True), else trained and stored."""
         key = config_hash(config)
         expected = self.expected("targets", data)
-        with self.store.lock("targets", key):  # another process may be computing it: wait, then load
+
+        def load() -> tuple[TargetNet, dict[str, Any]] | None:
             model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
             record = (self.store.load_model("targets", key, model, expected)
                       or self._shipped_target(key, model, config, data, expected))
-            if record is not None:
-                model = model.to(self.device).eval()
-                if "balanced_accuracy" not in record["test"]["deployed"]:  # stored by an older version: complete it
-                    record = {**record, "test": self.target_metrics(model, config, data)}
-                return model, record, True
+            if record is None:
+                return None
+            model = model.to(self.device).eval()
+            if "balanced_accuracy" not in record["test"]["deployed"]:  # stored by an older version: complete it
+                record = {**record, "test": target_metrics(model, config, data, self.device)}
+            return model, record
+
+        def train() -> tuple[TargetNet, dict[str, Any]]:
             seed_everything(config.train.seed)
             model = TargetNet(data.images.num_classes, config.model, config.data.image_size)
             timings = Timings()
-            train_x, train_y = data.train()
             label = f"train {defense_label(config)} seed={config.train.seed}"
-            objective = mid_objective(config.train.mid_lambda, config.train.label_smoothing)
-            trainer = Trainer(model, objective, TrainerConfig(
+            trainer = Trainer(model, mid_objective(config.train.mid_lambda, config.train.label_smoothing),
+                              TrainerConfig(
                 epochs=config.train.epochs, batch_size=config.train.batch_size, lr=config.train.lr,
                 weight_decay=config.train.weight_decay, augment_shift=config.train.augment_shift,
                 photometric=config.train.photometric, seed=config.train.seed, privacy=config.train.privacy,
             ), on_epoch_end=[lambda r: self.progress(label, int(r["epoch"]), config.train.epochs),
                              *self.epoch_callbacks])
             with timings.stage("train_s"):
-                history = trainer.run(train_x, train_y, self.device)
+                history = trainer.run(*data.train(), self.device)
             with timings.stage("evaluate_s"):
-                test = self.target_metrics(model, config, data)
-            record = {
-                "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
-                "data": data.summary(), FINGERPRINT: expected.known, "history": history, "test": test,
-                "privacy": trainer.privacy,
-                "environment": environment(self.device), "timings": dict(timings), "created": timestamp(),
-            }
+                test = target_metrics(model, config, data, self.device)
+            record = self._record("target", config, key, expected, timings, class_names=data.images.names,
+                                  data=data.summary(), history=history, test=test, privacy=trainer.privacy)
             self.store.save_model("targets", key, model, record)
-            return model.eval(), record, False
+            return model.eval(), record
 
-    def target_metrics(self, model: TargetNet, config: TargetConfig, data: PreparedData) -> dict[str, Any]:
-        """Test accuracy and prediction spread in every prediction mode; 'deployed' is the configured one."""
-        test_x, test_y = data.test()
-        modes = ("sample", "mean", "mu") if config.model.head == "mid" else ("mu",)
-        by_mode = {}
-        for mode in modes:
-            seed_everything(config.train.seed)  # the 'sample' and 'mean' answers are random: make them repeatable
-            by_mode[mode] = prediction_metrics(log_probs(model, test_x, self.device, mode=mode), test_y)
-        deployed = deployed_mode(config)
-        return {"deployed_mode": deployed, "deployed": by_mode[deployed], "by_mode": by_mode}
-
-    def prediction_spread(self, model: TargetNet, config: TargetConfig, data: PreparedData) -> dict[str, list[float]]:
-        """Per test image, the deployed model's top-1 confidence and entropy (nats): the paper's picture of how
-        a defense spreads predictions, as distributions rather than means."""
-        test_x, _ = data.test()
-        seed_everything(config.train.seed)
-        log_p = log_probs(model, test_x, self.device, mode=deployed_mode(config))
-        entropy = -(log_p.exp() * log_p).sum(1)
-        return {"confidence": [round(v, 4) for v in log_p.max(1).values.exp().tolist()],
-                "entropy": [round(v, 4) for v in entropy.tolist()]}
+        (model, record), reused = self.store.get_or_compute("targets", key, load, train)
+        return model, record, reused
 
     # ---- evaluators ----------------------------------------------------------------------------------
     def evaluator(self, config: EvaluatorConfig, data: PreparedData) -> tuple[nn.Module, dict[str, Any], bool]:
@@ -169,39 +144,38 @@ class Engine:
         record = self.shipped("evaluators", key, expected, model)  # LFW's judge ships: 30 CPU minutes to train
         if record is not None:
             return model.to(self.device).eval(), record, True
-        with self.store.lock("evaluators", key):  # another process may be computing it: wait, then load
+
+        def load() -> tuple[nn.Module, dict[str, Any]] | None:
             record = self.store.load_model("evaluators", key, model, expected)
-            if record is not None:
-                return model.to(self.device).eval(), record, True
-            split_config = dataclasses.replace(config, finetune_epochs=0)
+            return None if record is None else (model.to(self.device).eval(), record)
+
+        def train() -> tuple[nn.Module, dict[str, Any]]:
             timings = Timings()
-            if config.finetune_epochs:
-                model, record, _ = self.evaluator(split_config, data)
-                x, y = data.images.tensors()
+            if config.finetune_epochs:  # the judge of the training split, then a few epochs on every image
+                judge, split, _ = self.evaluator(dataclasses.replace(config, finetune_epochs=0), data)
                 with timings.stage("finetune_s"):
-                    history = self._fit(model, x, y, config, config.finetune_epochs, config.lr / 4, "all images",
-                                        seed=config.seed + 1)
-                record = {**record, "history_finetune": history, "split_key": record["config_hash"],
-                          "timings": {**record["timings"], **timings}}
+                    history = self._fit(judge, *data.images.tensors(), config, config.finetune_epochs, config.lr / 4,
+                                        "all images", seed=config.seed + 1)
+                fields = {**split, "history_finetune": history, "split_key": split["config_hash"]}
+                timings = {**split["timings"], **timings}
             else:
                 seed_everything(config.seed)
-                model = judge_net(data.images.num_classes, config)
-                x, y = data.train()
+                judge = judge_net(data.images.num_classes, config)
                 with timings.stage("train_s"):
-                    history = self._fit(model, x, y, config, config.epochs, config.lr, "training split",
+                    history = self._fit(judge, *data.train(), config, config.epochs, config.lr, "training split",
                                         seed=config.seed)
                 test_x, test_y = data.test()
-                correct = int((log_probs(model, test_x, self.device).argmax(1) == test_y).sum())
-                record = {"kind": "evaluator", "data": data.summary(), "history": history,
-                          "heldout_accuracy": wilson_interval(correct, len(test_y)), "timings": dict(timings)}
-            train_x, train_y = data.train()
-            test_x, test_y = data.test()
-            record.update(config=to_dict(config), config_hash=key, environment=environment(self.device),
-                          **{FINGERPRINT: expected.known},
-                          created=timestamp(),
-                          real_image_distance=real_image_distance(model, train_x, train_y, test_x, test_y, self.device))
-            self.store.save_model("evaluators", key, model, record)
-            return model.eval(), record, False
+                correct = int((log_probs(judge, test_x, self.device).argmax(1) == test_y).sum())
+                fields = {"data": data.summary(), "history": history,
+                          "heldout_accuracy": wilson_interval(correct, len(test_y))}
+            distance = real_image_distance(judge, *data.train(), *data.test(), self.device)
+            record = self._record("evaluator", config, key, expected, timings,
+                                  **{**fields, "real_image_distance": distance})
+            self.store.save_model("evaluators", key, judge, record)
+            return judge.eval(), record
+
+        (model, record), reused = self.store.get_or_compute("evaluators", key, load, train)
+        return model, record, reused
 
     def expected(self, kind: str, data: PreparedData | None = None, attack: AttackConfig | None = None) -> Expected:
         """What a stored entry of `kind` must be to be served (core.store.Expected): named by its key, and made
@@ -243,24 +217,27 @@ class Engine:
         record = self.shipped("priors", key, expected, gan)  # read-only: needs no lock (or a writable store)
         if record is not None:
             return gan.to(self.device).eval(), record, True
-        with self.store.lock("priors", key):
+
+        def load() -> tuple[GAN, dict[str, Any]] | None:
             record = self.store.load_model("priors", key, gan, expected)
-            if record is not None:
-                return gan.to(self.device).eval(), record, True
+            return None if record is None else (gan.to(self.device).eval(), record)
+
+        def train() -> tuple[GAN, dict[str, Any]]:
             faces = public_faces(self.data_root, config.image_size, limit=config.images, box=lfw_box(config.crop),
                                  fingerprint=expected.fingerprint["public"])
             seed_everything(config.seed)
-            gan = GAN(config)
-            timings = Timings()
+            trained, timings = GAN(config), Timings()
             with timings.stage("train_s"):
-                history = train_gan(gan, faces, self.device, on_epoch_end=[
+                history = train_gan(trained, faces, self.device, on_epoch_end=[
                     lambda r: self.progress("train GAN prior", int(r["epoch"]), config.epochs),
                     *self.epoch_callbacks])
-            record = {"kind": "prior", "config": to_dict(config), "config_hash": key, "public": "lfw_public",
-                      FINGERPRINT: expected.known, "images": len(faces), "history": history,
-                      "environment": environment(self.device), "timings": dict(timings), "created": timestamp()}
-            self.store.save_model("priors", key, gan, record)
-            return gan.eval(), record, False
+            record = self._record("prior", config, key, expected, timings, public="lfw_public", images=len(faces),
+                                  history=history)
+            self.store.save_model("priors", key, trained, record)
+            return trained.eval(), record
+
+        (gan, record), reused = self.store.get_or_compute("priors", key, load, train)
+        return gan, record, reused
 
     # ---- attacks -------------------------------------------------------------------------------------
     def start_image(self, attack: AttackConfig, data: PreparedData) -> torch.Tensor:
@@ -293,33 +270,33 @@ class Engine:
         """Invert every identity of `target` as `attack` says, score with `evaluator`; stored by hash."""
         key = config_hash(AttackRun(target_key, evaluator_key, attack))
         expected = self.expected("attacks", data, attack)
-        with self.store.lock("attacks", key):  # another process may be computing it: wait, then load
+
+        def load() -> tuple[Reconstruction, dict[str, Any]] | None:
             loaded = (self.store.load("attacks", key, expected)
                       or self._shipped_attack(key, target_key, attack, evaluator_key, expected))
-            if loaded is not None:
-                return Reconstruction.from_tensors(loaded[0]), loaded[1], True
+            return None if loaded is None else (Reconstruction.from_tensors(loaded[0]), loaded[1])
+
+        def run() -> tuple[Reconstruction, dict[str, Any]]:
             timings = Timings()
-            labels = torch.arange(data.images.num_classes, device=self.device)
-            query = defended(attacker_query(target, attack.view, attack.view_samples), attack.output)
             checkpoint = self.store.path("attacks", key) / CHECKPOINT
-            result, details = self._invert(query, labels, attack, data, timings, checkpoint)
-            result = result.cpu()
+            result, details = self._invert(target, attack, data, timings, checkpoint)
             with timings.stage("score_s"):
-                scores = attack_scores(evaluator, result.images, labels.cpu(),
+                scores = attack_scores(evaluator, result.images, torch.arange(data.images.num_classes),
                                        self.private_features(evaluator, evaluator_key, data), data.train()[1],
                                        self.device)
                 if result.restart_images is not None:
                     scores = with_restart_scores(scores, evaluator, result.restart_images, result.chosen_restart,
                                                  self.device)
-            record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
-                      "evaluator_key": evaluator_key, FINGERPRINT: expected.known, "scores": scores, **details,
-                      "target_confidence": float(result.target_confidence[-1].mean()),
-                      "environment": environment(self.device), "timings": dict(timings),
-                      "created": timestamp()}
+            record = self._record("attack", attack, key, expected, timings, target_key=target_key,
+                                  evaluator_key=evaluator_key, scores=scores, **details,
+                                  target_confidence=float(result.target_confidence[-1].mean()))
             self.store.save("attacks", key, result.tensors(), record,
-                            files={"reconstructions.png": png_grid(result.images)})
+                            files={"reconstructions.png": _grid(result.images)})
             checkpoint.unlink(missing_ok=True)
-            return result, record, False
+            return result, record
+
+        (result, record), reused = self.store.get_or_compute("attacks", key, load, run)
+        return result, record, reused
 
     # ---- the shipped zoo, as stored entries -----------------------------------------------------------
     def _shipped(self, kind: str, key: str,
@@ -353,15 +330,11 @@ class Engine:
         model = model.to(self.device).eval()
         timings = Timings()
         with timings.stage("evaluate_s"):
-            test = self.target_metrics(model, config, data)
-        record = {
-            "kind": "target", "config": to_dict(config), "config_hash": key, "class_names": data.images.names,
-            "data": data.summary(), FINGERPRINT: expected.known, "history": [{"kl": run["final_kl"]}], "test": test,
-            "privacy": None,
-            "shipped": {"weights_file": run["weights_file"], "test": run["test"],
-                        "half_precision_agreement": run["half_precision_agreement"]},
-            "environment": environment(self.device), "timings": dict(timings), "created": timestamp(),
-        }
+            test = target_metrics(model, config, data, self.device)
+        record = self._record("target", config, key, expected, timings, class_names=data.images.names,
+                              data=data.summary(), history=[{"kl": run["final_kl"]}], test=test, privacy=None,
+                              shipped={"weights_file": run["weights_file"], "test": run["test"],
+                                       "half_precision_agreement": run["half_precision_agreement"]})
         self.store.save_model("targets", key, model, record)
         return record
 
@@ -382,12 +355,10 @@ class Engine:
         trajectory = torch.cat([trajectory, images.unsqueeze(0)])  # the zoo leaves out the last frame: the final image
         tensors = {"images": images.float() / 255, "trajectory": trajectory, "steps": shipped["steps"],
                    "target_confidence": shipped["target_confidence"]}
-        record = {"kind": "attack", "config": to_dict(attack), "config_hash": key, "target_key": target_key,
-                  "evaluator_key": evaluator_key, FINGERPRINT: expected.known, "scores": run["attack"],
-                  "target_confidence": run["attack_target_confidence"],
-                  "shipped": {"reconstructions_file": run["reconstructions_file"]},
-                  "environment": environment(self.device), "timings": {}, "created": timestamp()}
-        self.store.save("attacks", key, tensors, record, files={"reconstructions.png": png_grid(tensors["images"])})
+        record = self._record("attack", attack, key, expected, {}, target_key=target_key, evaluator_key=evaluator_key,
+                              scores=run["attack"], target_confidence=run["attack_target_confidence"],
+                              shipped={"reconstructions_file": run["reconstructions_file"]})
+        self.store.save("attacks", key, tensors, record, files={"reconstructions.png": _grid(tensors["images"])})
         return self.store.load("attacks", key)
 
     def private_features(self, evaluator: nn.Module, evaluator_key: str, data: PreparedData) -> torch.Tensor:
@@ -397,93 +368,56 @@ class Engine:
             self._private_features[key] = embed_all(evaluator, data.train()[0], self.device)
         return self._private_features[key]
 
-    def _invert(self, query: Query, labels: torch.Tensor, attack: AttackConfig, data: PreparedData,
-                timings: Timings, checkpoint: Path) -> tuple[Reconstruction, dict[str, Any]]:
-        """Run the configured attack; also returns what its record should add (the prior used, a history).
-        A long attack (GMI's paper recipe) keeps its state in `checkpoint` and continues from it."""
-        image_size = data.config.image_size
+    def _invert(self, target: TargetNet, attack: AttackConfig, data: PreparedData, timings: Timings,
+                checkpoint: Path) -> tuple[Reconstruction, dict[str, Any]]:
+        """Run the configured attack (core.attacks.REGISTRY) with the inputs it needs, each provided in its own
+        timed stage; also returns what its record adds. A long attack (GMI's paper recipe) keeps its state in
+        `checkpoint` and continues from it."""
+        spec, inputs, details = REGISTRY[attack.attack], {}, {}
+        for need in spec.needs:
+            stage, provide = self._providers[need]
+            with timings.stage(stage) if stage else contextlib.nullcontext():
+                inputs[need], added = provide(attack, data)
+            details.update(added)
+        labels = torch.arange(data.images.num_classes, device=self.device)
+        query = defended(attacker_query(target, attack.view, attack.view_samples), attack.output)
 
         def on_step(done: int, total: int) -> None:
             self.progress(f"{attack.attack} attack ({attack.view} view)", done, total)
 
-        if attack.attack == "miface":
-            with timings.stage("start_s"):
-                start = self.start_image(attack, data)
-            seed_everything(attack.miface.seed)
-            with timings.stage("attack_s"):
-                return run_miface(query, labels, start.to(self.device), attack.miface, on_step), {}
-        if attack.attack == "gmi":
-            if attack.prior.image_size != image_size:
-                raise ConfigError(f"the GAN prior draws {attack.prior.image_size}px faces but the target sees "
-                                  f"{image_size}px; set the prior's image_size to {image_size}")
-            with timings.stage("prior_s"):
-                gan, prior_record, _ = self.prior(attack.prior)
-            seed_everything(attack.gmi.seed)
-            with timings.stage("attack_s"):
-                result = run_gmi(query, labels, gan, attack.gmi, on_step, checkpoint=checkpoint)
-            return result, {"prior_key": prior_record["config_hash"]}
-        with timings.stage("public_s"):
-            public = public_faces(self.data_root, image_size, limit=attack.inversion.images,
-                                  box=lfw_box(attack.inversion.crop), fingerprint=self.public_fingerprint)
-        victim_x, victim_y = data.train()
-        seed_everything(attack.inversion.seed)  # the decoder's initial weights
+        seed_everything(spec.seed(attack))
         with timings.stage("attack_s"):
-            result, history = run_inversion(query, labels, public, victim_x, victim_y, data.images.num_classes,
-                                            attack.inversion, on_step)
-        return result, {"history": history, "public_images": len(public)}
+            result, added = spec.run(AttackInputs(query, labels, attack, on_step, checkpoint, **inputs))
+        return result.cpu(), {**added, **details}
+
+    @property
+    def _providers(self) -> dict[str, tuple[str | None, Callable[[AttackConfig, PreparedData], tuple[Any, dict]]]]:
+        """What an attack may need (core.attacks.AttackInputs): the timing stage it is counted in, and how it is
+        provided, with what the attack's record adds about it."""
+        return {"start": ("start_s", lambda attack, data: (self.start_image(attack, data).to(self.device), {})),
+                "prior": ("prior_s", self._prior_for), "public": ("public_s", self._public_for),
+                "private": (None, lambda attack, data: (data.train(), {}))}
+
+    def _prior_for(self, attack: AttackConfig, data: PreparedData) -> tuple[GAN, dict[str, Any]]:
+        if attack.prior.image_size != data.config.image_size:
+            raise ConfigError(f"the GAN prior draws {attack.prior.image_size}px faces but the target sees "
+                              f"{data.config.image_size}px; set the prior's image_size to {data.config.image_size}")
+        gan, record, _ = self.prior(attack.prior)
+        return gan, {"prior_key": record["config_hash"]}
+
+    def _public_for(self, attack: AttackConfig, data: PreparedData) -> tuple[torch.Tensor, dict[str, Any]]:
+        public = public_faces(self.data_root, data.config.image_size, limit=attack.inversion.images,
+                              box=lfw_box(attack.inversion.crop), fingerprint=self.public_fingerprint)
+        return public, {"public_images": len(public)}
+
+    def _record(self, kind: str, config: Any, key: str, expected: Expected, timings: Mapping[str, float], /,
+                **fields: Any) -> dict[str, Any]:
+        """A new entry's record: `fields`, then what every record holds (what made it, where, when, how long),
+        which replaces any field of that name (a fine-tuned judge's fields start as its split judge's)."""
+        return {**fields, "kind": kind, "config": to_dict(config), "config_hash": key, FINGERPRINT: expected.known,
+                "environment": environment(self.device), "timings": dict(timings), "created": timestamp()}
 
 
-# How each kind of entry's key is named by its record: the config it hashes, rebuilt (core.store.Expected).
-NAMED_BY: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "targets": lambda record: from_dict(TargetConfig, record["config"]),
-    "evaluators": lambda record: from_dict(EvaluatorConfig, record["config"]),
-    "priors": lambda record: from_dict(PriorConfig, record["config"]),
-    "public_mean": lambda record: PublicMean(**record["config"]),
-    "attacks": lambda record: AttackRun(record["target_key"], record["evaluator_key"],
-                                        from_dict(AttackConfig, record["config"])),
-}
-
-
-def uses_lfw_public(attack: AttackConfig) -> bool:
-    """Whether an attack learns from LFW's public faces (a GAN prior, an inversion decoder, a mean-face start)."""
-    return attack.attack != "miface" or (attack.miface.start != "gray" and attack.public == "lfw_public")
-
-
-@functools.lru_cache(maxsize=1)  # a sweep's inversion attacks all learn from the same faces: decode them once
-def public_faces(root: Path, image_size: int, limit: int = 0, box: tuple[int, int, int, int] = LFW_FACE_BOX,
-                 fingerprint: str | None = None) -> torch.Tensor:
-    """LFW's public faces (N, 1, S, S) in [0, 1]: what the attacker learns a prior or a decoder from.
-    Shared between calls: read it, never write to it. `fingerprint` (the folder's public_fingerprint) is part
-    of the cache's key, so faces decoded before the files changed are never served."""
-    faces = load_lfw_public(root, image_size, limit=limit, box=box)
-    return torch.from_numpy(faces).unsqueeze(1).float().div_(255.0)
-
-
-def mean_face(faces: np.ndarray) -> torch.Tensor:
-    """The pixel-wise mean of uint8 faces (N, H, W), as a (1, H, W) image in [0, 1]."""
-    return torch.from_numpy(faces.astype(np.float32).mean(0) / 255.0).unsqueeze(0)
-
-
-@dataclass(frozen=True)
-class PublicMean:
-    """Names the cached mean public face."""
-
-    public: str
-    image_size: int
-    images: int
-
-
-@dataclass(frozen=True)
-class AttackRun:
-    """Names one attack result: which target, which judge, which attack settings."""
-
-    target_key: str
-    evaluator_key: str
-    attack: AttackConfig
-
-
-def png_grid(images: torch.Tensor, columns: int = 10) -> bytes:
-    """Images (N, 1, H, W) in [0, 1] tiled into one grayscale PNG, row by row."""
-    buffer = io.BytesIO()
-    Image.fromarray(tile(to_uint8(images).squeeze(1).numpy(), columns)).save(buffer, format="PNG")
-    return buffer.getvalue()
+def _grid(images: torch.Tensor) -> bytes:
+    """Reconstructions (N, 1, H, W) in [0, 1] as the PNG grid stored beside them."""
+    return png_grid(to_uint8(images).squeeze(1).numpy())

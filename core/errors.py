@@ -1,6 +1,7 @@
-"""One base class for every error MID Lab reports to a user, and the check that a file's content has the
+"""Every error MID Lab reports to a user, under one base class, and the check that a file's content has the
 shape its reader expects. A caller that shows errors catches MidLabError once; each subclass says where the
-problem lies (settings, data, store, a stored file's content, ...)."""
+problem lies (settings, data, store, a stored file's content, ...). The classes live here, not beside the code
+that raises them, so that a module can catch one without importing what raises it (torch, the trainer)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,39 @@ T = TypeVar("T")
 
 class MidLabError(Exception):
     """An error whose message is meant for the user: it names what is wrong and what to do."""
+
+
+class ConfigError(MidLabError, ValueError):
+    """A setting is out of range or unknown; the message names the setting and what is allowed."""
+
+
+class DataError(MidLabError):
+    """A dataset is missing or malformed. The message names the path looked at and how to get the data."""
+
+
+class StoreError(MidLabError):
+    """The store cannot be written (a read-only folder, a full disk); the message names the path."""
+
+
+class NotRegularFileError(MidLabError, OSError):
+    """Something other than a regular file (a FIFO, a socket, a device, a folder) stands where a file MID Lab
+    reads should be: reading it could block for ever, so it is refused at once."""
+
+
+class GalleryError(MidLabError):
+    """A file the dashboard needs is missing or damaged; the message names it and how to rebuild it."""
+
+
+class ReportError(MidLabError, RuntimeError):
+    """A part of a report could not be written; the message says which and how to fix it."""
+
+
+class TrainingDiverged(MidLabError, RuntimeError):
+    """The loss became NaN or infinite; the message says when and suggests what to change."""
+
+
+class ClusterError(MidLabError):
+    """The cluster could not run a task (its worker or node died more often than MAX_RETRIES)."""
 
 
 class SchemaError(MidLabError, ValueError):

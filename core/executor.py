@@ -33,9 +33,11 @@ from typing import Any, Protocol
 
 import torch
 
-from core.config import AttackConfig, ConfigError, DataConfig, EvaluatorConfig, TargetConfig, config_hash
+from core.config import AttackConfig, DataConfig, EvaluatorConfig, TargetConfig, config_hash
 from core.data import PreparedData
-from core.engine import NAMED_BY, PUBLIC_MEAN_IMAGES, AttackRun, Engine, PublicMean
+from core.engine import Engine
+from core.entries import NAMED_BY, PUBLIC_MEAN_IMAGES, AttackRun, PublicMean
+from core.errors import ClusterError, ConfigError
 from core.runtime import Timings, pick_device
 from core.store import FINGERPRINT, Entry, Expected, MemoryStore, Store
 
@@ -48,9 +50,6 @@ STAGES = {"evaluators": "evaluator_s", "priors": "prior_s", "public_mean": "publ
 NOT_SHIPPED = [".git", ".venv", "store", "results", "data", "report", "tests", "dashboard", "benchmarks",
                "assets/zoo", "assets/comparisons", "assets/studies", "*.png"]
 
-
-class ClusterError(Exception):
-    """The cluster could not run a task (its worker or node died more often than MAX_RETRIES)."""
 
 
 @dataclass(frozen=True)

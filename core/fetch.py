@@ -25,7 +25,8 @@ from typing import TextIO
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
-from core.data import DataError, fetch_command
+from core.data import fetch_command
+from core.errors import DataError
 from core.layouts import (
     LFW_MIN_IMAGES,
     LFW_PRIVATE,

@@ -9,7 +9,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from core.results import ReportError, accuracy_axis
+from core.errors import ReportError
+from core.results import accuracy_axis
 
 ATTACK_NAMES = {"miface": "MI-Face", "gmi": "GMI (GAN prior)", "inversion": "inversion network (black-box)"}
 DEFENSE_STYLE = {  # name in the legend, colour, marker

@@ -11,18 +11,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from core.errors import SchemaError
+from core.errors import NotRegularFileError, SchemaError, StoreError
 
 log = logging.getLogger("midlab")
 
 
-class StoreError(Exception):
-    """The store cannot be written (a read-only folder, a full disk); the message names the path."""
-
-
-class NotRegularFileError(OSError):
-    """Something other than a regular file (a FIFO, a socket, a device, a folder) stands where a file MID Lab
-    reads should be: reading it could block for ever, so it is refused at once."""
 
 
 _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",

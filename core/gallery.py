@@ -20,9 +20,9 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load as load_safetensors
 
-from core.config import ConfigError, DataConfig
+from core.config import DataConfig
 from core.data import PreparedData
-from core.errors import SchemaError, validated
+from core.errors import ConfigError, GalleryError, SchemaError, validated
 from core.files import json_content, log, read_json, read_regular
 from core.result_types import SweepResults, ZooManifest
 from core.results import join_results, list_results, read_results, template_hash
@@ -32,9 +32,6 @@ ZOO_DIR = Path(os.environ.get("MIDLAB_ZOO") or Path(__file__).resolve().parent.p
 MANIFEST = "manifest.json"
 ZOO_FIX = "the shipped zoo is damaged: `git checkout assets/zoo` or `python -m core zoo` rebuilds it"
 
-
-class GalleryError(Exception):
-    """A file the dashboard needs is missing or damaged; the message names it and how to rebuild it."""
 
 
 @dataclass
@@ -201,17 +198,6 @@ def attack_siblings(sweep: Sweep, sweeps: list[Sweep]) -> list[Sweep]:
             seen.add(attack)
             found.append(other)
     return found
-
-
-def tile(images: np.ndarray, columns: int = 10) -> np.ndarray:
-    """uint8 images (N, H, W) tiled row by row into one (rows * H, columns * W) image."""
-    n, h, w = images.shape
-    rows = -(-n // columns)
-    canvas = np.zeros((rows * h, min(n, columns) * w), dtype=np.uint8)
-    for i in range(n):
-        r, c = divmod(i, columns)
-        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = images[i]
-    return canvas
 
 
 def read_zoo(folder: Path = ZOO_DIR) -> list[Sweep]:

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import ConfigError, SweepConfig
-from core.data import DataError
-from core.files import StoreError
+from core.config import SweepConfig
+from core.errors import MidLabError
 
 MAX_JOBS = 20  # finished jobs kept for display; older ones are forgotten (their results stay on disk)
 
@@ -112,7 +111,7 @@ class JobQueue:
                 status, error = "done", ""
             except JobCancelled:
                 status, error, results_file = "cancelled", "", ""
-            except (ConfigError, DataError, StoreError, RuntimeError) as failure:
+            except MidLabError as failure:
                 status, error, results_file = "failed", str(failure), ""
             except Exception as failure:  # a bug must not kill the worker that other sessions wait on
                 status, error, results_file = "failed", f"{failure!r}\n{traceback.format_exc(limit=3)}", ""

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.data import DataError, mnist_paths, read_idx_header
+from core.data import mnist_paths, read_idx_header
+from core.errors import DataError
 
 LFW_MIN_IMAGES = 20  # the private split: everyone with >= 20 images (scikit-learn's min_faces_per_person=20)
 LFW_PRIVATE = f"private_min{LFW_MIN_IMAGES}"

@@ -13,7 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.config import TargetConfig
+from core.data import PreparedData
 from core.results import sink_check
+from core.runtime import seed_everything
 from core.stats import PROPORTION, mean_interval, wilson_interval
 
 
@@ -46,6 +49,36 @@ def prediction_metrics(log_p: torch.Tensor, labels: torch.Tensor) -> dict[str, o
 
 
 @torch.no_grad()
+def deployed_mode(config: TargetConfig) -> str:
+    """How the deployed target answers: its configured mode for a MID head; a linear head has only one."""
+    return config.model.predict_mode if config.model.head == "mid" else "mu"
+
+
+def target_metrics(model: nn.Module, config: TargetConfig, data: PreparedData,
+                   device: torch.device) -> dict[str, object]:
+    """Test accuracy and prediction spread in every prediction mode; 'deployed' is the configured one."""
+    test_x, test_y = data.test()
+    modes = ("sample", "mean", "mu") if config.model.head == "mid" else ("mu",)
+    by_mode = {}
+    for mode in modes:
+        seed_everything(config.train.seed)  # the 'sample' and 'mean' answers are random: make them repeatable
+        by_mode[mode] = prediction_metrics(log_probs(model, test_x, device, mode=mode), test_y)
+    deployed = deployed_mode(config)
+    return {"deployed_mode": deployed, "deployed": by_mode[deployed], "by_mode": by_mode}
+
+
+def prediction_spread(model: nn.Module, config: TargetConfig, data: PreparedData,
+                      device: torch.device) -> dict[str, list[float]]:
+    """Per test image, the deployed model's top-1 confidence and entropy (nats): the paper's picture of how
+    a defense spreads predictions, as distributions rather than means."""
+    test_x, _ = data.test()
+    seed_everything(config.train.seed)
+    log_p = log_probs(model, test_x, device, mode=deployed_mode(config))
+    entropy = -(log_p.exp() * log_p).sum(1)
+    return {"confidence": [round(v, 4) for v in log_p.max(1).values.exp().tolist()],
+            "entropy": [round(v, 4) for v in entropy.tolist()]}
+
+
 def embed_all(evaluator: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 256) -> torch.Tensor:
     """The evaluator's penultimate features of x, batched; returned on the CPU."""
     evaluator.eval()

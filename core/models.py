@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from core.config import ConfigError, EvaluatorConfig, ModelConfig, feature_map_size
+from core.config import EvaluatorConfig, ModelConfig, feature_map_size
+from core.errors import ConfigError
 
 
 def kl_to_standard_normal(mu: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -18,10 +18,10 @@ from torch import nn
 from core.config import EvaluatorConfig, panel_judges, sweep_from_dict
 from core.data import PreparedData
 from core.engine import Engine
-from core.errors import SchemaError
-from core.files import StoreError, write_json_atomic
+from core.errors import ReportError, SchemaError, StoreError
+from core.files import write_json_atomic
 from core.metrics import panel_scores
-from core.results import ReportError, read_results
+from core.results import read_results
 
 Judges = list[tuple[str, str, nn.Module, dict[str, float]]]
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.augment import augment
 from core.config import PriorConfig
-from core.train import Callback, TrainingDiverged, augment
+from core.errors import TrainingDiverged
+
+if TYPE_CHECKING:  # a type only: the attacks import this module, and never the trainer
+    from core.train import Callback
 
 
 def _up(c_in: int, c_out: int) -> list[nn.Module]:

@@ -16,7 +16,8 @@ from opacus.validators import ModuleValidator
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from core.config import ConfigError, PrivacyConfig
+from core.config import PrivacyConfig
+from core.errors import ConfigError
 
 ACCOUNTANT = "rdp"
 # Opacus warns that its noise is not cryptographically secure: this is a laboratory, not a deployment, and the

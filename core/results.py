@@ -31,9 +31,6 @@ COMPARISONS_DIR = Path(__file__).resolve().parent.parent / "assets" / "compariso
 STUDIES_DIR = Path(__file__).resolve().parent.parent / "assets" / "studies"
 
 
-class ReportError(RuntimeError):
-    """A part of a report could not be written; the message says which and how to fix it."""
-
 
 def format_estimate(estimate: Estimate | dict[str, Any], digits: int = 2, sep: str = ", ") -> str:
     """An estimate as `value [low<sep>high]`, or the value alone when it has no interval (one seed, NaN)."""

@@ -18,7 +18,6 @@ is reported with why, and the reason goes into the record of its recomputed repl
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -26,19 +25,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+from filelock import FileLock
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from core.config import ConfigError, config_hash
-from core.errors import SchemaError, validated
+from core.config import config_hash
+from core.errors import ConfigError, NotRegularFileError, SchemaError, StoreError, validated
 from core.files import (
-    NotRegularFileError,
-    StoreError,
     json_content,
     read_regular,
     require_regular,
@@ -48,6 +46,7 @@ from core.files import (
 from core.record_types import KIND_RECORDS, StoreRecord
 
 log = logging.getLogger("midlab")
+T = TypeVar("T")
 
 TENSORS = "tensors.safetensors"
 RECORD = "record.json"
@@ -116,12 +115,13 @@ class Store:
         A store that cannot be written is read without a lock; if the entry is not there, this fails at once
         rather than after the caller has spent minutes computing something it cannot save."""
         path = self.root / kind / f".{key}.lock"
+        # flock through filelock, never its soft fallback: a lock file left by a killed holder must not block.
+        lock = FileLock(path, fallback_to_soft=False)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists():
                 require_regular(path, os.stat(path).st_mode)
-            # Without blocking: a FIFO swapped in since the check fails to open (no reader) instead of waiting.
-            handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK), "a")
+            lock.acquire()  # opened without blocking: a FIFO swapped in since the check cannot block it
         except NotRegularFileError as error:
             raise StoreError(str(error)) from error
         except OSError as error:
@@ -132,11 +132,17 @@ class Store:
             yield
             return
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+            lock.release()
+
+    def get_or_compute(self, kind: str, key: str, load: Callable[[], T | None],
+                       compute: Callable[[], T]) -> tuple[T, bool]:
+        """`load()`'s entry, else `compute()`'s (which stores it), under the entry's lock: a process computing it
+        now is waited for, then its entry loaded. The second value says whether it was loaded."""
+        with self.lock(kind, key):
+            found = load()
+            return (found, True) if found is not None else (compute(), False)
 
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any],
              files: dict[str, bytes] | None = None) -> Path:

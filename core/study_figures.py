@@ -5,19 +5,20 @@ reruns the study, the machine it ran on, and the paper's claims beside what the 
 from __future__ import annotations
 
 import math
-import shlex
 from typing import Any
 
 import plotly.graph_objects as go
 
 from core.config import StudyConfig, from_dict, to_dict
+from core.errors import ConfigError
 from core.figures import ATTACK_NAMES, add_defense, tradeoff_layout
 from core.results import accuracy_axis
+from core.study_command import STUDY_COMMAND, level_text
+from core.study_command import study_command as command_of
 
 # The verdict of "MID lowers attack accuracy at equal test accuracy" in the paper's terms; every status is shown
 # the same neutral way: a reproduction that fails is as much a finding as one that holds.
 STATUS = {"yes": "reproduced", "no": "not reproduced", "inconclusive": "inconclusive"}
-STUDY_COMMAND = "python -m core study"
 COMPARE_COMMAND = "python -m core compare"
 FRONTIER_WORDS = {"a": "MID dominates DP-SGD", "b": "DP-SGD dominates MID", "mixed": "neither dominates",
                   "tie": "a tie", "no overlap": "cannot be compared"}
@@ -27,60 +28,14 @@ def status(regime: dict[str, Any]) -> str:
     return STATUS.get(regime["verdict"]["verdict"], regime["verdict"]["verdict"])
 
 
-def _number(value: float) -> str:
-    short = f"{value:g}"
-    return short if float(short) == value else repr(float(value))
-
-
-def level_text(level: Any) -> str:
-    """A level as the command line writes it (true / false, 0.1, 64, miface)."""
-    if isinstance(level, bool):
-        return "true" if level else "false"
-    return _number(level) if isinstance(level, float) else str(level)
-
-
-def _at(tree: dict[str, Any], *path: str) -> Any:
-    for key in path:
-        tree = tree.get(key, {}) if isinstance(tree, dict) else {}
-    return tree if tree != {} else None
-
-
 def study_command(results: dict[str, Any]) -> tuple[str, bool]:
-    """The `python -m core study` command for a study (only options the command line has), and whether it
-    reproduces the study exactly (the same settings as the file records); a study made in code, e.g. by a test
-    with shrunken models, may use settings no option sets."""
-    from core.__main__ import build_parser, study_config  # light: no torch
-    from core.config import ConfigError, StudyConfig, config_hash, from_dict, to_dict
-
+    """The `python -m core study` command of a study's results file, and whether it reruns exactly this study
+    (see core.study_command); a config this version cannot rebuild gets the nearest command."""
     try:
         stored = from_dict(StudyConfig, results["config"])
-    except ConfigError:
-        stored = None
-    base = to_dict(stored)["base"] if stored else results["config"]["base"]
-    data, attack = base["target"]["data"], base["attack"]
-    levels = ",".join(level_text(level) for level in results["levels"])
-    required = ["--dataset", data["dataset"], *(["--folder", data["folder"]] if data.get("folder") else []),
-                "--factor", results["factor"], *([f"--levels={levels}"] if levels.startswith("-") else
-                                                 ["--levels", levels])]
-    chosen = ["--lambdas", ",".join(_number(v) for v in base["lambdas"]), "--seeds",
-              ",".join(str(s) for s in base["seeds"]), "--attack", attack["attack"], "--view", attack["view"]]
-    optional = [("--public", ("attack", "public")), ("--public-identities", ("target", "data", "public_identities")),
-                ("--top-k", ("attack", "inversion", "top_k")),
-                ("--max-per-identity", ("target", "data", "max_per_identity")),
-                ("--predict-mode", ("target", "model", "predict_mode")),
-                ("--bottleneck", ("target", "model", "bottleneck_dim")), ("--epochs", ("target", "train", "epochs"))]
-    parser = build_parser()
-    try:
-        default = to_dict(study_config(parser.parse_args(["study", *required])))["base"]
-        for flag, path in optional:
-            value = _at(base, *path)
-            if value is not None and value != _at(default, *path):
-                chosen += [flag, level_text(value)]
-        rebuilt = study_config(parser.parse_args(["study", *required, *chosen]))
-        exact = stored is not None and config_hash(rebuilt) == config_hash(stored)
-    except (SystemExit, Exception):  # an option this version's command line refuses: the command is a guide only
-        exact = False
-    return shlex.join(["python", "-m", "core", "study", *required, *chosen]), exact
+    except ConfigError:  # an older or foreign config: its command is written from the file as it stands
+        return command_of(results["config"])[0], False
+    return command_of(stored)
 
 
 def machine(results: dict[str, Any]) -> str:

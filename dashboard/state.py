@@ -9,7 +9,8 @@ import math
 
 import streamlit as st
 
-from core.config import ATTACKS, ConfigError, parse_number
+from core.config import ATTACKS, parse_number
+from core.errors import ConfigError
 from core.gallery import Sweep
 from core.story import DEFAULT_PEOPLE, default_lambda, featured_index
 from dashboard.text import plain

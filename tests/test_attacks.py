@@ -22,7 +22,8 @@ from core.config import (
     with_gmi_recipe,
 )
 from core.data import PreparedData
-from core.engine import SHIPPED, AttackRun, Engine
+from core.engine import SHIPPED, Engine
+from core.entries import AttackRun
 from core.metrics import log_probs
 from core.prior import GAN
 from core.store import Store

@@ -11,9 +11,10 @@ from core.config import (
     config_hash,
 )
 from core.data import PreparedData
+from core.errors import TrainingDiverged
 from core.results import load_results, results_path
 from core.sweep import run_sweep
-from core.train import Trainer, TrainingDiverged
+from core.train import Trainer
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from conftest import make_faces
 from tiny_cli import tiny_config, tiny_sweep_config
 
 import core.__main__ as cli
-from core.config import config_hash
+from core.config import SweepConfig, config_hash
 from core.jobs import JobQueue
 from core.results import load_results, results_path
 from core.store import TENSORS, Store
@@ -68,15 +68,17 @@ def kill_when(condition: Callable[[], bool], process: subprocess.Popen, seconds:
         assert process.poll() is None, f"it ended before it could be killed: {process.communicate()}"
         assert time.monotonic() < deadline, "the condition to kill on never came"
         time.sleep(0.02)
-    time.sleep(0.05)  # into the next model's training (100 epochs: a second here, a few tenths on a fast CPU)
     process.send_signal(signal.SIGKILL)
     process.communicate()
     assert process.returncode == -signal.SIGKILL
 
 
-def first_model_done(store: Store) -> bool:
-    """Model 1 is stored and attacked, its picture written: model 2 is training now."""
-    return any((store.root / "attacks").glob("*/reconstructions.png"))
+def second_model_training(store: Store, config: SweepConfig) -> bool:
+    """Model 1 is stored and attacked, its picture written, and model 2 holds its lock: it is training now (100
+    epochs: a second here, a few tenths on a fast CPU), and not stored."""
+    second = config_hash(config.target_for(config.lambdas[1], 0))
+    return (any((store.root / "attacks").glob("*/reconstructions.png"))
+            and (store.root / "targets" / f".{second}.lock").exists())
 
 
 def assert_store_valid(store: Store) -> None:
@@ -93,7 +95,7 @@ def test_a_killed_sweep_resumes_reuses_every_stored_model_and_never_loads_a_part
     config, _ = tiny_config(args)
     store = Store(tmp_path / "store")
     first = start("sweep", args)
-    kill_when(lambda: first_model_done(store), first)
+    kill_when(lambda: second_model_training(store, config), first)
 
     keys = [config_hash(config.target_for(mid_lambda, 0)) for mid_lambda in config.lambdas]
     before = stored(store, "targets")
@@ -143,7 +145,7 @@ def test_a_dashboard_server_killed_mid_job_leaves_a_valid_store_and_the_job_fini
     args = sweep_args(tmp_path, "0,0.1", epochs=100)
     config, options = tiny_config(args)
     store = Store(tmp_path / "store")
-    kill_when(lambda: first_model_done(store), start("job", args))
+    kill_when(lambda: second_model_training(store, config), start("job", args))
     assert len(stored(store, "targets")) == 1
     assert_store_valid(store)
 

@@ -22,10 +22,10 @@ from tiny_cli import shrink
 
 from core.config import sweep_defaults
 from core.engine import Engine
+from core.errors import TrainingDiverged
 from core.executor import RayExecutor, run_unit
 from core.store import RECORD, Store
 from core.sweep import run_sweep
-from core.train import TrainingDiverged
 
 KINDS = ("evaluators", "public_mean", "targets", "attacks")
 

@@ -51,12 +51,12 @@ from core.config import (
 )
 from core.data import DataError, PreparedData, read_face
 from core.engine import Engine
+from core.errors import TrainingDiverged
 from core.files import StoreError
 from core.gallery import GalleryError, Sweep, available_sweeps
 from core.models import TargetNet
 from core.results import load_results, results_path
 from core.store import RECORD, TENSORS, Store
-from core.train import TrainingDiverged
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")

@@ -1,10 +1,12 @@
 import pytest
 import torch
 
+from core.augment import augment, degrade
 from core.config import ModelConfig
+from core.errors import TrainingDiverged
 from core.models import TargetNet
 from core.runtime import seed_everything
-from core.train import Trainer, TrainerConfig, TrainingDiverged, augment, degrade, mid_objective
+from core.train import Trainer, TrainerConfig, mid_objective
 
 
 def toy_data() -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,11 +32,11 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from core.attacks.base import Query, Reconstruction, to_uint8
+from core.augment import augment
 from core.config import GMIConfig
 from core.files import write_atomic
 from core.models import frozen_for_queries
 from core.prior import GAN
-from core.train import augment
 
 SCREEN_BATCH = 250  # candidate codes per forward pass while screening: bounds memory, not results
 CHECKPOINT_EVERY = 250  # paper recipe: steps between checkpoints (a few minutes of ORL on 2 CPUs)

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 from core.attacks.base import Query, Reconstruction, to_uint8
 from core.config import InversionConfig, PriorConfig
+from core.errors import TrainingDiverged
 from core.prior import Generator
-from core.train import TrainingDiverged
 
 FLOOR = 1e-6  # probabilities below this (and truncated entries) all read as this: what rounding hides anyway
 QUERY_BATCH = 256

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from core.attacks.base import Query, Reconstruction, to_uint8
+from core.augment import augment
 from core.config import MIFaceConfig
-from core.train import augment
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

@@ -19,9 +19,8 @@ from core.config import (
     with_gmi_recipe,
     with_steps,
 )
-from core.data import DataError
+from core.errors import DataError, GalleryError
 from core.figures import ATTACK_NAMES
-from core.gallery import GalleryError
 from core.jobs import JOBS
 from dashboard import loaders
 from dashboard.job_panel import job_panel

@@ -3,9 +3,9 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.data import DataError
+from core.errors import DataError, GalleryError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
-from core.gallery import GalleryError, attack_siblings
+from core.gallery import attack_siblings
 from core.story import DEFAULT_PEOPLE
 from dashboard import loaders, state
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, spread_figure, sweep_tradeoff

@@ -6,7 +6,8 @@ import io
 import streamlit as st
 from PIL import Image
 
-from core.gallery import GalleryError, tile
+from core.errors import GalleryError
+from core.images import tile
 from core.results import SINK_MIN_SHARE, accuracy_axis, attack_sink, format_estimate, summary_labels, summary_table
 from dashboard import loaders
 from dashboard.text import plain

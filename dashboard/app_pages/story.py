@@ -5,9 +5,10 @@ buttons step through it."""
 import numpy as np
 import streamlit as st
 
-from core.data import DataError
+from core.errors import DataError, GalleryError
 from core.figures import ATTACK_NAMES
-from core.gallery import GalleryError, attack_siblings, tile
+from core.gallery import attack_siblings
+from core.images import tile
 from core.story import DEFAULT_PEOPLE, featured_index, first_run, story_steps
 from dashboard import loaders
 from dashboard.charts import spread_figure, tradeoff_figure

@@ -7,7 +7,6 @@ import streamlit as st
 from core.config import (
     LIMITS,
     PREDICT_MODES,
-    ConfigError,
     check_lambda,
     data_root,
     parse_number,
@@ -15,6 +14,7 @@ from core.config import (
     store_root,
     sweep_from_dict,
 )
+from core.errors import ConfigError
 from core.jobs import JOBS
 from dashboard import loaders
 from dashboard.job_panel import job_panel
