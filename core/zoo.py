@@ -59,7 +59,7 @@ def half_precision_agreement(model: TargetNet, half: dict[str, torch.Tensor], da
 # network's as core.config.ATTACKS, once they are in the store (`python -m core sweep --dataset D --attack A`),
 # so that the rebuild only exports.
 ZOO_DATASETS = ("orl",)
-ZOO_ATTACKS = ("miface", "gmi")
+ZOO_ATTACKS = ("miface", "gmi", "inversion")
 
 
 def default_zoo_sweeps() -> list[SweepConfig]:
