@@ -27,6 +27,7 @@ from urllib.request import Request, urlopen
 
 from core.data import fetch_command
 from core.errors import DataError
+from core.files import open_regular
 from core.layouts import (
     LFW_MIN_IMAGES,
     LFW_PRIVATE,
@@ -73,7 +74,7 @@ class Source:
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as f:
+    with open_regular(path) as f:
         while block := f.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()

@@ -24,6 +24,7 @@ from PIL import Image
 
 from core.data import mnist_paths, read_idx_header
 from core.errors import DataError
+from core.files import open_regular, read_regular
 
 LFW_MIN_IMAGES = 20  # the private split: everyone with >= 20 images (scikit-learn's min_faces_per_person=20)
 LFW_PRIVATE = f"private_min{LFW_MIN_IMAGES}"
@@ -33,7 +34,7 @@ README_MEMBER = re.compile(r"(?:.*/)?README")
 
 
 def _regular_zip_members(path: Path) -> Iterable[tuple[str, Callable[[], bytes]]]:
-    with zipfile.ZipFile(path) as archive:
+    with open_regular(path) as file, zipfile.ZipFile(file) as archive:
         for member in archive.infolist():
             if not member.is_dir() and not stat.S_ISLNK(member.external_attr >> 16):
                 yield member.filename, lambda member=member: archive.read(member)
@@ -151,7 +152,7 @@ def build_lfw_gray(members: Iterable[tuple[str, Callable[[], bytes]]], folder: P
 
 
 def lay_out_lfw(archives: Sequence[Path], folder: Path) -> None:
-    with tarfile.open(archives[0], "r:gz") as archive:
+    with open_regular(archives[0]) as file, tarfile.open(fileobj=file, mode="r:gz") as archive:
         members = [member for member in archive.getmembers() if member.isfile()]  # no links, devices or folders
         build_lfw_gray(((m.name, lambda m=m: archive.extractfile(m).read()) for m in members), folder)
 
@@ -159,11 +160,11 @@ def lay_out_lfw(archives: Sequence[Path], folder: Path) -> None:
 def check_lfw(folder: Path) -> str:
     """images.tsv and identities.tsv present, and every image they list on disk."""
     try:
-        with (folder / "images.tsv").open(newline="") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-        identities = (folder / "identities.tsv").read_text().count("\n") - 1
+        text = read_regular(folder / "images.tsv").decode()
+        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter="\t"))
+        identities = read_regular(folder / "identities.tsv").decode().count("\n") - 1
         missing = [row["path"] for row in rows if not (folder / row["path"]).is_file()]
-    except (OSError, csv.Error, KeyError, TypeError) as error:  # KeyError, TypeError: rows without a path
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError) as error:  # Key, Type: rows without a path
         raise DataError(f"its tables are unreadable ({type(error).__name__}: {error})") from None
     if not rows:
         raise DataError("images.tsv lists no images")

@@ -550,3 +550,23 @@ def test_the_report_command_names_a_special_results_file(tmp_path, special):
                           check=False, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 2 and f"{path} is a {special}" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1  # named once
+
+
+@generated(8)  # every pair
+@given(special=st.sampled_from(SPECIALS), where=st.sampled_from(["archive", "images.tsv"]))
+def test_fetch_refuses_a_special_file_where_an_archive_or_a_table_is(special, where):
+    """`python -m core fetch` digests archives and checks a dataset's tables: a special file in their place is
+    named at once, never read (a FIFO would block the command)."""
+    from core.fetch import sha256_of
+    from core.layouts import check_lfw
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("lfw.tgz" if where == "archive" else "images.tsv")
+        make_special(path, special)
+        if where == "archive":
+            outcome = finishes(lambda: sha256_of(path), seconds=20)
+            assert isinstance(outcome, NotRegularFileError) and str(path) in str(outcome)
+        else:
+            (Path(folder) / "identities.tsv").write_text("name\n")
+            outcome = finishes(lambda: check_lfw(Path(folder)), seconds=20)
+            assert isinstance(outcome, DataError) and "not a regular file" in str(outcome)
