@@ -66,7 +66,7 @@ def test_every_attacks_knobs_name_the_comparisons_and_studies_that_run_it():
     (["--lambdas", "0.5,2"], lambda c, a: c.lambdas == (0.5, 2.0)),
     (["--seeds", "3,4"], lambda c, a: c.seeds == (3, 4)),
     (["--attack", "gmi"], lambda c, a: c.attack.attack == "gmi"),
-    (["--view", "sample"], lambda c, a: c.attack.view == "sample"),
+    (["--view", "mu"], lambda c, a: c.attack.view == "mu"),
     (["--latent-bound", "0.5"], lambda c, a: c.attack.gmi.latent_bound == 0.5),
     (["--out", "/elsewhere/results"], lambda c, a: results_root(a.out) == Path("/elsewhere/results")),
     (["--data", "/elsewhere/data"], lambda c, a: data_root(a.data) == Path("/elsewhere/data")),
