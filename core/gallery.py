@@ -162,15 +162,17 @@ def _enlarges(small: tuple[int, ...], large: tuple[int, ...]) -> bool:
 
 def reconstruction_shape_error(tensors: dict[str, np.ndarray], people: int) -> str | None:
     """What is wrong with an attack's stored tensors for `people` people, or None when nothing is: images
-    (people, [1,] H, W); trajectory (T, people, [1,] h, w), (H, W) a whole multiple of (h, w); steps (T,); the
-    target's confidence (T, people)."""
+    (people, [1,] H, W); trajectory (T, people, [1,] h, w), (H, W) a whole multiple of (h, w), or T - 1 frames
+    when the last, the final image, is left out (the zoo's); steps (T,); the target's confidence (T, people)."""
     images, frames = tensors.get("images"), tensors.get("trajectory")
     steps, confidence = tensors.get("steps"), tensors.get("target_confidence")
     if not _faces(images, (people,)):
         return f"reconstructions of shape {None if images is None else images.shape}, not one per person ({people})"
-    recorded = (steps.shape[0],) if steps is not None and steps.ndim == 1 else None
-    if recorded is None or confidence is None or confidence.shape != (*recorded, people) or \
-            not _faces(frames, (*recorded, people)) or not _enlarges(frames.shape[-2:], images.shape[-2:]):
+    recorded = steps.shape[0] if steps is not None and steps.ndim == 1 else None
+    framed = recorded is not None and frames is not None and frames.ndim >= 2 and \
+        any(_faces(frames, (count, people)) for count in (recorded, recorded - 1))
+    if recorded is None or confidence is None or confidence.shape != (recorded, people) or not framed or \
+            not _enlarges(frames.shape[-2:], images.shape[-2:]):
         shapes = [None if t is None else t.shape for t in (frames, steps, confidence)]
         return f"a trajectory (frames, steps, confidence) of shapes {shapes}, not one frame per step and person"
     return None

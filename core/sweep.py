@@ -110,10 +110,10 @@ def format_table(results: dict[str, Any]) -> str:
     render = text_table(header, lines, right=True)
     render.append(accuracy_axis(results["config"]))
     evaluator = results["evaluator"]
-    render.append(
-        f"judge held-out accuracy {cell(evaluator['heldout_accuracy'])}; a real held-out photo lies at feature "
-        f"distance {cell(evaluator['real_image_distance'], 1)} from its person's nearest training photo"
-    )
+    # Files from before the distance was measured lack it (the schema allows that).
+    distance = (f"; a real held-out photo lies at feature distance {cell(evaluator['real_image_distance'], 1)} "
+                "from its person's nearest training photo" if evaluator.get("real_image_distance") else "")
+    render.append(f"judge held-out accuracy {cell(evaluator['heldout_accuracy'])}{distance}")
     classes = results["data"]["identities"]
     sinks = [(run, attack_sink(run["attack"], classes)) for run in results["runs"]]
     flagged = [f"lambda {run['lambda']:g} seed {run['seed']} ({check['count']} of {check['n']} to one person)"

@@ -41,7 +41,7 @@ NON_DEFAULT: dict[tuple[type, str], Any] = {
     (DataConfig, "dataset"): "lfw", (DataConfig, "folder"): "faces", (DataConfig, "train_fraction"): 0.6,
     (ModelConfig, "head"): "linear", (ModelConfig, "predict_mode"): "mean", (ModelConfig, "norm"): "group",
     (config_module.MIFaceConfig, "start"): "gray", (PriorConfig, "image_size"): 32,
-    (OutputDefenseConfig, "kind"): "round", (AttackConfig, "attack"): "inversion", (AttackConfig, "view"): "sample",
+    (OutputDefenseConfig, "kind"): "round", (AttackConfig, "attack"): "inversion", (AttackConfig, "view"): "mu",
     (SweepConfig, "lambdas"): (0.0, 0.5), (SweepConfig, "seeds"): (1, 2, 3),
     (ComparisonConfig, "attacks"): ("inversion",), (ComparisonConfig, "noise_multipliers"): (1.5,),
     (ComparisonConfig, "outputs"): (OutputDefenseConfig("noise", noise_std=0.3),),

@@ -104,5 +104,5 @@ def test_the_findings_page_judges_a_real_tiny_pair_of_recipes_and_shows_their_fa
     findings = [i.value for i in app.info if "attack recipe=" in i.value]
     assert len(findings) == 2 and "attack recipe=fast" in findings[0] and "attack recipe=paper" in findings[1]
     # Faces: each shown person's original (when the data is there) and both recipes' reconstructions.
-    captions = [c for image in app.get("imgs") for c in [image.proto.imgs[0].caption]]
+    captions = [caption for image in app.image for caption in image.captions]
     assert captions.count("fast recipe") == captions.count("paper recipe") >= 1
