@@ -4,6 +4,8 @@ and each recipe's regime is judged by the study's rule against its own lambda = 
 import copy
 from pathlib import Path
 
+import pytest
+
 from core.recipes import compare_recipes, recipe_pairs
 from core.stats import wilson_interval
 
@@ -72,6 +74,7 @@ def test_each_recipe_is_judged_by_the_study_rule_against_its_own_lambda_zero_mod
     assert compare_recipes(fast, lossy)["regimes"][1]["verdict"]["reason"] == "no_match"
 
 
+@pytest.mark.slow
 def test_the_findings_page_judges_a_real_tiny_pair_of_recipes_and_shows_their_faces(sweep, short_config, tmp_path,
                                                                                    monkeypatch):
     """Two real GMI sweeps of the short ORL config (the fast recipe, and the paper's loop cut to 6 steps) on the
