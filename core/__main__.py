@@ -620,6 +620,10 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; Ctrl-C at any moment gives one line and exit status 130 (see core/interrupts.py)."""
+    # torch's import runs C++ (pybind11) that aborts the process when Ctrl-C reaches it as an exception: import it
+    # while Ctrl-C still leaves at once (core/interrupts.py), before the commands' own lazy imports.
+    import torch  # noqa: F401
+
     try:
         interrupts.unwind()
         return run(argv)

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+import core.attacks
 import core.engine
 from core.config import (
     DataConfig,
@@ -66,7 +67,7 @@ def test_a_stored_sweep_trains_and_attacks_nothing(sweep, short_config, monkeypa
         raise AssertionError("trained although everything was stored")
 
     monkeypatch.setattr(Trainer, "run", refuse)
-    monkeypatch.setattr(core.engine, "run_miface", refuse)
+    monkeypatch.setattr(core.attacks, "run_miface", refuse)  # what the registry's MI-Face calls
     again = run_sweep(short_config, engine, root / "results")
     assert all(run["reused"] == {"target": True, "attack": True} for run in again["runs"])
     assert again["summary"] == results["summary"]

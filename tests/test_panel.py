@@ -57,12 +57,12 @@ def test_a_stored_sweep_is_rescored_by_the_panel_without_attacking_again(data_di
     path = results_path(out, plain["config_hash"])
     assert "panel" not in plain["runs"][0]
 
-    import core.engine
+    import core.attacks
 
     def refuse(*args, **kwargs):
         raise AssertionError("attacked again although the reconstructions were stored")
 
-    monkeypatch.setattr(core.engine, "run_miface", refuse)
+    monkeypatch.setattr(core.attacks, "run_miface", refuse)  # what the registry's MI-Face calls
     assert main(["panel", "--results", str(path), "--store", str(store), "--data", str(data_dir), "--quiet"]) == 0
     assert "panel top-1 median" in capsys.readouterr().out
     rescored = load_results(path)
