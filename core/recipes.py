@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.stats import paired_difference
+from core.story import first_run
 from core.verdicts import MID_REFERENCE, REFERENCE_NAMES, finding, row_label, verdict
 
 FACTOR = "attack recipe"
@@ -36,10 +37,6 @@ def recipe_pairs(sweeps: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dic
     fast = [s for s in gmi if recipe_of(s) == "fast"]
     return [(match, paper) for paper in gmi if recipe_of(paper) == "paper"
             for match in [next((f for f in fast if same_setting(f) == same_setting(paper)), None)] if match]
-
-
-def _run(results: dict[str, Any], mid_lambda: float) -> dict[str, Any]:
-    return next(r for r in results["runs"] if r["lambda"] == mid_lambda)
 
 
 def _hits(run: dict[str, Any]) -> list[bool]:
@@ -69,7 +66,7 @@ def compare_recipes(fast: dict[str, Any], paper: dict[str, Any]) -> dict[str, An
     lambdas = sorted({r["lambda"] for r in paper["runs"]} & {r["lambda"] for r in fast["runs"]})
     per_lambda = []
     for mid_lambda in lambdas:
-        fast_run, paper_run = _run(fast, mid_lambda), _run(paper, mid_lambda)
+        fast_run, paper_run = first_run(fast, mid_lambda), first_run(paper, mid_lambda)
         per_lambda.append({
             "lambda": mid_lambda, "test_accuracy": paper_run["test"]["accuracy"],
             "fast_top1": fast_run["attack"]["top1"], "paper_top1": paper_run["attack"]["top1"],
