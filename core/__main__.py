@@ -604,9 +604,11 @@ def check_outputs(args: argparse.Namespace) -> None:
             raise ConfigError(f"{option} {folder}: {problem}; give a folder that can be written")
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+# The commands that never load torch; every other one does (see main).
+WITHOUT_TORCH = ("fetch", "fetch-olivetti")
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     try:
         check_outputs(args)
@@ -620,13 +622,15 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; Ctrl-C at any moment gives one line and exit status 130 (see core/interrupts.py)."""
-    # torch's import runs C++ (pybind11) that aborts the process when Ctrl-C reaches it as an exception: import it
-    # while Ctrl-C still leaves at once (core/interrupts.py), before the commands' own lazy imports.
-    import torch  # noqa: F401
-
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command not in WITHOUT_TORCH:
+            # torch's import runs C++ (pybind11) that aborts the process when Ctrl-C reaches it as an exception:
+            # the command's own lazy import would come after unwind(), so import it while Ctrl-C leaves at once.
+            import torch  # noqa: F401
         interrupts.unwind()
-        return run(argv)
+        return run(args, parser)
     except KeyboardInterrupt:
         interrupts.leave()
 
