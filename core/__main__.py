@@ -488,7 +488,7 @@ def command_study(args: argparse.Namespace) -> int:
 def command_report(args: argparse.Namespace) -> int:
     from core.errors import SchemaError
     from core.report import write_report
-    from core.results import list_results, read_results
+    from core.results import list_results, read_typed
 
     kinds = ("comparison", "study")
     folder = results_root(args.results)
@@ -499,7 +499,7 @@ def command_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"no comparison or study file in {folder}: run `python -m core compare` or "
                           "`python -m core study` first")
     try:
-        results = read_results(path, kinds)
+        results = read_typed(path, kinds)
     except SchemaError as error:
         raise ConfigError(str(error)) from None
     for written in write_report(results, Path(args.out), png=not args.no_png):

@@ -34,6 +34,7 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
+from core.result_types import Regime
 from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.study_figures import mid_reference_line
@@ -196,7 +197,7 @@ def format_study(results: dict[str, Any]) -> str:
                   "*" if row["label"] in regime["frontier"] else ""] for row in regime["rows"]]
         render += ["", f"== {results['factor']} = {regime['level']} ==", *text_table(header, lines),
                    f"verdict: {regime['verdict']['verdict']}. {regime['finding']}",
-                   mid_reference_line(regime)]
+                   mid_reference_line(Regime.model_validate(regime, strict=False))]
     render += ["", "verdicts against the undefended model: "
                + ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"]),
                "verdicts against the MID lambda=0 reference: "

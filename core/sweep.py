@@ -98,7 +98,8 @@ def format_table(results: dict[str, Any]) -> str:
     def cell(figure: dict[str, Any], digits: int = 2) -> str:
         return format_estimate(figure, digits, sep=",")
 
-    queried = "queried_accuracy" in summary_labels(results) and all("queried_accuracy" in r for r in results["summary"])
+    queried = "queried_accuracy" in summary_labels(results["config"]) and \
+        all("queried_accuracy" in r for r in results["summary"])
     header = ["lambda", "test acc", *(["acc. as queried"] if queried else []), "attack top-1", "attack top-5",
               "feat. dist", "confidence", "entropy"]
     lines = []

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.__main__ import build_parser, study_config
 from core.config import config_hash, to_dict
+from core.results import read_typed
 from core.study_figures import study_command
 from dashboard import loaders
 from tests.test_compare_page import write_comparison
@@ -160,13 +161,12 @@ def test_the_dp_claim_reads_the_newest_comparison(results_dir):
 
 
 def test_a_study_made_in_code_says_its_command_is_only_the_nearest(tmp_path):
-    path = write_study(tmp_path)
-    results = json.loads(path.read_text())
+    results = read_typed(write_study(tmp_path), "study")
     assert study_command(results) == (COMMAND, True)
-    results["config"]["base"]["target"]["data"]["image_size"] = 16  # no option sets it
+    results.config["base"]["target"]["data"]["image_size"] = 16  # no option sets it
     command, exact = study_command(results)
     assert command == COMMAND and not exact
-    results["config"]["factor"], results["config"]["levels"] = "label_smoothing", [-0.1, 0.0]  # refused today
+    results.config["factor"], results.config["levels"] = "label_smoothing", [-0.1, 0.0]  # refused today
     assert study_command(results) == (COMMAND.replace("--factor bottleneck --levels 8,64",
                                                       "--factor label_smoothing --levels=-0.1,0"), False)
 

@@ -31,7 +31,7 @@ st.caption(
 )
 
 base = loaders.sweep_selector("Extend this sweep", "New models use this sweep's data, architecture, attack and judge.")
-base_config = sweep_from_dict(base.results["config"])
+base_config = sweep_from_dict(base.typed.config)
 
 with st.form("train"):
     left, middle, right = st.columns(3)
