@@ -28,7 +28,6 @@ from tests.conftest import SHORT
 from tests.test_explore import panel, tradeoff
 from tests.test_train_page import APP, wait_until_finished
 
-
 JOIN_TAGS = {"origin", "other_judge", "evaluator"}  # what a join adds to a summary row (core.result_types.JoinedRow)
 
 
