@@ -32,7 +32,6 @@ from core.executor import (
 )
 from core.files import write_json_atomic
 from core.metrics import prediction_spread
-from core.result_types import ComparisonResults
 from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.summaries import (
@@ -193,22 +192,6 @@ def _frontier_verdict(comparison: dict[str, Any], rows_a: list[dict[str, Any]], 
     winner, loser = (name_a, name_b) if comparison["verdict"] == "a" else (name_b, name_a)
     return (f"{winner} dominates {loser}: at every test accuracy both reach (up to {reach:.2f}), {winner}'s lowest "
             f"attack accuracy is lower or equal; widest gap {example}.")
-
-
-def table_rows(results: ComparisonResults) -> list[dict[str, Any]]:
-    """One flat row per defense setting: test accuracy, epsilon, spread and each attack's top-1 / top-5,
-    each value with its 95% interval bounds; for CSV, Markdown and the dashboard's table."""
-    rows = []
-    for row in results.summary:
-        flat: dict[str, Any] = {"defense": DEFENSE_NAMES[row.defense], "setting": row.label, "seeds": row.seeds,
-                                "epsilon": row.epsilon}
-        figures = {"test accuracy": row.test_accuracy, "top-1 confidence": row.confidence, "entropy": row.entropy}
-        for attack, scores in row.attacks.items():
-            figures.update({f"{attack} top-1": scores.top1, f"{attack} top-5": scores.top5})
-        for name, figure in figures.items():
-            flat.update({name: figure.value, f"{name} low": figure.low, f"{name} high": figure.high})
-        rows.append(flat)
-    return rows
 
 
 def format_comparison(results: dict[str, Any]) -> str:

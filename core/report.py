@@ -11,7 +11,6 @@ from typing import Any
 
 from plotly.offline import get_plotlyjs
 
-from core.compare import table_rows
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, spread_figure
 from core.files import write_atomic
 from core.result_types import ComparisonResults, StudyResults
@@ -27,6 +26,22 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def table_rows(results: ComparisonResults) -> list[dict[str, Any]]:
+    """One flat row per defense setting: test accuracy, epsilon, spread and each attack's top-1 / top-5,
+    each value with its 95% interval bounds; for CSV, Markdown and the dashboard's table."""
+    rows = []
+    for row in results.summary:
+        flat: dict[str, Any] = {"defense": DEFENSE_NAMES[row.defense], "setting": row.label, "seeds": row.seeds,
+                                "epsilon": row.epsilon}
+        figures = {"test accuracy": row.test_accuracy, "top-1 confidence": row.confidence, "entropy": row.entropy}
+        for attack, scores in row.attacks.items():
+            figures.update({f"{attack} top-1": scores.top1, f"{attack} top-5": scores.top5})
+        for name, figure in figures.items():
+            flat.update({name: figure.value, f"{name} low": figure.low, f"{name} high": figure.high})
+        rows.append(flat)
+    return rows
 
 
 def markdown(results: ComparisonResults) -> str:
