@@ -56,6 +56,7 @@ from core.gallery import GalleryError, Sweep, available_sweeps
 from core.models import TargetNet
 from core.results import load_results, results_path
 from core.store import RECORD, TENSORS, Store
+from tests.typed_sweeps import sweep_file
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
@@ -495,7 +496,8 @@ def test_a_code_running_file_posing_as_reconstructions_runs_nothing_in_the_dashb
     marker = tmp_path / "pwned"
     folder = Store(tmp_path / "store").save("attacks", "k", {"images": torch.zeros(3, 1, 16, 16)}, {})
     forge(folder, live_payload(kind, marker))
-    sweep = Sweep({"config_hash": "s", "runs": [{"lambda": 0.0, "reconstructions_path": str(folder)}]}, "trained here")
+    run = {"lambda": 0.0, "reconstructions_path": str(folder)}
+    sweep = Sweep(sweep_file([{"lambda": 0.0}], [run]), "trained here")
     with pytest.raises(GalleryError, match=r"not a valid safetensors file.*run the sweep again"):
         sweep.reconstructions(0.0)
     assert not marker.exists()

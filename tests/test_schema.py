@@ -33,7 +33,7 @@ from core.results import COMPARISONS_DIR, STUDIES_DIR, read_results, read_typed,
 from core.store import RECORD, TENSORS, Expected, Store
 from core.study import format_study
 from core.sweep import format_table
-from tests.typed_sweeps import typed_sweep
+from tests.typed_sweeps import sweep_file
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
@@ -161,8 +161,8 @@ def reconstructions_sweep(folder: Path, tensors: dict[str, np.ndarray], people: 
     (folder / TENSORS).write_bytes(data)
     write_json_atomic(folder / RECORD, {"tensors_sha256": hashlib.sha256(data).hexdigest()})
     run = {"lambda": 0.0, "seed": 0, "reconstructions_path": str(folder)}
-    results = typed_sweep([{"lambda": 0.0}], [run]).model_dump(by_alias=True, exclude_none=True)
-    return gallery.Sweep(results | {"class_names": [f"p{i}" for i in range(people)]}, "trained here")
+    results = sweep_file([{"lambda": 0.0}], [run]) | {"class_names": [f"p{i}" for i in range(people)]}
+    return gallery.Sweep(results, "trained here")
 
 
 SHAPES = st.lists(st.integers(0, 6), min_size=0, max_size=5).map(tuple)

@@ -23,3 +23,8 @@ def typed_sweep(summary: list[dict[str, Any]], runs: list[dict[str, Any]], confi
                   "test": {**TEST, **run.get("test", {})}, "attack": {**ATTACK, **run.get("attack", {})}}
                  for run in runs],
         "summary": [{**ROW, **row} for row in summary]}, strict=False)
+
+
+def sweep_file(summary: list[dict[str, Any]], runs: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    """typed_sweep's sweep as its results file holds it (stored names, no empty optional field)."""
+    return typed_sweep(summary, runs, **fields).model_dump(by_alias=True, exclude_none=True)
