@@ -523,7 +523,7 @@ def test_a_special_tensors_file_of_the_zoo_is_a_clear_error(tmp_path, special):
     shipped = zoo[0]
     copy = Path(shutil.copytree(gallery.ZOO_DIR, tmp_path / "zoo"))
     sweep = gallery.Sweep(shipped.results, shipped.origin, copy)
-    make_special(copy / sweep.run(sweep.lambdas[0])["reconstructions_file"], special)
+    make_special(copy / sweep.run(sweep.lambdas[0]).reconstructions_file, special)
     error = finishes(lambda: sweep.reconstructions(sweep.lambdas[0]), 10)
     assert isinstance(error, gallery.GalleryError) and "not a regular file" in str(error)
 
