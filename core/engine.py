@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from core import gallery
+from core.attack_config import AttackConfig, PriorConfig
 from core.attacks import REGISTRY, AttackInputs, Reconstruction, attacker_query
 from core.attacks.base import defended, to_uint8
-from core.config import AttackConfig, EvaluatorConfig, PriorConfig, TargetConfig, config_hash, to_dict
+from core.config import EvaluatorConfig, TargetConfig
 from core.data import PreparedData, lfw_box, load_lfw_public, public_fingerprint
 from core.entries import (
     NAMED_BY,
@@ -50,6 +51,7 @@ from core.models import FisherfacesJudge, TargetNet, judge_net
 from core.prior import GAN, train_gan
 from core.runtime import Timings, environment, seed_everything, timestamp
 from core.store import FINGERPRINT, Expected, Store
+from core.stored_config import config_hash, to_dict
 from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective, mid_objective
 
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.

@@ -13,13 +13,13 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from core import gallery
-from core.config import config_hash, sweep_from_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
 from core.gallery import Sweep, attack_siblings, available_sweeps, join_sweeps, load_zoo
 from core.results import results_path, template_hash
 from core.store import Store
+from core.stored_config import config_hash, sweep_from_dict
 from core.summaries import summarise
 from core.sweep import run_sweep
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, sweep_tradeoff

@@ -20,10 +20,10 @@ import torch
 from conftest import run_cli
 from tiny_cli import shrink
 
-from core.config import sweep_defaults
 from core.engine import Engine
 from core.errors import TrainingDiverged
 from core.executor import RayExecutor, run_unit
+from core.presets import sweep_defaults
 from core.store import RECORD, Store
 from core.sweep import run_sweep
 

@@ -25,11 +25,12 @@ from streamlit.testing.v1 import AppTest
 
 from core import gallery
 from core.compare import format_comparison, table_rows
-from core.config import EvaluatorConfig, from_dict
+from core.config import EvaluatorConfig
 from core.errors import SchemaError
 from core.files import write_json_atomic
 from core.results import COMPARISONS_DIR, STUDIES_DIR, read_results, results_path, summary_table
 from core.store import RECORD, TENSORS, Expected, Store
+from core.stored_config import from_dict
 from core.study import format_study
 from core.sweep import format_table
 

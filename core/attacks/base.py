@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.config import OutputDefenseConfig
+from core.attack_config import OutputDefenseConfig
 from core.models import frozen_for_queries
 
 # An attacker's query: images (N, 1, H, W) in [0, 1] to log-probabilities (N, classes), differentiable.
