@@ -164,6 +164,14 @@ def undefended_target(target: TargetConfig, seed: int) -> TargetConfig:
                                train=dataclasses.replace(target.train, mid_lambda=0.0, seed=seed))
 
 
+
+def defense_label(config: TargetConfig) -> str:
+    """How a target is defended, in a few words: 'lambda=0.01', 'DP-SGD noise=1', 'no defense'."""
+    if config.train.privacy.enabled:
+        return f"DP-SGD noise={config.train.privacy.noise_multiplier:g}"
+    return f"lambda={config.train.mid_lambda:g}" if config.model.head == "mid" else "no defense"
+
+
 # Judges of different families: the VGG-style EvaluatorNet, a residual net, and Fisherfaces (PCA, then linear
 # discriminant analysis, fitted in closed form on the photos' pixels). The training knobs concern the nets only.
 JUDGE_ARCHS = ("vgg", "resnet", "pca_lda")

@@ -120,6 +120,12 @@ def attack_scores(evaluator: nn.Module, reconstructions: torch.Tensor, target_la
     }
 
 
+def heldout_accuracy(judge: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> dict[str, float]:
+    """A judge's accuracy on photos it never saw, with its Wilson interval."""
+    correct = int((log_probs(judge, x, device).argmax(1) == y).sum())
+    return wilson_interval(correct, len(y))
+
+
 @torch.no_grad()
 def real_image_distance(evaluator: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor,
                         test_x: torch.Tensor, test_y: torch.Tensor, device: torch.device) -> dict[str, float]:
