@@ -23,7 +23,7 @@ from torch import nn
 from core import gallery
 from core.attack_config import AttackConfig, PriorConfig
 from core.attacks import REGISTRY, AttackInputs, Reconstruction, attacker_query
-from core.attacks.base import defended, to_uint8
+from core.attacks.base import defended, reconstructions_png
 from core.config import EvaluatorConfig, TargetConfig, defense_label
 from core.data import PreparedData, lfw_box, load_lfw_public, public_fingerprint
 from core.entries import (
@@ -37,14 +37,12 @@ from core.entries import (
 )
 from core.errors import ConfigError, GalleryError
 from core.gallery import shipped_entry
-from core.images import png_grid
 from core.metrics import (
-    attack_scores,
     embed_all,
     heldout_accuracy,
     real_image_distance,
+    reconstruction_scores,
     target_metrics,
-    with_restart_scores,
 )
 from core.models import TargetNet, judge_net
 from core.prior import GAN, train_gan
@@ -266,17 +264,14 @@ class Engine:
             checkpoint = self.store.path("attacks", key) / CHECKPOINT
             result, details = self._invert(target, attack, data, timings, checkpoint)
             with timings.stage("score_s"):
-                scores = attack_scores(evaluator, result.images, torch.arange(data.images.num_classes),
-                                       self.private_features(evaluator, evaluator_key, data), data.train()[1],
-                                       self.device)
-                if result.restart_images is not None:
-                    scores = with_restart_scores(scores, evaluator, result.restart_images, result.chosen_restart,
-                                                 self.device)
+                scores = reconstruction_scores(evaluator, result, torch.arange(data.images.num_classes),
+                                               self.private_features(evaluator, evaluator_key, data), data.train()[1],
+                                               self.device)
             record = self._record("attack", attack, key, expected, timings, target_key=target_key,
                                   evaluator_key=evaluator_key, scores=scores, **details,
                                   target_confidence=float(result.target_confidence[-1].mean()))
             self.store.save("attacks", key, result.tensors(), record,
-                            files={"reconstructions.png": _grid(result.images)})
+                            files={"reconstructions.png": reconstructions_png(result.images)})
             checkpoint.unlink(missing_ok=True)
             return result, record
 
@@ -343,7 +338,8 @@ class Engine:
         record = self._record("attack", attack, key, expected, {}, target_key=target_key, evaluator_key=evaluator_key,
                               scores=run["attack"], target_confidence=run["attack_target_confidence"],
                               shipped={"reconstructions_file": run["reconstructions_file"]})
-        self.store.save("attacks", key, tensors, record, files={"reconstructions.png": _grid(tensors["images"])})
+        self.store.save("attacks", key, tensors, record,
+                        files={"reconstructions.png": reconstructions_png(tensors["images"])})
         return self.store.load("attacks", key)
 
     def private_features(self, evaluator: nn.Module, evaluator_key: str, data: PreparedData) -> torch.Tensor:
@@ -401,8 +397,3 @@ class Engine:
         which replaces any field of that name (a fine-tuned judge's fields start as its split judge's)."""
         return {**fields, "kind": kind, "config": to_dict(config), "config_hash": key, FINGERPRINT: expected.known,
                 "environment": environment(self.device), "timings": dict(timings), "created": timestamp()}
-
-
-def _grid(images: torch.Tensor) -> bytes:
-    """Reconstructions (N, 1, H, W) in [0, 1] as the PNG grid stored beside them."""
-    return png_grid(to_uint8(images).squeeze(1).numpy())
