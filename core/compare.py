@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.attack_config import OutputDefenseConfig
 from core.attacks.base import queried_mode
-from core.config import ComparisonConfig, OutputDefenseConfig, TargetConfig, config_hash, to_dict
+from core.config import TargetConfig
 from core.data import PreparedData
 from core.engine import Engine
 from core.executor import (
@@ -34,6 +35,7 @@ from core.files import write_json_atomic
 from core.metrics import prediction_spread
 from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
+from core.stored_config import config_hash, to_dict
 from core.summaries import (
     ATTACK_ESTIMATES,
     DEFENSE_NAMES,
@@ -42,6 +44,7 @@ from core.summaries import (
     point_label,
     summarise_points,
 )
+from core.sweep_config import ComparisonConfig
 
 
 def comparison_path(out_dir: Path, comparison_hash: str) -> Path:

@@ -8,10 +8,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from core.config import dict_hash, hash_view, sweep_from_dict
 from core.errors import SchemaError, validated
 from core.files import json_content, log, read_regular, write_atomic
 from core.result_types import RESULT_KINDS, AttackScores, Estimate, JoinedRow, Run, Sink, SweepResults, SweepRow
+from core.stored_config import dict_hash, hash_view, sweep_from_dict
 from core.summaries import summarise
 
 ESTIMATE_LABELS = {
@@ -168,7 +168,7 @@ NOT_TEMPLATE = ("lambdas", "seeds", "evaluator")
 
 def template_hash(config: dict[str, Any]) -> str:
     """The hash of a sweep's template, from its config as a results file stores it: rebuilt and viewed as the
-    sweep's own hash views it (core.config.hash_view), so files written in either stored form agree."""
+    sweep's own hash views it (core.stored_config.hash_view), so files written in either stored form agree."""
     view = hash_view(sweep_from_dict(config))
     return dict_hash("SweepTemplate", {k: v for k, v in view.items() if k not in NOT_TEMPLATE})
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from core.attacks.base import queried_mode
-from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.executor import (
@@ -37,8 +36,11 @@ from core.files import write_json_atomic
 from core.result_types import Regime
 from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
+from core.stored_config import config_hash, to_dict
+from core.study_design import StudyConfig
 from core.study_figures import mid_reference_line
 from core.summaries import ATTACK_ESTIMATES, compare_frontiers, frontier, summarise_rows
+from core.sweep_config import SweepConfig
 from core.verdicts import MID_REFERENCE, REFERENCE_NAMES, RULE, finding, row_label, verdict
 
 

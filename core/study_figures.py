@@ -8,13 +8,14 @@ import math
 
 import plotly.graph_objects as go
 
-from core.config import StudyConfig, from_dict, to_dict
 from core.errors import ConfigError
 from core.figures import ATTACK_NAMES, add_defense, tradeoff_layout
 from core.result_types import ComparisonResults, Estimate, Level, Regime, Run, StudyPoint, StudyResults, StudyRow
 from core.results import accuracy_axis
+from core.stored_config import from_dict, to_dict
 from core.study_command import STUDY_COMMAND, level_text
 from core.study_command import study_command as command_of
+from core.study_design import StudyConfig
 
 # The verdict of "MID lowers attack accuracy at equal test accuracy" in the paper's terms; every status is shown
 # the same neutral way: a reproduction that fails is as much a finding as one that holds.

@@ -13,10 +13,11 @@ import streamlit as st
 from PIL import Image
 
 from core import gallery
-from core.config import DEFAULT_STUDY_SUITE, data_root, results_root
 from core.errors import SchemaError
 from core.files import read_regular
 from core.gallery import Sweep, available_sweeps, original_faces, photos_changed
+from core.paths import data_root, results_root
+from core.presets import DEFAULT_STUDY_SUITE
 from core.result_types import ComparisonResults, Run, StudyResults
 from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, read_typed
 from dashboard.state import lambda_text

@@ -9,9 +9,10 @@ import math
 
 import streamlit as st
 
-from core.config import ATTACKS, parse_number
+from core.attack_config import ATTACKS
 from core.errors import ConfigError
 from core.gallery import Sweep
+from core.limits import parse_number
 from core.story import DEFAULT_PEOPLE, default_lambda, featured_index
 from dashboard.text import plain
 

@@ -12,25 +12,17 @@ import pytest
 import torch
 from opacus.accountants import RDPAccountant
 
+from core.attack_config import AttackConfig, InversionConfig, OutputDefenseConfig
 from core.attacks.base import defend_output
 from core.compare import format_comparison, frontier_report, run_comparison
-from core.config import (
-    AttackConfig,
-    ComparisonConfig,
-    ConfigError,
-    InversionConfig,
-    ModelConfig,
-    OutputDefenseConfig,
-    PrivacyConfig,
-    TargetConfig,
-    TrainConfig,
-    config_hash,
-    hash_view,
-)
+from core.config import ModelConfig, PrivacyConfig, TargetConfig, TrainConfig
 from core.engine import Engine
+from core.errors import ConfigError
 from core.models import TargetNet
 from core.store import Store
+from core.stored_config import config_hash, hash_view
 from core.summaries import compare_frontiers, frontier
+from core.sweep_config import ComparisonConfig
 from core.train import Trainer, TrainerConfig, cross_entropy_objective
 from tests.conftest import SHORT, run_cli
 from tests.tiny_cli import shrink

@@ -13,7 +13,6 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from core import gallery
-from core.config import config_hash, sweep_from_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
@@ -21,6 +20,7 @@ from core.gallery import Sweep, attack_siblings, available_sweeps, join_sweeps, 
 from core.result_types import Judge, SweepRow
 from core.results import results_path, template_hash
 from core.store import Store
+from core.stored_config import config_hash, sweep_from_dict
 from core.summaries import summarise
 from core.sweep import run_sweep
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, sweep_tradeoff

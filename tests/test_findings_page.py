@@ -12,8 +12,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.__main__ import build_parser, study_config
-from core.config import config_hash, to_dict
 from core.results import read_typed
+from core.stored_config import config_hash, to_dict
 from core.study_figures import study_command
 from dashboard import loaders
 from tests.test_compare_page import write_comparison
@@ -251,7 +251,7 @@ def test_a_study_report_has_each_regime_plot_table_and_finding(tmp_path, capsys)
 
 def test_the_shipped_default_study_renders(tmp_path, monkeypatch):
     """The real assets/studies: every regime's sentence, plot and the faces, with no warning."""
-    from core.config import default_studies
+    from core.presets import default_studies
 
     monkeypatch.setattr(loaders, "COMPARISONS_DIR", tmp_path / "shipped")
     monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "results"))

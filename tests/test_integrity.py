@@ -33,26 +33,17 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import gallery
-from core.config import (
-    AttackConfig,
-    DataConfig,
-    EvaluatorConfig,
-    MIFaceConfig,
-    ModelConfig,
-    PriorConfig,
-    SweepConfig,
-    TargetConfig,
-    TrainConfig,
-    config_hash,
-    from_dict,
-)
+from core.attack_config import AttackConfig, MIFaceConfig, PriorConfig
+from core.config import DataConfig, EvaluatorConfig, ModelConfig, TargetConfig, TrainConfig
 from core.data import DataError, ImageSet, PreparedData, public_fingerprint
 from core.engine import SHIPPED, Engine
 from core.executor import RayExecutor, target_unit
 from core.files import NotRegularFileError, StoreError, read_json, read_regular
 from core.results import load_results
 from core.store import FINGERPRINT, RECORD, TENSORS, MemoryStore, Store
+from core.stored_config import config_hash, from_dict
 from core.sweep import run_sweep
+from core.sweep_config import SweepConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")

@@ -86,7 +86,7 @@ def test_the_findings_page_judges_a_real_tiny_pair_of_recipes_and_shows_their_fa
 
     from streamlit.testing.v1 import AppTest
 
-    from core.config import AttackConfig, framed_for, paper_gmi
+    from core.attack_config import AttackConfig, framed_for, paper_gmi
     from core.sweep import run_sweep
 
     engine, _, _ = sweep

@@ -25,12 +25,13 @@ from streamlit.testing.v1 import AppTest
 
 from core import gallery
 from core.compare import format_comparison
-from core.config import EvaluatorConfig, from_dict
+from core.config import EvaluatorConfig
 from core.errors import SchemaError
 from core.files import write_json_atomic
 from core.report import table_rows
 from core.results import COMPARISONS_DIR, STUDIES_DIR, read_results, read_typed, results_path, summary_table
 from core.store import RECORD, TENSORS, Expected, Store
+from core.stored_config import from_dict
 from core.study import format_study
 from core.sweep import format_table
 from tests.typed_sweeps import sweep_file

@@ -5,23 +5,14 @@ import dataclasses
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.config import (
-    ATTACKS,
-    GMI_RECIPES,
-    LIMITS,
-    PREDICT_MODES,
-    attack_steps,
-    data_root,
-    framed_for,
-    results_root,
-    store_root,
-    sweep_from_dict,
-    with_gmi_recipe,
-    with_steps,
-)
+from core.attack_config import ATTACKS, GMI_RECIPES, attack_steps, framed_for, with_gmi_recipe, with_steps
+from core.config import PREDICT_MODES
 from core.errors import DataError, GalleryError
 from core.figures import ATTACK_NAMES
 from core.jobs import JOBS
+from core.limits import LIMITS
+from core.paths import data_root, results_root, store_root
+from core.stored_config import sweep_from_dict
 from dashboard import loaders
 from dashboard.job_panel import job_panel
 from dashboard.state import VIEW_HELP

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.config import results_root
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, png_export_available, spread_figure
+from core.paths import results_root
 from core.report import csv_text, table_rows
 from core.result_types import ComparisonPoint, ComparisonResults, ComparisonRow
 from core.results import attacker_label, format_estimate

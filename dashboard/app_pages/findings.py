@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.config import results_root
+from core.paths import results_root
 from core.recipes import compare_recipes, recipe_pairs
 from core.result_types import StudyPoint, StudyResults, StudyRow
 from core.results import attacker_label, format_estimate
