@@ -36,14 +36,14 @@ def main() -> None:
         if results is None:
             parser.error(f"{path} is not a readable sweep results file")
         sweeps.append((Sweep(results, "trained here"), float(value)))
-    originals, names = original_faces(sweeps[0][0].results["config"]["target"]["data"], data_root(args.data))
+    originals, names, _ = original_faces(sweeps[0][0].results["config"]["target"]["data"], data_root(args.data))
     rows = [originals[: args.identities]] + [sweep.reconstructions(value)[: args.identities] for sweep, value in sweeps]
     grid = tile(np.concatenate(rows), columns=args.identities)
     Image.fromarray(grid).resize((grid.shape[1] * args.scale, grid.shape[0] * args.scale), Image.NEAREST).save(args.out)
     print(f"wrote {args.out}: {', '.join(names[: args.identities])}")
     for sweep, value in sweeps:
         print(f"  {sweep.results['config']['attack']['attack']} at lambda {value:g}: attack top-1 over all "
-              f"{len(names)} people {sweep.row(value)['attack_top1']['value']:.2f}")
+              f"{len(names)} people {sweep.row(value).attack_top1.value:.2f}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def main() -> None:
               f"{max(agreement):.1%} of test predictions")
         print(format_table(sweep.results))
         for other in attack_siblings(sweep, zoo):  # this attack against each other one, on the same people
-            hits = [[person["top1"] for person in s.run(s.lambdas[0])["attack"]["per_identity"]]
+            hits = [[person.top1 for person in s.run(s.lambdas[0]).attack.per_identity]
                     for s in (sweep, other)]
             attacks = [s.results["config"]["attack"]["attack"] for s in (sweep, other)]
             print(f"top-1 {attacks[0]} minus {attacks[1]} at lambda {sweep.lambdas[0]:g}, paired on the same "

@@ -24,8 +24,9 @@ from core.config import DataConfig
 from core.data import PreparedData
 from core.errors import ConfigError, GalleryError, SchemaError, validated
 from core.files import json_content, log, read_json, read_regular
+from core.recipes import recipe_of
 from core.result_types import Estimate, JoinedRow, JoinedRun, JoinedSweep, SweepRun, ZooManifest
-from core.results import join_results, list_results, read_results, template_hash
+from core.results import checked_config, join_results, list_results, read_results, template_hash
 
 # The shipped zoo; $MIDLAB_ZOO points MID Lab at another one built by `python -m core zoo` (a test's small zoo).
 ZOO_DIR = Path(os.environ.get("MIDLAB_ZOO") or Path(__file__).resolve().parent.parent / "assets" / "zoo")
@@ -56,7 +57,8 @@ class Sweep:
         dataset, attack = self.typed.data.dataset, self.typed.config["attack"]
         added = sum(row.origin == "trained here" for row in self.typed.summary)
         joined = f" + {added} trained here" if added and self.origin != "trained here" else ""
-        return (f"{dataset.upper()} · {attack['attack']} · {attack['view']} view · "
+        recipe = " (paper recipe)" if recipe_of(self.typed) == "paper" else ""
+        return (f"{dataset.upper()} · {attack['attack']}{recipe} · {attack['view']} view · "
                 f"{len(self.lambdas)} lambdas ({self.origin}{joined}, {self.key})")
 
     @property
@@ -210,7 +212,8 @@ def read_zoo(folder: Path = ZOO_DIR) -> list[Sweep]:
     except FileNotFoundError:
         return []
     validated(ZooManifest, manifest, str(folder / MANIFEST))
-    return [Sweep({**results, "zoo": manifest["zoo"]}, "precomputed", folder) for results in manifest["sweeps"]]
+    return [Sweep({**checked_config(results, str(folder / MANIFEST)), "zoo": manifest["zoo"]}, "precomputed", folder)
+            for results in manifest["sweeps"]]
 
 
 def load_zoo(folder: Path = ZOO_DIR) -> list[Sweep]:

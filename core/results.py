@@ -8,10 +8,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from core.errors import SchemaError, validated
+from core.errors import ConfigError, SchemaError, validated
 from core.files import json_content, log, read_regular, write_atomic
 from core.result_types import RESULT_KINDS, AttackScores, Estimate, JoinedRow, Run, Sink, SweepResults, SweepRow
-from core.stored_config import dict_hash, hash_view, sweep_from_dict
+from core.stored_config import config_hash, dict_hash, hash_view, sweep_from_dict, to_dict
 from core.summaries import summarise
 
 ESTIMATE_LABELS = {
@@ -104,7 +104,34 @@ def _parsed(path: Path, kind: str | tuple[str, ...]) -> tuple[dict[str, Any], Ru
         raise SchemaError(f"{path} is missing") from None
     if not isinstance(results, dict) or results.get("kind") not in kinds:
         raise SchemaError(f"{path} is not a {' or '.join(kinds)} results file")
-    return results, validated(RESULT_KINDS[results["kind"]], results, str(path))
+    typed = validated(RESULT_KINDS[results["kind"]], results, str(path))
+    if results["kind"] != "sweep":
+        return results, typed
+    results = checked_config(results, str(path))
+    return results, validated(SweepResults, results, str(path))
+
+
+def checked_config(results: dict[str, Any], source: str) -> dict[str, Any]:
+    """A sweep's results (checked against their schema) with their config checked too: one this version can
+    rebuild, hashing to the sweep's config_hash (a damaged config is not read as another sweep's), and every key
+    filled in (one an older version did not write takes the value it had then). SchemaError naming `source` and
+    what is wrong otherwise."""
+    try:
+        config = sweep_from_dict(results["config"])
+    except ConfigError as error:
+        raise SchemaError(f"{source} is not a valid file of its kind ({error}); remove it or compute it "
+                          "again") from None
+    if config_hash(config) != results["config_hash"]:
+        raise SchemaError(f"{source} is not a valid file of its kind (its config does not hash to its config_hash "
+                          f"{results['config_hash']}: it was changed); remove it or compute it again")
+    return {**results, "config": _filled(to_dict(config), results["config"])}
+
+
+def _filled(complete: Any, stored: Any) -> Any:
+    """`stored` with the keys it lacks taken from `complete` (the same config, every field written)."""
+    if not isinstance(complete, dict) or not isinstance(stored, dict):
+        return stored
+    return {**complete, **{key: _filled(complete.get(key), value) for key, value in stored.items()}}
 
 
 def read_results(path: Path, kind: str | tuple[str, ...] = "sweep") -> dict[str, Any]:

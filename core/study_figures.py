@@ -26,7 +26,12 @@ FRONTIER_WORDS = {"a": "MID dominates DP-SGD", "b": "DP-SGD dominates MID", "mix
 
 
 def status(regime: Regime) -> str:
-    return STATUS.get(regime.verdict.verdict, regime.verdict.verdict)
+    return verdict_status(regime.verdict.verdict)
+
+
+def verdict_status(verdict: str) -> str:
+    """What a verdict of the study's rule means for the paper's claim (STATUS), for a study's regime or another's."""
+    return STATUS.get(verdict, verdict)
 
 
 def study_command(results: StudyResults) -> tuple[str, bool]:

@@ -105,10 +105,12 @@ def _config(*argv: str):
 
 def test_each_dataset_gets_its_defaults_and_options_override_them():
     from core.stored_config import config_hash
-    from core.zoo import ZOO_ATTACKS, ZOO_DATASETS, default_zoo_sweeps
+    from core.zoo import ZOO_ATTACKS, ZOO_DATASETS, default_zoo_sweeps, paper_recipe_sweep
 
     assert [config_hash(_config("--dataset", d, "--attack", a)) for d in ZOO_DATASETS
             for a in ZOO_ATTACKS] == [config_hash(c) for c in default_zoo_sweeps()]
+    assert config_hash(_config("--attack", "gmi", "--gmi-recipe", "paper", "--lambdas", "0,0.01,0.03,0.1")) == \
+        config_hash(paper_recipe_sweep())
     orl, lfw = _config("--attack", "gmi"), _config("--dataset", "lfw", "--attack", "gmi")
     assert orl.attack.prior.crop == 190 and lfw.attack.prior.crop == 126
     assert (lfw.target.data.max_per_identity, lfw.target.train.epochs, lfw.evaluator.width) == (60, 30, 48)

@@ -23,7 +23,7 @@ def explore(tmp_path, monkeypatch, data_dir):
 
 
 def featured():
-    """The sweep Explore opens on: GMI on the zoo's ORL models while no LFW sweep ships."""
+    """The sweep Explore opens on: GMI on the zoo's LFW models."""
     zoo = load_zoo()
     return zoo[featured_index([s.typed for s in zoo])]
 
@@ -61,7 +61,7 @@ def test_first_screen_shows_faces_metrics_and_plots(explore):
     assert len(app.image) == 8 * 3  # original, lambda = 0 and chosen lambda for 8 people
     assert len(metric_values(app)) == 4 and not app.get("plotly_chart") and len(app.get("bidi_component")) == 3
     assert any("precomputed" in m.value for m in app.expander[0].markdown)  # hashes in the details, not up top
-    assert app.query_params["attack"] in ("gmi", ["gmi"]) and app.query_params["data"] in ("orl", ["orl"])
+    assert app.query_params["attack"] in ("gmi", ["gmi"]) and app.query_params["data"] in ("lfw", ["lfw"])
     assert app.multiselect[0].value == featured().names[:8]  # the first eight by name (labels in natural order)
 
 
@@ -126,8 +126,8 @@ def test_without_the_dataset_the_reconstructions_still_show(tmp_path, monkeypatc
     app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not app.exception
     warning = shown(app.warning[0].value)  # the error is shown as plain text: Markdown-escaped
-    assert "att_faces" in warning and "MIDLAB_DATA" in warning
-    assert "`python -m core fetch orl`" in warning  # the data folder is the default: no --data
+    assert "lfw_gray" in warning and "MIDLAB_DATA" in warning
+    assert "`python -m core fetch lfw`" in warning  # the data folder is the default: no --data
     assert len(app.image) == 8 * 2 and len(metric_values(app)) == 4
 
 
@@ -189,19 +189,24 @@ def test_attack_lab_replays_the_trajectory(explore):
 
 
 def test_the_sentence_and_the_card_colours_follow_the_interval_rule(explore):
-    """At the default lambda of the first screen, a card whose change from lambda = 0 lies inside its 95% interval
-    is gray (no alarm) and every other card is coloured; the sentence under them says 'within the noise' exactly
-    when the test accuracy's or the attack's change is. (core/story.py's unit tests cover both cases.)"""
+    """At the first screen's default lambda and at the sweep's strongest, a card whose change from lambda = 0 lies
+    inside its 95% interval is gray (no alarm) and every other card is coloured; the sentence under them says
+    'within the noise' exactly when the test accuracy's or the attack's change is. Between the two lambdas both
+    kinds of card are shown. (core/story.py's unit tests cover both cases of the sentence.)"""
     app = explore.run()
-    zoo, value = featured(), app.select_slider[0].value
-    changes = lambda_changes(zoo.typed, value)
+    zoo = featured()
     cards = ("test_accuracy", "attack_top1", "attack_top5", "feature_distance")
-    colours = [card["colour"] for card in panel(app)["cards"]]
-    assert [colour == "gray" for colour in colours] == [within_noise(changes[name]) for name in cards]
-    assert changes["test_accuracy"]["high"] < 0 and colours[0] == "red"  # accuracy falls: an alarm
-    sentence = lambda_sentence(zoo.typed, value)
-    noise = within_noise(changes["test_accuracy"]) or within_noise(changes["attack_top1"])
-    assert ("within the noise" in sentence) == noise and panel(app)["sentence"] == sentence
+    shown_colours = []
+    for value in (app.select_slider[0].value, zoo.lambdas[-1]):
+        app.select_slider[0].set_value(value).run()
+        changes = lambda_changes(zoo.typed, value)
+        colours = [card["colour"] for card in panel(app)["cards"]]
+        assert [colour == "gray" for colour in colours] == [within_noise(changes[name]) for name in cards]
+        sentence = lambda_sentence(zoo.typed, value)
+        noise = within_noise(changes["test_accuracy"]) or within_noise(changes["attack_top1"])
+        assert ("within the noise" in sentence) == noise and panel(app)["sentence"] == sentence
+        shown_colours += colours
+    assert "gray" in shown_colours and "red" in shown_colours  # accuracy falls at the strongest lambda: an alarm
 
 
 def test_the_faces_of_every_lambda_are_sent_once(explore):

@@ -23,6 +23,7 @@ from core.store import Store
 from core.stored_config import config_hash, sweep_from_dict
 from core.summaries import summarise
 from core.sweep import run_sweep
+from core.zoo import ZOO_ATTACKS
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, sweep_tradeoff
 from tests.conftest import SHORT
 from tests.test_explore import panel, tradeoff
@@ -50,7 +51,7 @@ def points(trace: dict) -> list[tuple[float, float, float]]:
 
 
 def test_template_hash_is_the_sweep_but_its_lambdas_seeds_and_judge():
-    miface, gmi, _ = load_zoo()
+    miface, gmi = load_zoo()[:2]  # ORL's sweeps come first
     config = miface.results["config"]
     assert config_hash(sweep_from_dict(config)) == miface.key  # the stored config hashes as the sweep did
     assert template_hash(config) == template_hash(extension(miface.results, 0.05, 3)["config"])
@@ -72,7 +73,7 @@ def test_an_extension_joins_the_shipped_sweep_as_its_points():
             exclude=JOIN_TAGS) and joined.row(mid_lambda).origin == "precomputed"
     assert joined.row(0.05).origin == TRAINED_HERE and not joined.row(0.05).other_judge
     assert joined.reconstructions(0.05).shape == zoo[0].reconstructions(0.1).shape
-    assert [s.key for s in attack_siblings(joined, sweeps)] == [s.key for s in zoo[1:]]
+    assert [s.key for s in attack_siblings(joined, sweeps)] == [s.key for s in zoo[1:len(ZOO_ATTACKS)]]  # ORL's
     curve, added = sweep_tradeoff(joined).data[:2]
     assert len(curve.x) == 9 and added.name == TRAINED_HERE and list(added.customdata) == [0.05]
 
@@ -83,7 +84,7 @@ def test_a_point_scored_by_another_judge_is_marked_not_mixed_in():
     extended = [Sweep(extension(zoo[0].results, 0.05, evaluator=other), TRAINED_HERE),
                 Sweep(extension(zoo[0].results, 0.1, seed=1, evaluator=other), TRAINED_HERE)]
     shipped_view, local_view = [s for s in join_sweeps([*zoo, *extended])
-                                if s.typed.config["attack"]["attack"] == "miface"]
+                                if s.typed.config["attack"]["attack"] == "miface" and s.typed.data.dataset == "orl"]
     assert shipped_view.key == zoo[0].key and shipped_view.lambdas == sorted([*zoo[0].lambdas, 0.05])
     marked = shipped_view.row(0.05)
     assert marked.other_judge and marked.evaluator == Judge.model_validate(other, strict=False)
@@ -183,7 +184,7 @@ def test_explore_marks_a_point_scored_by_another_judge(tmp_path, monkeypatch, da
     write_json_atomic(results_path(tmp_path, added["config_hash"]), added)
     monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path))
     app = AppTest.from_file(APP, default_timeout=30)
-    app.query_params["attack"], app.query_params["lam"] = "miface", "0.05"  # the zoo's first sweep
+    app.query_params["data"], app.query_params["attack"], app.query_params["lam"] = "orl", "miface", "0.05"  # zoo[0]
     app.run()
     assert not app.exception and app.select_slider[0].value == 0.05
     assert any(f"[{OTHER_JUDGE}]" in m.value for m in app.markdown) and "9.00" in app.warning[0].value

@@ -11,6 +11,7 @@ from conftest import shown
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from core import gallery
 from core.__main__ import build_parser, study_config
 from core.results import read_typed
 from core.stored_config import config_hash, to_dict
@@ -76,6 +77,12 @@ def write_study(folder: Path, verdicts: tuple[str, str] = ("yes", "inconclusive"
     path = folder / f"study_{results['config_hash']}.json"
     path.write_text(json.dumps(results))
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_zoo(tmp_path, monkeypatch):
+    """The studies alone: the shipped zoo's attack-recipe comparison is tested in test_recipes.py."""
+    monkeypatch.setattr(gallery, "ZOO_DIR", tmp_path / "no-zoo")
 
 
 def page() -> AppTest:

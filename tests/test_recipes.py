@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core import gallery
 from core.recipes import compare_recipes, recipe_pairs
 from core.result_types import SweepResults
 from core.stats import wilson_interval
@@ -93,6 +94,7 @@ def test_the_findings_page_judges_a_real_tiny_pair_of_recipes_and_shows_their_fa
     fast_attack = framed_for("orl", dataclasses.replace(short_config.attack, attack="gmi"))
     paper_attack = dataclasses.replace(fast_attack, gmi=dataclasses.replace(
         paper_gmi(AttackConfig().gmi), steps=6, restarts=2, record_every=3))
+    monkeypatch.setattr(gallery, "ZOO_DIR", tmp_path / "no-zoo")  # the shipped paper recipe would show too
     results = tmp_path / "results"
     fast, paper = (SweepResults.model_validate(run_sweep(dataclasses.replace(short_config, attack=attack), engine,
                                                          results), strict=False)
@@ -111,5 +113,28 @@ def test_the_findings_page_judges_a_real_tiny_pair_of_recipes_and_shows_their_fa
     findings = [i.value for i in app.info if "attack recipe=" in i.value]
     assert len(findings) == 2 and "attack recipe=fast" in findings[0] and "attack recipe=paper" in findings[1]
     # Faces: each shown person's original (when the data is there) and both recipes' reconstructions.
+    captions = [caption for image in app.image for caption in image.captions]
+    assert captions.count("fast recipe") == captions.count("paper recipe") >= 1
+
+
+def test_the_findings_page_judges_the_shipped_pair_of_recipes(results_dir):
+    """The zoo ships ORL's default GMI sweep and the paper recipe on the same models: Findings pairs them, per
+    lambda of the paper sweep, and judges each recipe by the study's rule; every figure is the zoo's."""
+    from streamlit.testing.v1 import AppTest
+
+    sweeps = [sweep.typed for sweep in gallery.load_zoo()]
+    [(fast, paper)] = recipe_pairs(sweeps)
+    compared = compare_recipes(fast, paper)
+    app = AppTest.from_file(FINDINGS, default_timeout=60).run()
+    assert not app.exception and not app.warning
+    assert f"Attack recipe: fast vs paper (ORL, {paper.config['attack']['view']} view)" in [h.value for h in app.header]
+    table = next(m.value for m in app.markdown if m.value.startswith("| lambda | test accuracy | fast top-1"))
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    assert [row[0].strip("| ") for row in rows] == [f"{v:g}" for v in paper.config["lambdas"]] == [
+        f"{v:g}" for v in compared["lambdas"]]
+    for row, run in zip(rows, sorted(paper.runs, key=lambda r: r.lambda_), strict=True):
+        assert row[3].startswith(f"{run.attack.top1.value:.2f}")  # the paper recipe's top-1, as stored
+    findings = [i.value for i in app.info if "attack recipe=" in i.value]
+    assert [r["finding"] for r in compared["regimes"]] == [f.split(" · ", 1)[1] for f in findings]
     captions = [caption for image in app.image for caption in image.captions]
     assert captions.count("fast recipe") == captions.count("paper recipe") >= 1

@@ -69,13 +69,13 @@ def test_every_number_in_the_story_comes_from_the_results():
     siblings = [s.typed for s in attack_siblings(featured, zoo)]
     steps = story_steps(featured.typed, siblings, [s.typed for s in zoo], [], [])
     assert 6 <= len(steps) <= 8
-    assert (featured.typed.data.dataset, attack_of(featured.typed)) == ("orl", "gmi")
+    assert (featured.typed.data.dataset, attack_of(featured.typed)) == ("lfw", "gmi")
     first = featured.typed.summary[0]
     assert f"{first.test_accuracy.value:.2f}" in steps[0].text
     lowered = first.model_copy(update={"test_accuracy": first.test_accuracy.model_copy(update={"value": 0.123})})
     changed = featured.typed.model_copy(update={"summary": [lowered, *featured.typed.summary[1:]]})
     assert "0.12" in story_steps(changed, siblings, [changed], [], [])[0].text
-    assert all("LFW" in step.missing or not step.missing for step in steps[:3])  # no LFW sweep ships yet
+    assert not any(step.missing for step in steps[:3])  # LFW's sweeps ship
 
 
 def test_the_first_screen_prefers_lfw_under_gmi_then_orl_under_gmi_then_the_first_sweep():
@@ -115,9 +115,8 @@ def test_every_story_step_renders_from_the_shipped_results(step, data_dir, monke
     assert not app.exception
     assert app.title[0].value.startswith(f"{step}. ")
     assert not app.toast
-    if step == 3:  # no LFW sweep ships yet: the step says so, and what the shipped LFW comparison measured
-        assert "python -m core sweep --dataset lfw --attack gmi" in app.info[0].value
-        assert "of 62 people" in app.info[0].value
+    if step == 3:  # LFW's people under GMI, as shipped
+        assert "of the 62 people" in app.markdown[0].value and not app.info
     if step == 7:  # the shipped comparisons: ORL's and LFW's
         assert "**ORL**" in app.markdown[0].value and "**LFW**" in app.markdown[0].value
     if step == 8:  # the shipped studies

@@ -24,6 +24,7 @@ from core.study_figures import (
     study_command,
     study_figure,
     timings_text,
+    verdict_status,
 )
 from dashboard import loaders
 from dashboard.text import plain
@@ -158,7 +159,8 @@ def show_recipes(fast, paper, compared: dict) -> None:
                      f"{interval_text(change)} ({reading}) |")
     st.markdown("\n".join(table))
     for regime in compared["regimes"]:
-        st.info(f"**{status(regime) if regime['verdict'] else 'not judged'}** · {regime['finding']}")
+        st.info(f"**{verdict_status(regime['verdict']['verdict']) if regime['verdict'] else 'not judged'}** · "
+                f"{regime['finding']}")
     recipe_faces(fast, paper, compared["lambdas"], results.config_hash)
 
 
