@@ -50,8 +50,10 @@ def _names_error(tensors: Mapping[str, Any], restarts: int | None) -> str | None
     restart_names = [name for name in RESTARTS if name in tensors]
     if missing or extra:
         return f"tensors {sorted(tensors)}, not {list(REQUIRED)}" + (f" (no {missing})" if missing else "")
-    if restart_names and (len(restart_names) < len(RESTARTS) or restarts == 0):
-        return f"{restart_names} for an attack that keeps {'no restarts' if restarts == 0 else list(RESTARTS)}"
+    if restart_names and restarts == 0:
+        return f"tensors {restart_names}, although this attack keeps no restarts"
+    if len(restart_names) == 1:
+        return f"{restart_names[0]} without {next(name for name in RESTARTS if name not in tensors)}"
     return None
 
 
