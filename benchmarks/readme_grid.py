@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, when run as a script
-from core.config import data_root
 from core.gallery import Sweep, original_faces
 from core.images import tile
+from core.paths import data_root
 from core.results import load_results
 
 

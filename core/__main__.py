@@ -12,47 +12,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from core import interrupts
-from core.config import (
+from core.attack_config import (
     ATTACKS,
-    DATA_ENV,
-    DATASETS,
-    DEFAULT_LAMBDAS,
-    DEFAULT_NOISE_MULTIPLIERS,
+    GMI_RECIPES,
+    PUBLIC_SETS,
+    AttackConfig,
+    GMIConfig,
+    InversionConfig,
+    framed_for,
+    with_gmi_recipe,
+)
+from core.config import DATASETS, PREDICT_MODES, ModelConfig, PrivacyConfig, TargetConfig, TrainConfig
+from core.errors import ConfigError, DataError, MidLabError
+from core.files import unwritable
+from core.limits import LIMITS, check_limit, parse_number
+from core.paths import DATA_ENV, RESULTS_ENV, STORE_ENV, data_root, results_root, store_root
+from core.presets import (
     DEFAULT_STUDY_LAMBDAS,
     DEFAULT_STUDY_SEEDS,
     DEFAULT_STUDY_SUITE,
     DEFAULT_STUDY_VIEW,
-    GMI_RECIPES,
-    LIMITS,
-    PREDICT_MODES,
-    PUBLIC_SETS,
-    RESULTS_ENV,
-    STORE_ENV,
-    STUDY_FACTORS,
-    STUDY_LIMITS,
-    AttackConfig,
-    ComparisonConfig,
-    GMIConfig,
-    InversionConfig,
-    ModelConfig,
-    PrivacyConfig,
-    StudyConfig,
-    SweepConfig,
-    TargetConfig,
-    TrainConfig,
-    check_limit,
-    data_root,
-    dp_defaults,
-    framed_for,
-    parse_levels,
-    parse_number,
-    results_root,
-    store_root,
     sweep_defaults,
-    with_gmi_recipe,
 )
-from core.errors import ConfigError, DataError, MidLabError
-from core.files import unwritable
+from core.study_design import STUDY_FACTORS, STUDY_LIMITS, StudyConfig, parse_levels
+from core.sweep_config import DEFAULT_LAMBDAS, DEFAULT_NOISE_MULTIPLIERS, ComparisonConfig, SweepConfig, dp_defaults
 
 FETCHABLE = ("orl", "lfw", "mnist", "olivetti")  # the keys of core.fetch.SOURCES, without importing it
 FETCH_ALL = ("orl", "lfw", "mnist")  # what the dashboard and the default sweeps read; olivetti is ORL again
@@ -63,7 +46,7 @@ if TYPE_CHECKING:  # the engine imports torch: only the commands that need it lo
 
 
 def _bounded(name: str) -> Callable[[str], int | float]:
-    """The parser of one number in LIMITS[name], written plainly (core.config.parse_number)."""
+    """The parser of one number in LIMITS[name], written plainly (core.limits.parse_number)."""
     limit = LIMITS[name]
 
     def parse(text: str) -> int | float:
@@ -354,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def sweep_config(args: argparse.Namespace) -> SweepConfig:
-    """The dataset's default sweep (core.config.sweep_defaults) with the options given on the command line."""
+    """The dataset's default sweep (core.presets.sweep_defaults) with the options given on the command line."""
     base = sweep_defaults(args.dataset, args.folder)
     data = dataclasses.replace(base.target.data, public_identities=args.public_identities)
     if args.max_per_identity is not None:
@@ -488,7 +471,7 @@ def command_study(args: argparse.Namespace) -> int:
 def command_report(args: argparse.Namespace) -> int:
     from core.errors import SchemaError
     from core.report import write_report
-    from core.results import list_results, read_results
+    from core.results import list_results, read_typed
 
     kinds = ("comparison", "study")
     folder = results_root(args.results)
@@ -499,7 +482,7 @@ def command_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"no comparison or study file in {folder}: run `python -m core compare` or "
                           "`python -m core study` first")
     try:
-        results = read_results(path, kinds)
+        results = read_typed(path, kinds)
     except SchemaError as error:
         raise ConfigError(str(error)) from None
     for written in write_report(results, Path(args.out), png=not args.no_png):
@@ -533,8 +516,8 @@ def command_zoo(args: argparse.Namespace) -> int:
 
 
 def command_prior(args: argparse.Namespace) -> int:
-    from core.config import config_hash
     from core.engine import SHIPPED
+    from core.stored_config import config_hash
 
     engine = engine_for(args)
     config = framed_for(args.dataset, AttackConfig()).prior
@@ -552,9 +535,9 @@ def folder_mib(folder: Path) -> float:
 
 
 def command_judge(args: argparse.Namespace) -> int:
-    from core.config import config_hash
     from core.data import PreparedData
     from core.engine import SHIPPED
+    from core.stored_config import config_hash
 
     engine = engine_for(args)
     config = sweep_defaults(args.dataset).evaluator

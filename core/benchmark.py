@@ -19,24 +19,20 @@ from pathlib import Path
 
 import torch
 
-from core.config import (
-    ATTACKS,
-    ComparisonConfig,
-    config_hash,
-    default_studies,
-    sweep_defaults,
-    with_gmi_recipe,
-)
+from core.attack_config import ATTACKS, with_gmi_recipe
 from core.data import PreparedData
 from core.engine import Engine
 from core.errors import StoreError
 from core.executor import Executor, LocalExecutor
 from core.models import TargetNet
+from core.presets import default_studies, sweep_defaults
 from core.results import format_estimate, load_results, results_path
 from core.runtime import ProgressLine, peak_memory_mb, pick_device
 from core.stats import paired_difference
 from core.store import Store
+from core.stored_config import config_hash
 from core.sweep import format_table, run_sweep
+from core.sweep_config import ComparisonConfig
 
 
 def machine() -> str:
@@ -100,7 +96,7 @@ def stored_rerun(command: list[str], data_root: Path, store: Path, out: Path) ->
 
 
 def study_benchmark(engine: Engine, data_root: Path, store: Path, out: Path, executor: Executor) -> None:
-    """Run the default study (core.config.default_studies) from an empty store and print each study's time,
+    """Run the default study (core.presets.default_studies) from an empty store and print each study's time,
     models and verdicts and the total; then re-run it in a new process and check that nothing was redone."""
     from core.study import run_study, study_path
 

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.attack_config import OutputDefenseConfig
 from core.attacks.base import queried_mode
-from core.config import ComparisonConfig, OutputDefenseConfig, TargetConfig, config_hash, to_dict
+from core.config import TargetConfig
 from core.data import PreparedData
 from core.engine import Engine
 from core.executor import (
@@ -34,6 +35,7 @@ from core.files import write_json_atomic
 from core.metrics import prediction_spread
 from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
+from core.stored_config import config_hash, to_dict
 from core.summaries import (
     ATTACK_ESTIMATES,
     DEFENSE_NAMES,
@@ -42,6 +44,7 @@ from core.summaries import (
     point_label,
     summarise_points,
 )
+from core.sweep_config import ComparisonConfig
 
 
 def comparison_path(out_dir: Path, comparison_hash: str) -> Path:
@@ -192,23 +195,6 @@ def _frontier_verdict(comparison: dict[str, Any], rows_a: list[dict[str, Any]], 
     winner, loser = (name_a, name_b) if comparison["verdict"] == "a" else (name_b, name_a)
     return (f"{winner} dominates {loser}: at every test accuracy both reach (up to {reach:.2f}), {winner}'s lowest "
             f"attack accuracy is lower or equal; widest gap {example}.")
-
-
-def table_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat row per defense setting: test accuracy, epsilon, spread and each attack's top-1 / top-5,
-    each value with its 95% interval bounds; for CSV, Markdown and the dashboard's table."""
-    rows = []
-    for row in results["summary"]:
-        flat: dict[str, Any] = {"defense": DEFENSE_NAMES[row["defense"]], "setting": row["label"],
-                                "seeds": row["seeds"], "epsilon": row["epsilon"]}
-        figures = {"test accuracy": row["test_accuracy"], "top-1 confidence": row["confidence"],
-                   "entropy": row["entropy"]}
-        for attack, scores in row["attacks"].items():
-            figures.update({f"{attack} top-1": scores["top1"], f"{attack} top-5": scores["top5"]})
-        for name, figure in figures.items():
-            flat.update({name: figure["value"], f"{name} low": figure.get("low"), f"{name} high": figure.get("high")})
-        rows.append(flat)
-    return rows
 
 
 def format_comparison(results: dict[str, Any]) -> str:

@@ -29,9 +29,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.config import LFW_CROP, DataConfig, data_root
+from core.attack_config import LFW_CROP
+from core.config import DataConfig
 from core.errors import DataError
 from core.files import open_regular, read_regular
+from core.paths import data_root
 
 if TYPE_CHECKING:
     import torch

@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from core import gallery
+from core.attack_config import AttackConfig, PriorConfig
 from core.attacks import REGISTRY, AttackInputs, Reconstruction, attacker_query
-from core.attacks.base import defended, to_uint8
-from core.config import AttackConfig, EvaluatorConfig, PriorConfig, TargetConfig, config_hash, to_dict
+from core.attacks.base import defended, reconstructions_png
+from core.config import EvaluatorConfig, TargetConfig, defense_label
 from core.data import PreparedData, lfw_box, load_lfw_public, public_fingerprint
 from core.entries import (
     NAMED_BY,
@@ -36,22 +37,20 @@ from core.entries import (
 )
 from core.errors import ConfigError, GalleryError
 from core.gallery import shipped_entry
-from core.images import png_grid
 from core.metrics import (
-    attack_scores,
     embed_all,
-    log_probs,
+    heldout_accuracy,
     real_image_distance,
+    reconstruction_scores,
     target_metrics,
-    wilson_interval,
-    with_restart_scores,
 )
-from core.models import FisherfacesJudge, TargetNet, judge_net
+from core.models import TargetNet, judge_net
 from core.prior import GAN, train_gan
 from core.reconstruction_shapes import reconstruction_error
 from core.runtime import Timings, environment, seed_everything, timestamp
 from core.store import FINGERPRINT, Expected, Store
-from core.train import Callback, Trainer, TrainerConfig, cross_entropy_objective, mid_objective
+from core.stored_config import config_hash, to_dict
+from core.train import Callback, Trainer, TrainerConfig, fit_judge, mid_objective
 
 # (what is happening, steps done, steps in all): how the engine reports progress to a CLI bar or a UI.
 Progress = Callable[[str, int, int], None]
@@ -64,13 +63,6 @@ SHIPPED = Store(Path(__file__).resolve().parent.parent / "assets" / "store")
 
 def _quiet(message: str, done: int, total: int) -> None:
     return None
-
-
-def defense_label(config: TargetConfig) -> str:
-    """How a target is defended, in a few words: 'lambda=0.01', 'DP-SGD noise=1', 'no defense'."""
-    if config.train.privacy.enabled:
-        return f"DP-SGD noise={config.train.privacy.noise_multiplier:g}"
-    return f"lambda={config.train.mid_lambda:g}" if config.model.head == "mid" else "no defense"
 
 
 @dataclass
@@ -116,12 +108,9 @@ class Engine:
             timings = Timings()
             label = f"train {defense_label(config)} seed={config.train.seed}"
             trainer = Trainer(model, mid_objective(config.train.mid_lambda, config.train.label_smoothing),
-                              TrainerConfig(
-                epochs=config.train.epochs, batch_size=config.train.batch_size, lr=config.train.lr,
-                weight_decay=config.train.weight_decay, augment_shift=config.train.augment_shift,
-                photometric=config.train.photometric, seed=config.train.seed, privacy=config.train.privacy,
-            ), on_epoch_end=[lambda r: self.progress(label, int(r["epoch"]), config.train.epochs),
-                             *self.epoch_callbacks])
+                              TrainerConfig.for_target(config.train),
+                              on_epoch_end=[lambda r: self.progress(label, int(r["epoch"]), config.train.epochs),
+                                            *self.epoch_callbacks])
             with timings.stage("train_s"):
                 history = trainer.run(*data.train(), self.device)
             with timings.stage("evaluate_s"):
@@ -165,10 +154,8 @@ class Engine:
                 with timings.stage("train_s"):
                     history = self._fit(judge, *data.train(), config, config.epochs, config.lr, "training split",
                                         seed=config.seed)
-                test_x, test_y = data.test()
-                correct = int((log_probs(judge, test_x, self.device).argmax(1) == test_y).sum())
                 fields = {"data": data.summary(), "history": history,
-                          "heldout_accuracy": wilson_interval(correct, len(test_y))}
+                          "heldout_accuracy": heldout_accuracy(judge, *data.test(), self.device)}
             distance = real_image_distance(judge, *data.train(), *data.test(), self.device)
             record = self._record("evaluator", config, key, expected, timings,
                                   **{**fields, "real_image_distance": distance})
@@ -205,16 +192,12 @@ class Engine:
             self.store.refused[(kind, key)] = SHIPPED.refused.pop((kind, key))
         return record
 
-    def _fit(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int,
+    def _fit(self, judge: nn.Module, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int,
              lr: float, label: str, seed: int) -> list[dict[str, float]]:
-        if isinstance(model, FisherfacesJudge):  # fitted in closed form: no epochs, no history
-            model.fit(x, y).to(self.device)
-            return []
-        trainer = Trainer(model, cross_entropy_objective, TrainerConfig(
-            epochs=epochs, batch_size=config.batch_size, lr=lr, weight_decay=1e-4,
-            augment_shift=config.augment_shift, photometric=config.photometric, seed=seed,
-        ), on_epoch_end=[lambda r: self.progress(f"train evaluator ({label})", int(r["epoch"]), epochs)])
-        return trainer.run(x, y, self.device)
+        def report(epoch: dict[str, float]) -> None:
+            self.progress(f"train evaluator ({label})", int(epoch["epoch"]), epochs)
+
+        return fit_judge(judge, x, y, config, epochs, lr, seed, self.device, on_epoch_end=[report])
 
     # ---- the attacker's prior -----------------------------------------------------------------------
     def prior(self, config: PriorConfig) -> tuple[GAN, dict[str, Any], bool]:
@@ -290,17 +273,14 @@ class Engine:
             checkpoint = self.store.path("attacks", key) / CHECKPOINT
             result, details = self._invert(target, attack, data, timings, checkpoint)
             with timings.stage("score_s"):
-                scores = attack_scores(evaluator, result.images, torch.arange(data.images.num_classes),
-                                       self.private_features(evaluator, evaluator_key, data), data.train()[1],
-                                       self.device)
-                if result.restart_images is not None:
-                    scores = with_restart_scores(scores, evaluator, result.restart_images, result.chosen_restart,
-                                                 self.device)
+                scores = reconstruction_scores(evaluator, result, torch.arange(data.images.num_classes),
+                                               self.private_features(evaluator, evaluator_key, data), data.train()[1],
+                                               self.device)
             record = self._record("attack", attack, key, expected, timings, target_key=target_key,
                                   evaluator_key=evaluator_key, scores=scores, **details,
                                   target_confidence=float(result.target_confidence[-1].mean()))
             self.store.save("attacks", key, result.tensors(), record,
-                            files={"reconstructions.png": _grid(result.images)})
+                            files={"reconstructions.png": reconstructions_png(result.images)})
             checkpoint.unlink(missing_ok=True)
             return result, record
 
@@ -370,7 +350,8 @@ class Engine:
         record = self._record("attack", attack, key, expected, {}, target_key=target_key, evaluator_key=evaluator_key,
                               scores=run["attack"], target_confidence=run["attack_target_confidence"],
                               shipped={"reconstructions_file": run["reconstructions_file"]})
-        self.store.save("attacks", key, tensors, record, files={"reconstructions.png": _grid(tensors["images"])})
+        self.store.save("attacks", key, tensors, record,
+                        files={"reconstructions.png": reconstructions_png(tensors["images"])})
         return self.store.load("attacks", key)
 
     def private_features(self, evaluator: nn.Module, evaluator_key: str, data: PreparedData) -> torch.Tensor:
@@ -428,8 +409,3 @@ class Engine:
         which replaces any field of that name (a fine-tuned judge's fields start as its split judge's)."""
         return {**fields, "kind": kind, "config": to_dict(config), "config_hash": key, FINGERPRINT: expected.known,
                 "environment": environment(self.device), "timings": dict(timings), "created": timestamp()}
-
-
-def _grid(images: torch.Tensor) -> bytes:
-    """Reconstructions (N, 1, H, W) in [0, 1] as the PNG grid stored beside them."""
-    return png_grid(to_uint8(images).squeeze(1).numpy())

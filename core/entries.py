@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.config import AttackConfig, EvaluatorConfig, PriorConfig, TargetConfig, from_dict
+from core.attack_config import AttackConfig, PriorConfig
+from core.config import EvaluatorConfig, TargetConfig
 from core.data import LFW_FACE_BOX, load_lfw_public
+from core.stored_config import from_dict
 
 PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
 

@@ -33,13 +33,15 @@ from typing import Any, Protocol
 
 import torch
 
-from core.config import AttackConfig, DataConfig, EvaluatorConfig, TargetConfig, config_hash
+from core.attack_config import AttackConfig
+from core.config import DataConfig, EvaluatorConfig, TargetConfig
 from core.data import PreparedData
 from core.engine import Engine
 from core.entries import NAMED_BY, PUBLIC_MEAN_IMAGES, AttackRun, PublicMean
 from core.errors import ClusterError, ConfigError
 from core.runtime import Timings, pick_device
 from core.store import FINGERPRINT, Entry, Expected, MemoryStore, Store
+from core.stored_config import config_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_RETRIES = 2  # a task whose worker dies runs again at most this many times

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Any
+from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
 from core.errors import ReportError
+from core.result_types import ComparisonResults, ComparisonRow, Estimate, StudyRow
 from core.results import accuracy_axis
 
 ATTACK_NAMES = {"miface": "MI-Face", "gmi": "GMI (GAN prior)", "inversion": "inversion network (black-box)"}
@@ -40,44 +41,53 @@ def figure_png(figure: go.Figure | dict) -> bytes:
                           "Chromium: install one (Debian: apt install chromium) or set BROWSER_PATH") from error
 
 
-def error_bars(rows: list[dict], name: str) -> dict:
-    """Plotly error bars from figures {'value', 'low', 'high'} (missing bounds: no bar)."""
-    values = [r[name]["value"] for r in rows]
+def error_bars(estimates: list[Estimate]) -> dict:
+    """Plotly error bars from estimates' 95% intervals (missing bounds: no bar)."""
     return {"type": "data", "symmetric": False,
-            "array": [max(0.0, (r[name].get("high") or v) - v) for r, v in zip(rows, values, strict=True)],
-            "arrayminus": [max(0.0, v - (r[name].get("low") or v)) for r, v in zip(rows, values, strict=True)]}
+            "array": [max(0.0, (e.high or e.value) - e.value) for e in estimates],
+            "arrayminus": [max(0.0, e.value - (e.low or e.value)) for e in estimates]}
 
 
-def _hover(row: dict[str, Any]) -> str:
-    if row["defense"] == "mid":
-        return f"MID, lambda = {row['strength']:g}"
-    if row["defense"] == "dpsgd":
-        return f"DP-SGD, noise multiplier {row['strength']:g}, epsilon = {row['epsilon']:.3g} at delta = 1e-5"
-    return row["label"]
+def _hover(row: ComparisonRow) -> str:
+    if row.defense == "mid":
+        return f"MID, lambda = {row.strength:g}"
+    if row.defense == "dpsgd":
+        return f"DP-SGD, noise multiplier {row.strength:g}, epsilon = {row.epsilon:.3g} at delta = 1e-5"
+    return row.label
 
 
-def add_defense(figure: go.Figure, rows: list[dict], defense: str, frontier_labels: set[str],
+@dataclass(frozen=True)
+class Plotted:
+    """A model on a tradeoff plot: its label and the two estimates the plot sets against each other (a study's
+    row is one as it stands; a comparison's row becomes one under each attack)."""
+
+    label: str
+    test_accuracy: Estimate
+    attack_top1: Estimate
+
+
+def add_defense(figure: go.Figure, rows: list[Plotted | StudyRow], defense: str, frontier_labels: set[str],
                 hover: list[str], connect: bool) -> None:
-    """One defense's rows (each with 'attack_top1' and 'test_accuracy' figures) as markers with 95% bars, its
-    frontier rows drawn larger; when `connect`, the rows joined by a line and the frontier by a dashed staircase."""
+    """One defense's rows as markers with 95% bars, its frontier rows drawn larger; when `connect`, the rows
+    joined by a line and the frontier by a dashed staircase."""
     name, colour, symbol = DEFENSE_STYLE[defense]
     figure.add_trace(go.Scatter(
-        x=[r["attack_top1"]["value"] for r in rows], y=[r["test_accuracy"]["value"] for r in rows],
+        x=[r.attack_top1.value for r in rows], y=[r.test_accuracy.value for r in rows],
         mode="lines+markers" if connect else "markers", name=name,
-        marker={"size": [14 if r["label"] in frontier_labels else 9 for r in rows], "color": colour,
+        marker={"size": [14 if r.label in frontier_labels else 9 for r in rows], "color": colour,
                 "symbol": symbol, "line": {"width": 1, "color": "white"}},
         line={"color": colour, "width": 1}, customdata=hover,
         hovertemplate="%{customdata}<br>attack top-1 %{x:.2f}<br>test accuracy %{y:.2f}<extra></extra>",
-        error_x=error_bars(rows, "attack_top1"), error_y=error_bars(rows, "test_accuracy"),
+        error_x=error_bars([r.attack_top1 for r in rows]), error_y=error_bars([r.test_accuracy for r in rows]),
     ))
-    chosen = sorted((r for r in rows if r["label"] in frontier_labels), key=lambda r: -r["test_accuracy"]["value"])
+    chosen = sorted((r for r in rows if r.label in frontier_labels), key=lambda r: -r.test_accuracy.value)
     if connect and chosen:
         # A staircase down from the most accurate model: the lowest attack accuracy available at each level
         # holds until the next frontier model's accuracy, where it steps left.
-        xs, ys = [chosen[0]["attack_top1"]["value"]], [chosen[0]["test_accuracy"]["value"]]
+        xs, ys = [chosen[0].attack_top1.value], [chosen[0].test_accuracy.value]
         for r in chosen[1:]:
-            xs += [xs[-1], r["attack_top1"]["value"]]
-            ys += [r["test_accuracy"]["value"]] * 2
+            xs += [xs[-1], r.attack_top1.value]
+            ys += [r.test_accuracy.value] * 2
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", name=f"{name.split(' (')[0]} "
                                     "frontier", line={"color": colour, "dash": "dash", "width": 2}))
 
@@ -98,33 +108,33 @@ def tradeoff_layout(figure: go.Figure, identities: int | None, title: str, heigh
     return figure
 
 
-def comparison_figure(results: dict[str, Any], attack: str) -> go.Figure:
+def comparison_figure(results: ComparisonResults, attack: str) -> go.Figure:
     """Test accuracy against the attack's top-1 accuracy for every defense setting, with 95% interval bars;
     each defense's frontier (its best privacy at each utility) drawn as a dashed staircase."""
-    summary = [r for r in results["summary"] if attack in r["attacks"]]
-    frontier_labels = {label for labels in results["frontiers"][attack]["frontiers"].values() for label in labels}
+    summary = [r for r in results.summary if attack in r.attacks]
+    frontier_labels = {label for labels in results.frontiers[attack].frontiers.values() for label in labels}
     figure = go.Figure()
     for defense in DEFENSE_STYLE:
-        rows = [dict(r, attack_top1=r["attacks"][attack]["top1"]) for r in summary if r["defense"] == defense]
+        rows = [r for r in summary if r.defense == defense]
         if rows:
-            add_defense(figure, rows, defense, frontier_labels, [_hover(r) for r in rows],
-                        connect=defense in ("mid", "dpsgd"))
-    return tradeoff_layout(figure, results["data"]["identities"],
+            add_defense(figure, [Plotted(r.label, r.test_accuracy, r.attacks[attack].top1) for r in rows], defense,
+                        frontier_labels, [_hover(r) for r in rows], connect=defense in ("mid", "dpsgd"))
+    return tradeoff_layout(figure, results.data.identities,
                            f"{ATTACK_NAMES.get(attack, attack)}: defenses compared (bars: 95% intervals; big "
-                           "markers and dashes: frontier)", accuracy=accuracy_axis(results["config"]["sweep"]))
+                           "markers and dashes: frontier)", accuracy=accuracy_axis(results.config["sweep"]))
 
 
-def spread_figure(results: dict[str, Any], measure: str = "confidence") -> go.Figure:
+def spread_figure(results: ComparisonResults, measure: str = "confidence") -> go.Figure:
     """Per defense setting, the distribution over test images of the top-1 confidence or the entropy
     (first seed), as box plots: MID spreads predictions, DP-SGD and output defenses differently."""
     seen: set[str] = set()
     figure = go.Figure()
-    for point in results["points"]:
-        if point["defense"] == "output" or point["label"] in seen:
+    for point in results.points:
+        if point.defense == "output" or point.label in seen:
             continue
-        seen.add(point["label"])
-        name, colour, _ = DEFENSE_STYLE[point["defense"]]
-        figure.add_trace(go.Box(y=point["spread"][measure], name=point["label"].replace(" (eps=", "<br>(eps="),
+        seen.add(point.label)
+        name, colour, _ = DEFENSE_STYLE[point.defense]
+        figure.add_trace(go.Box(y=point.spread[measure], name=point.label.replace(" (eps=", "<br>(eps="),
                                 marker_color=colour, boxpoints=False, legendgroup=name, showlegend=False))
     title = "top-1 confidence" if measure == "confidence" else "entropy of the prediction (nats)"
     figure.update_layout(

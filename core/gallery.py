@@ -25,7 +25,7 @@ from core.data import PreparedData
 from core.errors import ConfigError, GalleryError, SchemaError, validated
 from core.files import json_content, log, read_json, read_regular
 from core.reconstruction_shapes import reconstruction_error
-from core.result_types import SweepResults, ZooManifest
+from core.result_types import Estimate, JoinedRow, JoinedRun, JoinedSweep, SweepRun, ZooManifest
 from core.results import join_results, list_results, read_results, template_hash
 
 # The shipped zoo; $MIDLAB_ZOO points MID Lab at another one built by `python -m core zoo` (a test's small zoo).
@@ -44,26 +44,26 @@ class Sweep:
     base: Path | None = None  # the zoo folder, for the zoo's relative file names
 
     @functools.cached_property
-    def typed(self) -> SweepResults:
-        """The results as typed objects (their files were checked when read; a join's extra keys are kept)."""
-        return SweepResults.model_validate(self.results, strict=False)
+    def typed(self) -> JoinedSweep:
+        """The results as typed objects (their files were checked when read; a join's tags are typed too)."""
+        return JoinedSweep.model_validate(self.results, strict=False)
 
     @property
     def key(self) -> str:
-        return self.results["config_hash"]
+        return self.typed.config_hash
 
     @property
     def label(self) -> str:
-        data, attack = self.results["data"], self.results["config"]["attack"]
-        added = sum(row.get("origin") == "trained here" for row in self.results["summary"])
+        dataset, attack = self.typed.data.dataset, self.typed.config["attack"]
+        added = sum(row.origin == "trained here" for row in self.typed.summary)
         joined = f" + {added} trained here" if added and self.origin != "trained here" else ""
-        return (f"{data['dataset'].upper()} · {attack['attack']} · {attack['view']} view · "
+        return (f"{dataset.upper()} · {attack['attack']} · {attack['view']} view · "
                 f"{len(self.lambdas)} lambdas ({self.origin}{joined}, {self.key})")
 
     @property
     def member_keys(self) -> list[str]:
         """The results files this sweep shows: itself, or every file a join took runs from."""
-        return self.results.get("members", [self.key])
+        return self.typed.members or [self.key]
 
     @property
     def version(self) -> str:
@@ -72,31 +72,31 @@ class Sweep:
 
     @property
     def lambdas(self) -> list[float]:
-        return [row["lambda"] for row in self.results["summary"]]
+        return [row.lambda_ for row in self.typed.summary]
 
     @property
     def names(self) -> list[str]:
-        return self.results["class_names"]
+        return self.typed.class_names
 
-    def row(self, mid_lambda: float) -> dict[str, Any]:
-        return next(r for r in self.results["summary"] if r["lambda"] == mid_lambda)
+    def row(self, mid_lambda: float) -> JoinedRow:
+        return next(r for r in self.typed.summary if r.lambda_ == mid_lambda)
 
-    def run(self, mid_lambda: float) -> dict[str, Any]:
+    def run(self, mid_lambda: float) -> JoinedRun:
         """The first seed's run at a lambda (images come from one trained model)."""
-        return next(r for r in self.results["runs"] if r["lambda"] == mid_lambda)
+        return next(r for r in self.typed.runs if r.lambda_ == mid_lambda)
 
     def shipped(self, relative: str) -> dict[str, np.ndarray]:
         """A zoo file's tensors (a model's weights, an attack's reconstructions), checked against the manifest."""
-        return _checked(self.base / relative, self.results["zoo"]["files"].get(relative), ZOO_FIX)
+        return _checked(self.base / relative, self.typed.zoo.files.get(relative), ZOO_FIX)
 
-    def _tensors(self, run: dict[str, Any]) -> dict[str, np.ndarray]:
+    def _tensors(self, run: SweepRun) -> dict[str, np.ndarray]:
         """A run's reconstructions and their trajectory, checked against their checksum and their shapes: one
         image per person (the results' class names), one frame per recorded step."""
-        if "reconstructions_file" in run:
-            path, fix = self.base / run["reconstructions_file"], ZOO_FIX
-            tensors = self.shipped(run["reconstructions_file"])
+        if run.reconstructions_file is not None:
+            path, fix = self.base / run.reconstructions_file, ZOO_FIX
+            tensors = self.shipped(run.reconstructions_file)
         else:
-            path, fix = Path(run["reconstructions_path"]) / "tensors.safetensors", "run the sweep again to recompute it"
+            path, fix = Path(run.reconstructions_path) / "tensors.safetensors", "run the sweep again to recompute it"
             record = read_json(path.with_name("record.json"))
             tensors = _checked(path, record.get("tensors_sha256") if isinstance(record, dict) else None, fix)
         if wrong := reconstruction_error(tensors, len(self.names)):
@@ -159,13 +159,13 @@ def attack_siblings(sweep: Sweep, sweeps: list[Sweep]) -> list[Sweep]:
     """The sweeps of the same models (targets, lambdas, seeds), judge and attacker's view under each other
     attack: one curve each on the tradeoff plot."""
     def setting(s: Sweep) -> tuple:
-        config = s.results["config"]
+        config = s.typed.config
         return config["target"], config["lambdas"], config["seeds"], config["evaluator"], config["attack"]["view"]
 
-    mine, seen = setting(sweep), {sweep.results["config"]["attack"]["attack"]}
+    mine, seen = setting(sweep), {sweep.typed.config["attack"]["attack"]}
     found = []
     for other in sweeps:
-        attack = other.results["config"]["attack"]["attack"]
+        attack = other.typed.config["attack"]["attack"]
         if attack not in seen and setting(other) == mine:
             seen.add(attack)
             found.append(other)
@@ -218,7 +218,7 @@ def join_sweeps(sweeps: list[Sweep]) -> list[Sweep]:
     groups: dict[str, list[Sweep]] = {}
     for sweep in sweeps:
         try:
-            template = template_hash(sweep.results["config"])
+            template = template_hash(sweep.typed.config)
         except ConfigError:  # a config this version cannot rebuild joins nothing: it is shown on its own
             template = sweep.key
         groups.setdefault(template, []).append(sweep)
@@ -227,7 +227,7 @@ def join_sweeps(sweeps: list[Sweep]) -> list[Sweep]:
         if len(group) == 1:
             joined += group
             continue
-        group.sort(key=lambda s: (s.origin != "precomputed", s.results.get("created", "")))
+        group.sort(key=lambda s: (s.origin != "precomputed", s.typed.created))
         base = next((s.base for s in group if s.base is not None), None)
         judges = {json.dumps(s.results["evaluator"], sort_keys=True): s.results["evaluator"] for s in group}
         for judge in judges.values():
@@ -252,16 +252,16 @@ def original_faces(data_config: dict[str, Any], root: Path) -> tuple[np.ndarray,
 def photos_changed(sweep: Sweep, fingerprint: str) -> str | None:
     """A warning when the dataset's photos (`fingerprint`, as original_faces gives it) are not those the sweep's
     models and reconstructions came from; None when they are, or the results predate fingerprints."""
-    if sweep.results.get("data_fingerprint", fingerprint) == fingerprint:
+    if sweep.typed.data_fingerprint in (None, fingerprint):
         return None
     return ("The photos in this dataset changed since these results were made: the originals shown are today's, "
             "the models and reconstructions come from the old photos. Run the sweep again to recompute them "
             "(every stored model and attack made from the old photos is recomputed).")
 
 
-def metric_delta(figure: dict[str, Any], baseline: dict[str, Any]) -> float | None:
+def metric_delta(figure: Estimate, baseline: Estimate) -> float | None:
     """figure - baseline, or None when either is missing."""
-    value, base = figure.get("value"), baseline.get("value")
+    value, base = figure.value, baseline.value
     if value is None or base is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return value - base

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import SweepConfig
 from core.errors import MidLabError
+from core.sweep_config import SweepConfig
 
 MAX_JOBS = 20  # finished jobs kept for display; older ones are forgotten (their results stay on disk)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,9 @@ from core.data import PreparedData
 from core.results import sink_check
 from core.runtime import seed_everything
 from core.stats import PROPORTION, mean_interval, wilson_interval
+
+if TYPE_CHECKING:
+    from core.attacks.base import Reconstruction
 
 
 @torch.no_grad()
@@ -120,6 +124,12 @@ def attack_scores(evaluator: nn.Module, reconstructions: torch.Tensor, target_la
     }
 
 
+def heldout_accuracy(judge: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> dict[str, float]:
+    """A judge's accuracy on photos it never saw, with its Wilson interval."""
+    correct = int((log_probs(judge, x, device).argmax(1) == y).sum())
+    return wilson_interval(correct, len(y))
+
+
 @torch.no_grad()
 def real_image_distance(evaluator: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor,
                         test_x: torch.Tensor, test_y: torch.Tensor, device: torch.device) -> dict[str, float]:
@@ -141,6 +151,16 @@ def with_restart_scores(scores: dict[str, object], evaluator: nn.Module, restart
     per_identity = [{**entry, "chosen_restart": int(chosen[i]), "any_restart": hits[i]}
                     for i, entry in enumerate(per_identity)]
     return {**scores, "per_identity": per_identity, "any_restart": wilson_interval(sum(hits), len(hits))}
+
+
+def reconstruction_scores(evaluator: nn.Module, result: Reconstruction, target_labels: torch.Tensor,
+                          private_features: torch.Tensor, private_y: torch.Tensor,
+                          device: torch.device) -> dict[str, object]:
+    """An attack's scores by the judge (attack_scores), with its restarts' (with_restart_scores) when it kept them."""
+    scores = attack_scores(evaluator, result.images, target_labels, private_features, private_y, device)
+    if result.restart_images is None:
+        return scores
+    return with_restart_scores(scores, evaluator, result.restart_images, result.chosen_restart, device)
 
 
 @torch.no_grad()

@@ -15,13 +15,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.config import EvaluatorConfig, panel_judges, sweep_from_dict
+from core.config import EvaluatorConfig, panel_judges
 from core.data import PreparedData
 from core.engine import Engine
 from core.errors import ReportError, SchemaError, StoreError
 from core.files import write_json_atomic
 from core.metrics import panel_scores
 from core.results import read_results
+from core.stored_config import sweep_from_dict
 
 Judges = list[tuple[str, str, nn.Module, dict[str, float]]]
 

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.attack_config import PriorConfig
 from core.augment import augment
-from core.config import PriorConfig
 from core.errors import TrainingDiverged
 
 if TYPE_CHECKING:  # a type only: the attacks import this module, and never the trainer

@@ -11,9 +11,9 @@ from typing import Any
 
 from plotly.offline import get_plotlyjs
 
-from core.compare import table_rows
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, spread_figure
 from core.files import write_atomic
+from core.result_types import ComparisonResults, StudyResults
 from core.results import ESTIMATE_LABELS, flat_estimates, format_estimate
 from core.study_figures import level_text, machine, regime_accuracy, status, study_command, study_figure
 from core.summaries import DEFENSE_NAMES
@@ -28,24 +28,40 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def markdown(results: dict[str, Any]) -> str:
+def table_rows(results: ComparisonResults) -> list[dict[str, Any]]:
+    """One flat row per defense setting: test accuracy, epsilon, spread and each attack's top-1 / top-5,
+    each value with its 95% interval bounds; for CSV, Markdown and the dashboard's table."""
+    rows = []
+    for row in results.summary:
+        flat: dict[str, Any] = {"defense": DEFENSE_NAMES[row.defense], "setting": row.label, "seeds": row.seeds,
+                                "epsilon": row.epsilon}
+        figures = {"test accuracy": row.test_accuracy, "top-1 confidence": row.confidence, "entropy": row.entropy}
+        for attack, scores in row.attacks.items():
+            figures.update({f"{attack} top-1": scores.top1, f"{attack} top-5": scores.top5})
+        for name, figure in figures.items():
+            flat.update({name: figure.value, f"{name} low": figure.low, f"{name} high": figure.high})
+        rows.append(flat)
+    return rows
+
+
+def markdown(results: ComparisonResults) -> str:
     """The comparison as Markdown: setting, epsilon, test accuracy and each attack's top-1 (95% intervals),
     then the frontier sentences and what was measured on what."""
-    attacks = results["attacks"]
-    lines = [f"# Defenses compared on {results['data']['dataset']} (comparison `{results['config_hash']}`)", "",
+    attacks = results.attacks
+    lines = [f"# Defenses compared on {results.data.dataset} (comparison `{results.config_hash}`)", "",
              "| defense | setting | epsilon | test accuracy | " + " | ".join(f"{ATTACK_NAMES[a]} top-1"
                                                                          for a in attacks) + " |",
              "|" + "---|" * (4 + len(attacks))]
-    for row in results["summary"]:
-        cells = [format_estimate(row["attacks"][a]["top1"]) if a in row["attacks"] else "-" for a in attacks]
-        epsilon = f"{row['epsilon']:.3g}" if row["epsilon"] is not None else "-"
-        lines.append(f"| {DEFENSE_NAMES[row['defense']]} | {row['label']} | {epsilon} | "
-                     f"{format_estimate(row['test_accuracy'])} | " + " | ".join(cells) + " |")
+    for row in results.summary:
+        cells = [format_estimate(row.attacks[a].top1) if a in row.attacks else "-" for a in attacks]
+        epsilon = f"{row.epsilon:.3g}" if row.epsilon is not None else "-"
+        lines.append(f"| {DEFENSE_NAMES[row.defense]} | {row.label} | {epsilon} | "
+                     f"{format_estimate(row.test_accuracy)} | " + " | ".join(cells) + " |")
     lines += ["", "## Frontiers", ""]
-    lines += [f"- **{ATTACK_NAMES[a]}**: {results['frontiers'][a]['sentence']} "
-              f"{results['frontiers'][a].get('control', '')}".rstrip() for a in attacks]
-    data, judge = results["data"], results["evaluator"]["heldout_accuracy"]
-    lines += ["", f"{data['identities']} identities, {data['train_images']} training and {data['test_images']} test "
+    lines += [f"- **{ATTACK_NAMES[a]}**: {results.frontiers[a].sentence} {results.frontiers[a].control}".rstrip()
+              for a in attacks]
+    data, judge = results.data, results.evaluator.heldout_accuracy
+    lines += ["", f"{data.identities} identities, {data.train_images} training and {data.test_images} test "
               f"images; attack accuracy judged by an independently trained classifier (held-out accuracy "
               f"{format_estimate(judge)}). Brackets: 95% intervals. Epsilon at delta = 1e-5 (Opacus, RDP accountant).",
               "", *(f"![{ATTACK_NAMES[a]}](tradeoff_{a}.png)" for a in attacks), "",
@@ -53,51 +69,51 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def study_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+def study_rows(results: StudyResults) -> list[dict[str, Any]]:
     """One flat row per regime and setting: each figure's mean over seeds and its 95% interval, the regime's
     verdict and whether the setting is on MID's frontier."""
     labels = {"balanced_accuracy": "balanced accuracy", **ESTIMATE_LABELS}
-    return [{results["factor"]: level_text(regime["level"]), "setting": row["label"], "seeds": row["seeds"],
-             **flat_estimates(row, labels), "on MID's frontier": row["label"] in regime["frontier"],
-             "verdict": regime["verdict"]["verdict"]}
-            for regime in results["regimes"] for row in regime["rows"]]
+    return [{results.factor: level_text(regime.level), "setting": row.label, "seeds": row.seeds,
+             **flat_estimates(row, labels), "on MID's frontier": row.label in regime.frontier,
+             "verdict": regime.verdict.verdict}
+            for regime in results.regimes for row in regime.rows]
 
 
-def study_markdown(results: dict[str, Any]) -> str:
+def study_markdown(results: StudyResults) -> str:
     """The study as Markdown: per regime its status and finding, its table and plot; the rule, the command that
     reruns it and where it ran."""
-    factor = results["factor"]
+    factor = results.factor
     command, exact = study_command(results)
-    lines = [f"# Does MID lower attack accuracy at equal test accuracy? Study of {factor} (`{results['config_hash']}`)",
-             "", f"MID lambdas {', '.join(f'{v:g}' for v in results['lambdas'])}; {len(results['seeds'])} training "
-             f"seeds per point; ran on {machine(results)}.", "", f"Rule: {results['rule']}", "",
+    lines = [f"# Does MID lower attack accuracy at equal test accuracy? Study of {factor} (`{results.config_hash}`)",
+             "", f"MID lambdas {', '.join(f'{v:g}' for v in results.lambdas)}; {len(results.seeds)} training "
+             f"seeds per point; ran on {machine(results)}.", "", f"Rule: {results.rule}", "",
              f"Rerun{'' if exact else ' (the nearest study: these settings have no command-line option)'}: "
              f"`{command}`", ""]
-    for regime in results["regimes"]:
-        level = level_text(regime["level"])
-        lines += [f"## {factor} = {level}: {status(regime)}", "", regime["finding"], "",
+    for regime in results.regimes:
+        level = level_text(regime.level)
+        lines += [f"## {factor} = {level}: {status(regime)}", "", regime.finding, "",
                   "| setting | seeds | test accuracy | attack top-1 | attack top-5 | frontier |",
                   "|---|---|---|---|---|---|"]
-        lines += [f"| {row['label']} | {row['seeds']} | {format_estimate(row['test_accuracy'])} | "
-                  f"{format_estimate(row['attack_top1'])} | {format_estimate(row['attack_top5'])} | "
-                  f"{'*' if row['label'] in regime['frontier'] else ''} |" for row in regime["rows"]]
+        lines += [f"| {row.label} | {row.seeds} | {format_estimate(row.test_accuracy)} | "
+                  f"{format_estimate(row.attack_top1)} | {format_estimate(row.attack_top5)} | "
+                  f"{'*' if row.label in regime.frontier else ''} |" for row in regime.rows]
         lines += ["", f"![{factor} = {level}](regime_{level}.png)", ""]
     lines += ["Brackets: 95% t-intervals of the mean over training seeds. Attack accuracy is judged by an "
               "independently trained classifier; look at the faces on the dashboard's Findings page too.", ""]
     return "\n".join(lines)
 
 
-def write_report(results: dict[str, Any], out_dir: Path, png: bool = True) -> list[Path]:
-    """Write the report of a comparison or a study into out_dir (created), each file atomically; returns their
-    paths. With png, a missing browser raises ReportError after the HTML, CSV and Markdown are written."""
+def write_report(results: ComparisonResults | StudyResults, out_dir: Path, png: bool = True) -> list[Path]:
+    """Write the report of a comparison or a study (as core.results.read_typed reads it) into out_dir (created),
+    each file atomically; returns their paths. With png, a missing browser raises ReportError after the HTML, CSV
+    and Markdown are written."""
     out_dir = Path(out_dir)
-    if results.get("kind") == "study":
-        figures = {f"regime_{level_text(r['level'])}": study_figure(r, results["factor"],
-                                                                    regime_accuracy(results, r["level"]))
-                   for r in results["regimes"]}
+    if isinstance(results, StudyResults):
+        figures = {f"regime_{level_text(r.level)}": study_figure(r, results.factor, regime_accuracy(results, r.level))
+                   for r in results.regimes}
         tables = {"study.csv": csv_text(study_rows(results)), "study.md": study_markdown(results)}
     else:
-        figures = {f"tradeoff_{a}": comparison_figure(results, a) for a in results["attacks"]}
+        figures = {f"tradeoff_{a}": comparison_figure(results, a) for a in results.attacks}
         figures |= {f"spread_{m}": spread_figure(results, m) for m in ("confidence", "entropy")}
         tables = {"comparison.csv": csv_text(table_rows(results)), "comparison.md": markdown(results)}
     written = []

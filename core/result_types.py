@@ -36,6 +36,10 @@ class Estimate(Stored):
     std: Number = None
     per_seed: list[Number] | None = None
 
+    def stored(self) -> dict[str, Any]:
+        """The estimate as its file holds it (only the keys it has), for core.stats' interval arithmetic."""
+        return self.model_dump(exclude_unset=True)
+
 
 class Sink(Stored):
     """The sink check of one judge on one attack's reconstructions (core.results.sink_check)."""
@@ -68,6 +72,7 @@ class AttackScores(Stored):
     feature_distance: Estimate
     per_identity: list[IdentityScore] = []
     sink: Sink | None = None
+    any_restart: Estimate | None = None  # GMI's paper recipe: the share named by any of its restarts
 
 
 class TestScores(Stored):
@@ -149,6 +154,7 @@ class SweepRun(Stored):
     test: TestScores
     attack: AttackScores
     test_by_mode: dict[str, TestScores] = {}
+    test_queried: TestScores | None = None  # the function the attacker queried, when not the deployed one
     final_kl: Number = None
     attack_target_confidence: Number = None
     timings: dict[str, Number] = {}
@@ -172,6 +178,7 @@ class SweepRow(Stored):
     attack_top1: Estimate
     attack_top5: Estimate
     feature_distance: Estimate
+    queried_accuracy: Estimate | None = None  # when every run records the queried function's (test_queried)
 
 
 class Run(Stored):
@@ -325,6 +332,9 @@ class Regime(Stored):
     evaluator: Judge | None = None
     data: DataSummary | None = None
     sweep_hash: str | None = None
+    timings: dict[str, Number] = {}
+    verdict_mid_reference: StudyVerdict | None = None  # against MID at lambda = 0 (files from before it lack it)
+    finding_mid_reference: str | None = None
 
 
 class StudyResults(Run):
@@ -338,6 +348,33 @@ class StudyResults(Run):
     verdicts: list[dict[str, Any]] = []
     rule: str = ""
     compute_s: Number = None
+
+
+class JoinedRun(SweepRun):
+    """A run of a sweep joined from several files (core.results.join_results): the file it comes from (`origin`,
+    `results_key`) and whether another judge scored it; a run of one file has none of these."""
+
+    origin: str | None = None
+    results_key: str | None = None
+    other_judge: bool = False
+
+
+class JoinedRow(SweepRow):
+    """A summary row of a joined sweep: where it comes from, and another judge's record when it scored it."""
+
+    origin: str | None = None
+    other_judge: bool = False
+    evaluator: Judge | None = None
+
+
+class JoinedSweep(SweepResults):
+    """A sweep as the dashboard shows it: one results file, or several of one template joined (`members`, the
+    files' hashes); a shipped one also holds the zoo's files (`zoo`)."""
+
+    runs: list[JoinedRun]
+    summary: list[JoinedRow]
+    members: list[str] = []
+    zoo: ZooFiles | None = None
 
 
 RESULT_KINDS: dict[str, type[Run]] = {"sweep": SweepResults, "comparison": ComparisonResults, "study": StudyResults}

@@ -8,10 +8,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from core.config import dict_hash, hash_view, sweep_from_dict
 from core.errors import SchemaError, validated
 from core.files import json_content, log, read_regular, write_atomic
-from core.result_types import RESULT_KINDS, Estimate
+from core.result_types import RESULT_KINDS, AttackScores, Estimate, JoinedRow, Run, Sink, SweepResults, SweepRow
+from core.stored_config import dict_hash, hash_view, sweep_from_dict
 from core.summaries import summarise
 
 ESTIMATE_LABELS = {
@@ -95,10 +95,8 @@ def prune_grids(folder: Path, results_key: str, kept: set[str]) -> None:
             path.unlink()
 
 
-def read_results(path: Path, kind: str | tuple[str, ...] = "sweep") -> dict[str, Any]:
-    """A results file of a kind ('sweep', 'comparison', 'study', or any of several), checked against its schema;
-    SchemaError naming the file and what is wrong when it is missing, unreadable, of another kind or has a
-    missing or mistyped field."""
+def _parsed(path: Path, kind: str | tuple[str, ...]) -> tuple[dict[str, Any], Run]:
+    """A results file's parsed content and its typed objects (see read_results)."""
     kinds = (kind,) if isinstance(kind, str) else kind
     try:
         results = json_content(Path(path))
@@ -106,8 +104,20 @@ def read_results(path: Path, kind: str | tuple[str, ...] = "sweep") -> dict[str,
         raise SchemaError(f"{path} is missing") from None
     if not isinstance(results, dict) or results.get("kind") not in kinds:
         raise SchemaError(f"{path} is not a {' or '.join(kinds)} results file")
-    validated(RESULT_KINDS[results["kind"]], results, str(path))
-    return results
+    return results, validated(RESULT_KINDS[results["kind"]], results, str(path))
+
+
+def read_results(path: Path, kind: str | tuple[str, ...] = "sweep") -> dict[str, Any]:
+    """A results file of a kind ('sweep', 'comparison', 'study', or any of several), checked against its schema,
+    as parsed JSON (what a writer extends or rewrites; readers take read_typed's objects); SchemaError naming the
+    file and what is wrong when it is missing, unreadable, of another kind or has a missing or mistyped field."""
+    return _parsed(path, kind)[0]
+
+
+def read_typed(path: Path, kind: str | tuple[str, ...] = "sweep") -> Run:
+    """A results file of a kind as typed objects (core.result_types: SweepResults, ComparisonResults or
+    StudyResults); SchemaError as read_results."""
+    return _parsed(path, kind)[1]
 
 
 def load_results(path: Path, kind: str = "sweep") -> dict[str, Any] | None:
@@ -121,32 +131,32 @@ def load_results(path: Path, kind: str = "sweep") -> dict[str, Any] | None:
         return None
 
 
-def summary_labels(results: dict[str, Any]) -> dict[str, str]:
-    """The figures a sweep's table shows (ESTIMATE_LABELS): the queried function's test accuracy only where the
-    attacker's view differs from the deployed mode (elsewhere it is the test accuracy)."""
-    config = results["config"]
+def summary_labels(config: dict[str, Any]) -> dict[str, str]:
+    """The figures a table of a sweep (its config as stored) shows (ESTIMATE_LABELS): the queried function's test
+    accuracy only where the attacker's view differs from the deployed mode (elsewhere it is the test accuracy)."""
     same = config["attack"]["view"] == config["target"]["model"]["predict_mode"]
     return {name: label for name, label in ESTIMATE_LABELS.items() if not (same and name == "queried_accuracy")}
 
 
-def summary_table(results: dict[str, Any]) -> list[dict[str, Any]]:
+def summary_table(results: SweepResults) -> list[dict[str, Any]]:
     """One flat row per lambda: each estimate's value and 95% interval bounds, for tables and CSV."""
     rows = []
-    for row in results["summary"]:
+    for row in results.summary:
         # A joined sweep (join_results) says where each point comes from and which are another judge's.
-        joined = {"origin": row["origin"], "other judge": row["other_judge"]} if "origin" in row else {}
-        rows.append({"lambda": row["lambda"], "seeds": row["seeds"], **joined,
-                     **flat_estimates(row, summary_labels(results))})
+        joined = {"origin": row.origin, "other judge": row.other_judge} \
+            if isinstance(row, JoinedRow) and row.origin is not None else {}
+        rows.append({"lambda": row.lambda_, "seeds": row.seeds, **joined,
+                     **flat_estimates(row, summary_labels(results.config))})
     return rows
 
 
-def flat_estimates(row: dict[str, Any], labels: dict[str, str] = ESTIMATE_LABELS) -> dict[str, Any]:
+def flat_estimates(row: SweepRow, labels: dict[str, str] = ESTIMATE_LABELS) -> dict[str, Any]:
     """A row's estimates as flat columns (its label, then 'low' and 'high' bounds), for tables and CSV; an
     estimate the row lacks is left out."""
     flat: dict[str, Any] = {}
     for name, label in labels.items():
-        if name in row:
-            estimate = Estimate.model_validate(row[name], strict=False)
+        estimate = getattr(row, name, None)
+        if estimate is not None:
             flat |= {label: estimate.value, f"{label} low": estimate.low, f"{label} high": estimate.high}
     return flat
 
@@ -158,7 +168,7 @@ NOT_TEMPLATE = ("lambdas", "seeds", "evaluator")
 
 def template_hash(config: dict[str, Any]) -> str:
     """The hash of a sweep's template, from its config as a results file stores it: rebuilt and viewed as the
-    sweep's own hash views it (core.config.hash_view), so files written in either stored form agree."""
+    sweep's own hash views it (core.stored_config.hash_view), so files written in either stored form agree."""
     view = hash_view(sweep_from_dict(config))
     return dict_hash("SweepTemplate", {k: v for k, v in view.items() if k not in NOT_TEMPLATE})
 
@@ -228,3 +238,11 @@ def attack_sink(scores: dict[str, object], num_classes: int) -> dict[str, object
     if "sink" in scores:
         return scores["sink"]  # type: ignore[return-value]
     return sink_check([entry["predicted"] for entry in scores["per_identity"]], num_classes)  # type: ignore[union-attr]
+
+
+def scores_sink(scores: AttackScores, num_classes: int) -> Sink:
+    """attack_sink of an attack's typed scores (core.result_types), as the pages read them."""
+    if scores.sink is not None:
+        return scores.sink
+    return Sink.model_validate(sink_check([entry.predicted for entry in scores.per_identity], num_classes),
+                               strict=False)

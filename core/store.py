@@ -36,7 +36,6 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from core.config import config_hash
 from core.errors import ConfigError, NotRegularFileError, SchemaError, StoreError, validated
 from core.files import (
     json_content,
@@ -46,6 +45,7 @@ from core.files import (
     write_json_atomic,
 )
 from core.record_types import KIND_RECORDS, StoreRecord
+from core.stored_config import config_hash
 
 log = logging.getLogger("midlab")
 T = TypeVar("T")

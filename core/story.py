@@ -1,15 +1,15 @@
 """The words the dashboard says about stored results: the sentence under Explore's metric cards and the Story
-page's steps. Pure functions over results dicts (sweeps, comparisons, studies), no torch: every number and every
-claim is computed from the results at render time, and a change whose 95% interval includes no change is said to
-be within the noise."""
+page's steps. Pure functions over typed results (core.result_types: sweeps, comparisons, studies), no torch: every
+number and every claim is computed from the results at render time, and a change whose 95% interval includes no
+change is said to be within the noise."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from core.figures import ATTACK_NAMES
+from core.result_types import ComparisonResults, Estimate, StudyResults, SweepResults, SweepRow, SweepRun
 from core.results import attacker_label
 from core.stats import difference_interval, mean_interval, paired_difference, within_noise
 
@@ -31,15 +31,15 @@ PUBLIC = {"lfw_public": "public LFW photos of people outside the private set",
 LFW_SWEEP_COMMAND = "python -m core sweep --dataset lfw --attack gmi"
 
 
-def attack_of(results: dict[str, Any]) -> str:
-    return results["config"]["attack"]["attack"]
+def attack_of(results: SweepResults) -> str:
+    return results.config["attack"]["attack"]
 
 
-def dataset_of(results: dict[str, Any]) -> str:
-    return results["data"]["dataset"]
+def dataset_of(results: SweepResults) -> str:
+    return results.data.dataset
 
 
-def featured_index(sweeps: list[dict[str, Any]]) -> int:
+def featured_index(sweeps: list[SweepResults]) -> int:
     """The index of the sweep a first screen shows, by FEATURED."""
     for dataset, attack in FEATURED:
         for index, results in enumerate(sweeps):
@@ -48,38 +48,39 @@ def featured_index(sweeps: list[dict[str, Any]]) -> int:
     return 0
 
 
-def summary_row(results: dict[str, Any], mid_lambda: float) -> dict[str, Any]:
-    return next(r for r in results["summary"] if r["lambda"] == mid_lambda)
+def summary_row(results: SweepResults, mid_lambda: float) -> SweepRow:
+    return next(r for r in results.summary if r.lambda_ == mid_lambda)
 
 
-def first_run(results: dict[str, Any], mid_lambda: float) -> dict[str, Any]:
-    return next(r for r in results["runs"] if r["lambda"] == mid_lambda)
+def first_run(results: SweepResults, mid_lambda: float) -> SweepRun:
+    return next(r for r in results.runs if r.lambda_ == mid_lambda)
 
 
-def default_lambda(results: dict[str, Any]) -> float:
+def default_lambda(results: SweepResults) -> float:
     """The strongest lambda whose test accuracy stays within 0.1 of lambda = 0's: where the tradeoff is worth a
     look."""
-    rows = results["summary"]
-    free = rows[0]["test_accuracy"]["value"]
-    return [r["lambda"] for r in rows if r["test_accuracy"]["value"] >= free - 0.1][-1]
+    rows = results.summary
+    free = rows[0].test_accuracy.value
+    return [r.lambda_ for r in rows if r.test_accuracy.value >= free - 0.1][-1]
 
 
-def lambda_changes(results: dict[str, Any], mid_lambda: float) -> dict[str, dict[str, float]]:
+def lambda_changes(results: SweepResults, mid_lambda: float) -> dict[str, dict[str, float]]:
     """Each metric card's change from lambda = 0 (the sweep's first lambda) with its 95% interval. With one seed,
     the attack's figures are paired on the same identities (hits by McNemar's pairing, feature distance by a
     paired t-interval); test accuracy, whose per-image hits are not stored, and figures averaged over seeds get
     the interval of a difference of independent figures."""
-    row, base = summary_row(results, mid_lambda), results["summary"][0]
-    changes = {name: difference_interval(row[name], base[name])
+    row, base = summary_row(results, mid_lambda), results.summary[0]
+    changes = {name: difference_interval(getattr(row, name).stored(), getattr(base, name).stored())
                for name in ("test_accuracy", "attack_top1", "attack_top5", "feature_distance")}
-    if row.get("seeds", 1) == 1 and base.get("seeds", 1) == 1:
-        now = {i["label"]: i for i in first_run(results, mid_lambda)["attack"]["per_identity"]}
-        then = {i["label"]: i for i in first_run(results, base["lambda"])["attack"]["per_identity"]}
+    if row.seeds == 1 and base.seeds == 1:
+        now = {i.label: i for i in first_run(results, mid_lambda).attack.per_identity}
+        then = {i.label: i for i in first_run(results, base.lambda_).attack.per_identity}
         labels = sorted(now.keys() & then.keys())
         for name, key in (("attack_top1", "top1"), ("attack_top5", "top5")):
-            changes[name] = paired_difference([now[k][key] for k in labels], [then[k][key] for k in labels])
+            changes[name] = paired_difference([getattr(now[k], key) for k in labels],
+                                              [getattr(then[k], key) for k in labels])
         changes["feature_distance"] = mean_interval(
-            [now[k]["feature_distance"] - then[k]["feature_distance"] for k in labels])
+            [now[k].feature_distance - then[k].feature_distance for k in labels])
     return changes
 
 
@@ -95,11 +96,11 @@ def interval_text(change: dict[str, float], digits: int = 2) -> str:
     return f"{change['value']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
-def lambda_sentence(results: dict[str, Any], mid_lambda: float) -> str:
+def lambda_sentence(results: SweepResults, mid_lambda: float) -> str:
     """One plain sentence on what a lambda does to the model and to the attack, against lambda = 0."""
-    row, people = summary_row(results, mid_lambda), results["data"]["identities"]
-    accuracy, named = row["test_accuracy"]["value"], row["attack_top1"]["value"]
-    if mid_lambda == results["summary"][0]["lambda"]:
+    row, people = summary_row(results, mid_lambda), results.data.identities
+    accuracy, named = row.test_accuracy.value, row.attack_top1.value
+    if mid_lambda == results.summary[0].lambda_:
         return (f"At lambda = {mid_lambda:g} (no MID) the model has {accuracy:.2f} test accuracy and the attack "
                 f"names {named:.2f} of the {people} people.")
     changes = lambda_changes(results, mid_lambda)
@@ -126,47 +127,46 @@ class Step:
     missing: str = ""  # what the stored results lack for this step, and the command that makes it
 
 
-def _rate(figure: dict[str, Any]) -> str:
-    low, high = figure.get("low"), figure.get("high")
+def _rate(figure: Estimate) -> str:
+    low, high = figure.low, figure.high
     interval = "" if low is None or high is None or math.isnan(low) else f" [{low:.2f}, {high:.2f}]"
-    return f"{figure['value']:.2f}{interval}"
+    return f"{figure.value:.2f}{interval}"
 
 
-def _dataset_name(results: dict[str, Any]) -> str:
+def _dataset_name(results: SweepResults) -> str:
     return dataset_of(results).upper()
 
 
-def _attack_name(results: dict[str, Any]) -> str:
+def _attack_name(results: SweepResults) -> str:
     return ATTACK_NAMES.get(attack_of(results), attack_of(results))
 
 
-def _lfw_missing(results: dict[str, Any], sweeps: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> str:
+def _lfw_missing(results: SweepResults, sweeps: list[SweepResults], comparisons: list[ComparisonResults]) -> str:
     """What is missing while no LFW sweep is stored, and, from a stored LFW comparison, what the attack does there."""
     if any(dataset_of(s) == "lfw" for s in sweeps):
         return ""
     attack = attack_of(results)
-    undefended = [row for c in comparisons if c["data"]["dataset"] == "lfw" for row in c["summary"]
-                  if row["defense"] == "none" and attack in row.get("attacks", {})]
-    seen = (f" The stored LFW comparison, undefended: {_attack_name(results)} names "
-            f"{_rate(undefended[0]['attacks'][attack]['top1'])} of {undefended[0]['attacks'][attack]['top1']['n']} "
-            "people (Compare defenses)." if undefended else "")
+    undefended = [row.attacks[attack].top1 for c in comparisons if c.data.dataset == "lfw" for row in c.summary
+                  if row.defense == "none" and attack in row.attacks]
+    seen = (f" The stored LFW comparison, undefended: {_attack_name(results)} names {_rate(undefended[0])} of "
+            f"{undefended[0].n} people (Compare defenses)." if undefended else "")
     return (f"No LFW sweep is stored, so these are {_dataset_name(results)}'s faces; `{LFW_SWEEP_COMMAND}` makes "
             f"one.{seen}")
 
 
-def step_private(results: dict[str, Any]) -> Step:
-    data, base = results["data"], results["summary"][0]
+def step_private(results: SweepResults) -> Step:
+    data, base = results.data, results.summary[0]
     return Step(
         "1. Private photos, and a model that knows them",
-        f"A classifier learned **{data['identities']} people** from {data['train_images']} private photos "
-        f"({_dataset_name(results)}, about {data['train_images'] / data['identities']:.0f} each). On "
-        f"{base['test_accuracy']['n']} photos it never saw it names the right person **{_rate(base['test_accuracy'])}**"
+        f"A classifier learned **{data.identities} people** from {data.train_images} private photos "
+        f"({_dataset_name(results)}, about {data.train_images / data.identities:.0f} each). On "
+        f"{base.test_accuracy.n} photos it never saw it names the right person **{_rate(base.test_accuracy)}**"
         " of the time (95% interval). The attacker never sees these photos.",
         "originals")
 
 
-def step_attacker(results: dict[str, Any], siblings: list[dict[str, Any]]) -> Step:
-    attack = results["config"]["attack"]
+def step_attacker(results: SweepResults, siblings: list[SweepResults]) -> Step:
+    attack = results.config["attack"]
     lines = [f"- **{_attack_name(s)}** uses {ACCESS.get(attack_of(s), 'the model')}." for s in [results, *siblings]]
     public = PUBLIC.get(attack.get("public", ""), "public photos of other people")
     return Step(
@@ -176,37 +176,34 @@ def step_attacker(results: dict[str, Any], siblings: list[dict[str, Any]]) -> St
         "none")
 
 
-def step_recovers(results: dict[str, Any], sweeps: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> Step:
-    base = results["summary"][0]
-    named = sum(1 for i in first_run(results, base["lambda"])["attack"]["per_identity"] if i["top1"])
-    judge = results["evaluator"]["heldout_accuracy"]
+def step_recovers(results: SweepResults, sweeps: list[SweepResults], comparisons: list[ComparisonResults]) -> Step:
+    base = results.summary[0]
+    named = sum(1 for i in first_run(results, base.lambda_).attack.per_identity if i.top1)
+    judge = results.evaluator.heldout_accuracy
     return Step(
         "3. What the attack recovers",
-        f"{_attack_name(results)} against the model without MID (lambda = {base['lambda']:g}): an independent judge "
-        f"(right on {judge['value']:.2f} of real held-out photos) names **{named} of the "
-        f"{results['data']['identities']} people** from their reconstructions, {_rate(base['attack_top1'])}; "
-        f"{base['attack_top5']['value']:.2f} among its five best guesses. Right: the first {DEFAULT_PEOPLE} by name.",
-        "attack", [base["lambda"]], _lfw_missing(results, sweeps, comparisons))
+        f"{_attack_name(results)} against the model without MID (lambda = {base.lambda_:g}): an independent judge "
+        f"(right on {judge.value:.2f} of real held-out photos) names **{named} of the "
+        f"{results.data.identities} people** from their reconstructions, {_rate(base.attack_top1)}; "
+        f"{base.attack_top5.value:.2f} among its five best guesses. Right: the first {DEFAULT_PEOPLE} by name.",
+        "attack", [base.lambda_], _lfw_missing(results, sweeps, comparisons))
 
 
-def step_inside(results: dict[str, Any]) -> Step:
+def step_inside(results: SweepResults) -> Step:
     mid_lambda = default_lambda(results)
-    base, row = results["summary"][0], summary_row(results, mid_lambda)
-    if "confidence" not in base or "entropy" not in base:
-        return Step("4. What MID changes inside the model", "This sweep's records predate the prediction-spread "
-                    "figures.", "none", missing="Run the sweep again to add them.")
+    base, row = results.summary[0], summary_row(results, mid_lambda)
     return Step(
         "4. What MID changes inside the model",
         "MID squeezes the model through a random code *z* and charges lambda for every nat *z* keeps about the "
         f"photo. Its answers spread over the labels: the top answer's probability falls from **"
-        f"{base['confidence']['value']:.2f}** (lambda = {base['lambda']:g}) to **{row['confidence']['value']:.2f}** "
+        f"{base.confidence.value:.2f}** (lambda = {base.lambda_:g}) to **{row.confidence.value:.2f}** "
         f"(lambda = {mid_lambda:g}) on the test photos. Right: the seed paper's figure.",
         "spread", [mid_lambda])
 
 
-def step_lambda(results: dict[str, Any]) -> Step:
-    chosen, strongest = default_lambda(results), results["summary"][-1]["lambda"]
-    shown = list(dict.fromkeys([results["summary"][0]["lambda"], chosen, strongest]))
+def step_lambda(results: SweepResults) -> Step:
+    chosen, strongest = default_lambda(results), results.summary[-1].lambda_
+    shown = list(dict.fromkeys([results.summary[0].lambda_, chosen, strongest]))
     return Step(
         "5. Moving lambda",
         "\n\n".join(lambda_sentence(results, value) for value in shown[1:])
@@ -215,52 +212,54 @@ def step_lambda(results: dict[str, Any]) -> Step:
         "faces", shown)
 
 
-def attack_effect(results: dict[str, Any], mid_lambda: float) -> tuple[str, str, str]:
+def attack_effect(results: SweepResults, mid_lambda: float) -> tuple[str, str, str]:
     """What MID at `mid_lambda` does to an attack, against lambda = 0 on the same people: 'lowers', 'noise' (the
     paired 95% interval includes no change) or 'raises'; the attack's name; and one line saying it with the
     figures."""
-    base, row = results["summary"][0], summary_row(results, mid_lambda)
+    base, row = results.summary[0], summary_row(results, mid_lambda)
     change = lambda_changes(results, mid_lambda)["attack_top1"]
     effect = "noise" if within_noise(change) else "lowers" if change["value"] < 0 else "raises"
     meaning = {"noise": "within the noise", "lowers": "MID lowers it", "raises": "the attack gains"}[effect]
-    return effect, _attack_name(results), (f"**{_attack_name(results)}**: {base['attack_top1']['value']:.2f} -> "
-                                           f"{row['attack_top1']['value']:.2f} ({interval_text(change)}), {meaning}")
+    return effect, _attack_name(results), (f"**{_attack_name(results)}**: {base.attack_top1.value:.2f} -> "
+                                           f"{row.attack_top1.value:.2f} ({interval_text(change)}), {meaning}")
 
 
-def _effects(results: dict[str, Any], siblings: list[dict[str, Any]], mid_lambda: float) -> str:
+def _holds(results: SweepResults, mid_lambda: float) -> bool:
+    return any(r.lambda_ == mid_lambda for r in results.summary)
+
+
+def _effects(results: SweepResults, siblings: list[SweepResults], mid_lambda: float) -> str:
     """Which attacks MID at `mid_lambda` lowers, leaves within the noise, or raises, in one clause."""
-    effects = [attack_effect(s, mid_lambda) for s in [results, *siblings]
-               if mid_lambda in [r["lambda"] for r in s["summary"]]]
+    effects = [attack_effect(s, mid_lambda) for s in [results, *siblings] if _holds(s, mid_lambda)]
     named = {effect: [name for e, name, _ in effects if e == effect] for effect in ("lowers", "noise", "raises")}
     return "; ".join(f"{phrase} {', '.join(named[effect])}" for effect, phrase in (
         ("lowers", "MID lowers"), ("noise", "within the noise for"), ("raises", "MID raises")) if named[effect])
 
 
-def step_helps(results: dict[str, Any], siblings: list[dict[str, Any]]) -> Step:
+def step_helps(results: SweepResults, siblings: list[SweepResults]) -> Step:
     mid_lambda = default_lambda(results)
     test, row = lambda_changes(results, mid_lambda)["test_accuracy"], summary_row(results, mid_lambda)
-    lines = [f"- {attack_effect(s, mid_lambda)[2]}." for s in [results, *siblings]
-             if mid_lambda in [r["lambda"] for r in s["summary"]]]
+    lines = [f"- {attack_effect(s, mid_lambda)[2]}." for s in [results, *siblings] if _holds(s, mid_lambda)]
     missing = "" if siblings else ("Only one attack is stored on these models: `python -m core zoo` rebuilds the "
                                    "zoo under every attack.")
     return Step(
         "6. Where MID helps, and where it does not",
-        f"At lambda = {mid_lambda:g} (test accuracy {row['test_accuracy']['value']:.2f}, {change_text(test)}), the "
+        f"At lambda = {mid_lambda:g} (test accuracy {row.test_accuracy.value:.2f}, {change_text(test)}), the "
         "share of people each attack names, from lambda = 0, on the same people (paired 95% interval):\n\n"
         + "\n".join(lines) + f"\n\nIn short: {_effects(results, siblings, mid_lambda)}.",
         "attacks", [mid_lambda], missing)
 
 
-def step_dpsgd(results: dict[str, Any], comparisons: list[dict[str, Any]]) -> Step:
+def step_dpsgd(results: SweepResults, comparisons: list[ComparisonResults]) -> Step:
     attack = attack_of(results)
-    newest: dict[str, dict[str, Any]] = {}
+    newest: dict[str, ComparisonResults] = {}
     for comparison in comparisons:  # newest first
-        newest.setdefault(comparison["data"]["dataset"], comparison)
-    lines = [f"- **{dataset.upper()}** ({comparison['data']['identities']} people; attacker: "
-             f"{attacker_label(comparison['config']['sweep']['attack']['view'])}): "
-             f"{comparison['frontiers'][attack]['sentence']}"
+        newest.setdefault(comparison.data.dataset, comparison)
+    lines = [f"- **{dataset.upper()}** ({comparison.data.identities} people; attacker: "
+             f"{attacker_label(comparison.config['sweep']['attack']['view'])}): "
+             f"{comparison.frontiers[attack].sentence}"
              for dataset, comparison in sorted(newest.items(), key=lambda item: item[0] != dataset_of(results))
-             if attack in comparison.get("frontiers", {})]
+             if attack in comparison.frontiers]
     if not lines:
         return Step("7. MID against DP-SGD", "No defense comparison under this attack is stored.", "none",
                     missing=f"`python -m core compare --attacks {attack}` trains DP-SGD's models beside MID's and "
@@ -272,22 +271,21 @@ def step_dpsgd(results: dict[str, Any], comparisons: list[dict[str, Any]]) -> St
         "none")
 
 
-def step_takeaway(results: dict[str, Any], siblings: list[dict[str, Any]],
-                  studies: list[dict[str, Any]]) -> Step:
+def step_takeaway(results: SweepResults, siblings: list[SweepResults], studies: list[StudyResults]) -> Step:
     mid_lambda = default_lambda(results)
-    judge, data = results["evaluator"]["heldout_accuracy"], results["data"]
-    seeds = len(results["config"]["seeds"])
+    judge, data = results.evaluator.heldout_accuracy, results.data
+    seeds = len(results.config["seeds"])
     lines = [f"- **At lambda = {mid_lambda:g}**, on the same people: {_effects(results, siblings, mid_lambda)}.",
              f"- **The judge** is a classifier too (held-out accuracy {_rate(judge)}); it errs both ways: look at "
              "the faces.",
-             f"- **The regime**: {_dataset_name(results)}, {data['identities']} people, about "
-             f"{data['train_images'] / data['identities']:.0f} photos each, {seeds} training seed"
+             f"- **The regime**: {_dataset_name(results)}, {data.identities} people, about "
+             f"{data.train_images / data.identities:.0f} photos each, {seeds} training seed"
              f"{'s' if seeds > 1 else ''}; the intervals count people, not training runs. Other data can answer "
              "differently."]
-    regimes = [r["verdict"]["verdict"] for s in studies for r in s["regimes"]]
+    regimes = [r.verdict.verdict for s in studies for r in s.regimes]
     missing = ""
     if regimes:
-        attackers = sorted({attacker_label(s["config"]["base"]["attack"]["view"]) for s in studies})
+        attackers = sorted({attacker_label(s.config["base"]["attack"]["view"]) for s in studies})
         lines.append(f"- **The regime studies** (attacker: {'; '.join(attackers)}): of {len(regimes)} regimes, "
                      f"{regimes.count('yes')} reproduce the paper's claim, {regimes.count('no')} contradict it, "
                      f"{regimes.count('inconclusive')} are inconclusive (Findings page).")
@@ -296,8 +294,8 @@ def step_takeaway(results: dict[str, Any], siblings: list[dict[str, Any]],
     return Step("8. What to take away, and what the figures cannot tell", "\n".join(lines), "none", missing=missing)
 
 
-def story_steps(results: dict[str, Any], siblings: list[dict[str, Any]], sweeps: list[dict[str, Any]],
-                comparisons: list[dict[str, Any]], studies: list[dict[str, Any]]) -> list[Step]:
+def story_steps(results: SweepResults, siblings: list[SweepResults], sweeps: list[SweepResults],
+                comparisons: list[ComparisonResults], studies: list[StudyResults]) -> list[Step]:
     """The story's steps over a sweep (`featured_index` of `sweeps`), the same models under the other attacks
     (core.gallery.attack_siblings), the stored comparisons (newest first) and regime studies."""
     return [step_private(results), step_attacker(results, siblings), step_recovers(results, sweeps, comparisons),

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from core.attacks.base import queried_mode
-from core.config import StudyConfig, SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.executor import (
@@ -34,10 +33,14 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
+from core.result_types import Regime
 from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
+from core.stored_config import config_hash, to_dict
+from core.study_design import StudyConfig
 from core.study_figures import mid_reference_line
 from core.summaries import ATTACK_ESTIMATES, compare_frontiers, frontier, summarise_rows
+from core.sweep_config import SweepConfig
 from core.verdicts import MID_REFERENCE, REFERENCE_NAMES, RULE, finding, row_label, verdict
 
 
@@ -196,7 +199,7 @@ def format_study(results: dict[str, Any]) -> str:
                   "*" if row["label"] in regime["frontier"] else ""] for row in regime["rows"]]
         render += ["", f"== {results['factor']} = {regime['level']} ==", *text_table(header, lines),
                    f"verdict: {regime['verdict']['verdict']}. {regime['finding']}",
-                   mid_reference_line(regime)]
+                   mid_reference_line(Regime.model_validate(regime, strict=False))]
     render += ["", "verdicts against the undefended model: "
                + ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"]),
                "verdicts against the MID lambda=0 reference: "

@@ -7,8 +7,10 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from core.config import StudyConfig, config_hash, from_dict, sweep_defaults, to_dict
 from core.errors import ConfigError
+from core.presets import sweep_defaults
+from core.stored_config import config_hash, from_dict, to_dict
+from core.study_design import StudyConfig
 
 STUDY_COMMAND = "python -m core study"
 # The options the command writes when the study's setting differs from the dataset's default sweep, each with the

@@ -5,16 +5,17 @@ reruns the study, the machine it ran on, and the paper's claims beside what the 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import plotly.graph_objects as go
 
-from core.config import StudyConfig, from_dict, to_dict
 from core.errors import ConfigError
 from core.figures import ATTACK_NAMES, add_defense, tradeoff_layout
+from core.result_types import ComparisonResults, Estimate, Level, Regime, Run, StudyPoint, StudyResults, StudyRow
 from core.results import accuracy_axis
+from core.stored_config import from_dict, to_dict
 from core.study_command import STUDY_COMMAND, level_text
 from core.study_command import study_command as command_of
+from core.study_design import StudyConfig
 
 # The verdict of "MID lowers attack accuracy at equal test accuracy" in the paper's terms; every status is shown
 # the same neutral way: a reproduction that fails is as much a finding as one that holds.
@@ -24,23 +25,23 @@ FRONTIER_WORDS = {"a": "MID dominates DP-SGD", "b": "DP-SGD dominates MID", "mix
                   "tie": "a tie", "no overlap": "cannot be compared"}
 
 
-def status(regime: dict[str, Any]) -> str:
-    return STATUS.get(regime["verdict"]["verdict"], regime["verdict"]["verdict"])
+def status(regime: Regime) -> str:
+    return STATUS.get(regime.verdict.verdict, regime.verdict.verdict)
 
 
-def study_command(results: dict[str, Any]) -> tuple[str, bool]:
+def study_command(results: StudyResults) -> tuple[str, bool]:
     """The `python -m core study` command of a study's results file, and whether it reruns exactly this study
     (see core.study_command); a config this version cannot rebuild gets the nearest command."""
     try:
-        stored = from_dict(StudyConfig, results["config"])
+        stored = from_dict(StudyConfig, results.config)
     except ConfigError:  # an older or foreign config: its command is written from the file as it stands
-        return command_of(results["config"])[0], False
+        return command_of(results.config)[0], False
     return command_of(stored)
 
 
-def machine(results: dict[str, Any]) -> str:
+def machine(results: Run) -> str:
     """Where the study ran: the GPU's name on a GPU, so CPU and GPU results are told apart."""
-    env = results.get("environment", {})
+    env = results.environment
     device = str(env.get("device", "unknown device"))
     if env.get("gpu"):
         return f"GPU {env['gpu']} ({device})"
@@ -54,58 +55,57 @@ def timings_text(timings: dict[str, float]) -> str:
     return f"{sum(timings.values()):.1f} s ({stages})" if timings else "not recorded"
 
 
-def mid_reference_line(regime: dict[str, Any]) -> str:
+def mid_reference_line(regime: Regime) -> str:
     """The verdict against the MID lambda=0 reference in words, or that a study file from before it lacks it."""
-    judged = regime.get("verdict_mid_reference")
+    judged = regime.verdict_mid_reference
     if judged is None:
         return "against the MID lambda=0 reference: not computed (a file from before it; rerun the study to add it)"
-    return f"against the MID lambda=0 reference: {judged['verdict']}. {regime['finding_mid_reference']}"
+    return f"against the MID lambda=0 reference: {judged.verdict}. {regime.finding_mid_reference}"
 
 
-def regime_accuracy(results: dict[str, Any], level: Any) -> str:
+def regime_accuracy(results: StudyResults, level: Level) -> str:
     """Which test accuracy the plot of a stored study's regime at `level` shows (core.results.accuracy_axis)."""
-    study = from_dict(StudyConfig, results["config"])
+    study = from_dict(StudyConfig, results.config)
     return accuracy_axis(to_dict(next(regime for value, regime in study.regimes() if value == level)))
 
 
-def study_figure(regime: dict[str, Any], factor: str, accuracy: str = "test accuracy") -> go.Figure:
+def study_figure(regime: Regime, factor: str, accuracy: str = "test accuracy") -> go.Figure:
     """Test accuracy (`accuracy` says which: regime_accuracy) against attack top-1 for the undefended model and
     each MID lambda, with 95% interval bars; MID's frontier rows drawn larger and joined by a dashed staircase."""
-    frontier = set(regime.get("frontier", []))
+    frontier = set(regime.frontier)
     figure = go.Figure()
     for defense in ("none", "mid"):
-        rows = [r for r in regime["rows"] if r["defense"] == defense]
+        rows = [r for r in regime.rows if r.defense == defense]
         if rows:
-            add_defense(figure, rows, defense, frontier, [f"{r['label']} ({r['seeds']} seeds)" for r in rows],
+            add_defense(figure, rows, defense, frontier, [f"{r.label} ({r.seeds} seeds)" for r in rows],
                         connect=defense == "mid")
-    return tradeoff_layout(figure, regime.get("data", {}).get("identities"),
-                           f"{factor} = {level_text(regime['level'])}: bars are 95% intervals over seeds; big "
+    return tradeoff_layout(figure, regime.data.identities if regime.data else None,
+                           f"{factor} = {level_text(regime.level)}: bars are 95% intervals over seeds; big "
                            "markers and dashes: MID's frontier", height=420, accuracy=accuracy)
 
 
-def _above(a: dict[str, Any], b: dict[str, Any]) -> tuple[bool, bool]:
+def _above(a: Estimate, b: Estimate) -> tuple[bool, bool]:
     """(a's mean above b's, a's 95% interval entirely above b's)."""
-    clear = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (a.get("low"), b.get("high")))
-    return a["value"] > b["value"], clear and a["low"] > b["high"]
+    clear = all(v is not None and math.isfinite(v) for v in (a.low, b.high))
+    return a.value > b.value, clear and a.low > b.high
 
 
-def _mid_rows(regime: dict[str, Any]) -> list[dict[str, Any]]:
-    return sorted((row for row in regime["rows"] if row["defense"] == "mid"), key=lambda row: row["lambda"])
+def _mid_rows(regime: Regime) -> list[StudyRow]:
+    return sorted((row for row in regime.rows if row.defense == "mid"), key=lambda row: row.lambda_)
 
 
-def claims(studies: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> list[dict[str, str]]:
+def claims(studies: list[StudyResults], comparisons: list[ComparisonResults]) -> list[dict[str, str]]:
     """The paper's claims (paraphrased, Wang, Zhang & Jia, AAAI 2021) beside what the stored studies and
     comparisons measured; 'not measured yet' with the command that would measure it."""
     # A regime shared by several studies (each study's level equal to their common base) counts once.
-    distinct = {r.get("sweep_hash") or f"{s['config_hash']}/{i}": r for s in studies
-                for i, r in enumerate(s["regimes"])}
+    distinct = {r.sweep_hash or f"{s.config_hash}/{i}": r for s in studies for i, r in enumerate(s.regimes)}
     regimes = list(distinct.values())
     where = f"{len(regimes)} distinct regime(s) of {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}"
     todo = f"not measured yet: `{STUDY_COMMAND}`"
 
     counts = {word: sum(status(r) == word for r in regimes) for word in STATUS.values()}
-    with_reference = [r for r in regimes if r.get("verdict_mid_reference")]
-    against_mid = {word: sum(STATUS.get(r["verdict_mid_reference"]["verdict"]) == word for r in with_reference)
+    with_reference = [r for r in regimes if r.verdict_mid_reference]
+    against_mid = {word: sum(STATUS.get(r.verdict_mid_reference.verdict) == word for r in with_reference)
                    for word in STATUS.values()}
     second = (f" Against the MID lambda=0 reference (the KL term alone), in {len(with_reference)} regime(s) where it "
               "was computed: " + ", ".join(f"{word} in {n}" for word, n in against_mid.items()) + "."
@@ -114,8 +114,8 @@ def claims(studies: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> 
               " (each regime's verdict, by the rule below)." + second) if regimes else todo
 
     trend = [_mid_rows(r) for r in regimes if len(_mid_rows(r)) >= 2]
-    lower = sum(mids[-1]["attack_top1"]["value"] < mids[0]["attack_top1"]["value"] for mids in trend)
-    costs = sum(mids[-1]["test_accuracy"]["value"] < mids[0]["test_accuracy"]["value"] for mids in trend)
+    lower = sum(mids[-1].attack_top1.value < mids[0].attack_top1.value for mids in trend)
+    costs = sum(mids[-1].test_accuracy.value < mids[0].test_accuracy.value for mids in trend)
     single = " (every stored study has a single lambda)" if regimes else ""
     strength = (f"in {lower} of {len(trend)} regime(s) with two or more lambdas, the largest lambda's mean attack "
                 f"top-1 is below the smallest's; its mean test accuracy is below in {costs} (means only, untested)."
@@ -123,10 +123,10 @@ def claims(studies: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> 
 
     spread = []
     for regime in regimes:
-        none = next((row for row in regime["rows"] if row["defense"] == "none"), None)
+        none = next((row for row in regime.rows if row.defense == "none"), None)
         mids = _mid_rows(regime)
-        if none and mids and "entropy" in none and "entropy" in mids[-1]:
-            spread.append(_above(mids[-1]["entropy"], none["entropy"]))
+        if none and mids:
+            spread.append(_above(mids[-1].entropy, none.entropy))
     entropy = (f"{where}: the largest lambda's mean prediction entropy is above the undefended model's in "
                f"{sum(a for a, _ in spread)} of {len(spread)}, with non-overlapping 95% intervals in "
                f"{sum(c for _, c in spread)}.") if spread else todo
@@ -134,9 +134,9 @@ def claims(studies: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> 
     dp = f"not measured yet (a study has no DP-SGD): `{COMPARE_COMMAND}`"
     if comparisons:
         newest = comparisons[0]
-        verdicts = "; ".join(f"{ATTACK_NAMES.get(a, a)}: {FRONTIER_WORDS.get(f['verdict'], f['verdict'])}"
-                             for a, f in newest["frontiers"].items())
-        dp = (f"comparison {newest['config_hash']} ({newest.get('data', {}).get('dataset', '?')}): {verdicts} "
+        verdicts = "; ".join(f"{ATTACK_NAMES.get(a, a)}: {FRONTIER_WORDS.get(f.verdict, f.verdict)}"
+                             for a, f in newest.frontiers.items())
+        dp = (f"comparison {newest.config_hash} ({newest.data.dataset}): {verdicts} "
               "(frontiers of attack top-1 against test accuracy; see Compare defenses).")
     return [
         {"claim": "MID lowers the accuracy of model inversion attacks at little cost in test accuracy: at matched "
@@ -150,9 +150,8 @@ def claims(studies: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> 
     ]
 
 
-def first_point(regime: dict[str, Any], label: str) -> dict[str, Any] | None:
+def first_point(regime: Regime, label: str) -> StudyPoint | None:
     """The first seed's point behind a row of a regime that has reconstructions (a shipped study keeps only the
     first seed's)."""
-    points = sorted((p for p in regime.get("points", []) if p["label"] == label and p.get("grid_path")),
-                    key=lambda p: p["seed"])
+    points = sorted((p for p in regime.points if p.label == label and p.grid_path), key=lambda p: p.seed)
     return points[0] if points else None

@@ -41,10 +41,15 @@ def point_label(defense: str, strength: float | None, epsilon: float | None = No
 
 
 def setting(entry: dict[str, Any]) -> tuple[str, float | None, str | None]:
-    """The defense setting a comparison's point or row belongs to, from its typed fields: the defense and its
-    strength, and for an output defense (of the undefended model) its label, which names its settings. Seeds of
-    one setting (and their epsilons, which differ) pool into one row."""
-    return entry["defense"], entry["strength"], entry["label"] if entry["defense"] == "output" else None
+    """The defense setting a comparison's point or row belongs to (see defense_setting)."""
+    return defense_setting(entry["defense"], entry["strength"], entry["label"])
+
+
+def defense_setting(defense: str, strength: float | None, label: str) -> tuple[str, float | None, str | None]:
+    """The defense setting of a comparison's point or row, from its typed fields: the defense and its strength,
+    and for an output defense (of the undefended model) its label, which names its settings. Seeds of one setting
+    (and their epsilons, which differ) pool into one row."""
+    return defense, strength, label if defense == "output" else None
 
 
 def _estimate(run: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:

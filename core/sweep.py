@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from core.attacks.base import queried_mode
-from core.config import SweepConfig, config_hash, to_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.executor import (
@@ -30,7 +29,9 @@ from core.files import write_json_atomic
 from core.panel import add_panel
 from core.results import accuracy_axis, attack_sink, format_estimate, results_path, summary_labels, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
+from core.stored_config import config_hash, to_dict
 from core.summaries import summarise
+from core.sweep_config import SweepConfig
 
 
 def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
@@ -98,7 +99,8 @@ def format_table(results: dict[str, Any]) -> str:
     def cell(figure: dict[str, Any], digits: int = 2) -> str:
         return format_estimate(figure, digits, sep=",")
 
-    queried = "queried_accuracy" in summary_labels(results) and all("queried_accuracy" in r for r in results["summary"])
+    queried = "queried_accuracy" in summary_labels(results["config"]) and \
+        all("queried_accuracy" in r for r in results["summary"])
     header = ["lambda", "test acc", *(["acc. as queried"] if queried else []), "attack top-1", "attack top-5",
               "feat. dist", "confidence", "entropy"]
     lines = []

@@ -16,14 +16,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.augment import augment, degrade
-from core.config import PrivacyConfig
+from core.config import EvaluatorConfig, PrivacyConfig, TrainConfig
 from core.errors import TrainingDiverged
-from core.models import kl_to_standard_normal
+from core.models import FisherfacesJudge, kl_to_standard_normal
 
 # An objective maps (model, images, labels) to the loss and the scalars worth reporting (all tensors).
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 Callback = Callable[[dict[str, float]], None]
-
 
 
 @dataclass
@@ -39,6 +38,13 @@ class TrainerConfig:
     photometric: bool = False
     seed: int = 0
     privacy: PrivacyConfig | None = None  # DP-SGD through Opacus when set and enabled
+
+    @classmethod
+    def for_target(cls, train: TrainConfig) -> TrainerConfig:
+        """A target's training, as its config says."""
+        return cls(epochs=train.epochs, batch_size=train.batch_size, lr=train.lr, weight_decay=train.weight_decay,
+                   augment_shift=train.augment_shift, photometric=train.photometric, seed=train.seed,
+                   privacy=train.privacy)
 
 
 def smoothed_cross_entropy(logits: torch.Tensor, y: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -151,3 +157,17 @@ class Trainer:
             private.close()
         model.eval()
         return history
+
+
+def fit_judge(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: EvaluatorConfig, epochs: int, lr: float,
+              seed: int, device: torch.device, on_epoch_end: list[Callback]) -> list[dict[str, float]]:
+    """Fit a judge to (x, y): Fisherfaces in closed form (no epochs, no history), a net by `epochs` of
+    cross-entropy at `lr` with the judge's batch size and augmentation; returns the training history."""
+    if isinstance(model, FisherfacesJudge):
+        model.fit(x, y).to(device)
+        return []
+    trainer = Trainer(model, cross_entropy_objective, TrainerConfig(
+        epochs=epochs, batch_size=config.batch_size, lr=lr, weight_decay=1e-4,
+        augment_shift=config.augment_shift, photometric=config.photometric, seed=seed,
+    ), on_epoch_end=on_epoch_end)
+    return trainer.run(x, y, device)

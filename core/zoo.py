@@ -19,15 +19,16 @@ import torch.nn.functional as F
 from safetensors.torch import save as save_safetensors
 
 from core.attacks.base import to_uint8
-from core.config import SweepConfig, sweep_defaults
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_atomic, write_json_atomic
 from core.gallery import MANIFEST, ZOO_DIR
 from core.metrics import log_probs
 from core.models import TargetNet
+from core.presets import sweep_defaults
 from core.runtime import seed_everything, timestamp
 from core.sweep import run_sweep
+from core.sweep_config import SweepConfig
 
 # The zoo keeps a few evenly spaced frames of each attack's trajectory at half resolution, the last one left out
 # (it is the final reconstruction, kept whole at 8 bits): both datasets' sweeps under three attacks, with the
@@ -56,7 +57,7 @@ def half_precision_agreement(model: TargetNet, half: dict[str, torch.Tensor], da
 
 
 # The datasets and attacks whose default sweeps ship. LFW's sweeps join as ("orl", "lfw"), and the inversion
-# network's as core.config.ATTACKS, once they are in the store (`python -m core sweep --dataset D --attack A`),
+# network's as core.attack_config.ATTACKS, once they are in the store (`python -m core sweep --dataset D --attack A`),
 # so that the rebuild only exports.
 ZOO_DATASETS = ("orl",)
 ZOO_ATTACKS = ("miface", "gmi", "inversion")

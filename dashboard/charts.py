@@ -1,37 +1,52 @@
 """Plotly figures shared by the pages: the privacy-utility tradeoff and the prediction spread."""
 
+from dataclasses import dataclass
+
 import plotly.graph_objects as go
 
 from core.figures import error_bars
 from core.gallery import Sweep
+from core.result_types import Estimate, SweepRow, SweepRun
 from core.results import accuracy_axis
 
 
-def _points(rows: list[dict], name: str, colour: str, hint: str, queried: str | None = None) -> go.Scatter:
+@dataclass(frozen=True)
+class Point:
+    """One point of a sweep's tradeoff plot: a summary row (core.result_types.SweepRow), or a single run shown
+    as one (run_as_point)."""
+
+    lambda_: float
+    test_accuracy: Estimate
+    attack_top1: Estimate
+    queried_accuracy: Estimate | None = None
+
+
+def _points(rows: list[SweepRow | Point], name: str, colour: str, hint: str,
+            queried: str | None = None) -> go.Scatter:
     """`queried`: the mode the attacker queried when it is not the deployed one; each point's hover then also
     gives that function's test accuracy (a summary row's queried_accuracy)."""
-    ordered = sorted(rows, key=lambda r: r["lambda"])
-    queried = queried if all("queried_accuracy" in r for r in ordered) else None
+    ordered = sorted(rows, key=lambda r: r.lambda_)
+    queried = queried if all(r.queried_accuracy is not None for r in ordered) else None
     also = f"<br>test accuracy as queried ({queried}) %{{hovertext}}" if queried else ""
     return go.Scatter(
-        x=[r["attack_top1"]["value"] for r in ordered], y=[r["test_accuracy"]["value"] for r in ordered],
-        mode="lines+markers+text", customdata=[r["lambda"] for r in ordered], name=name,
+        x=[r.attack_top1.value for r in ordered], y=[r.test_accuracy.value for r in ordered],
+        mode="lines+markers+text", customdata=[r.lambda_ for r in ordered], name=name,
         # customdata stays the lambda alone: a click on a point selects it (dashboard.state)
-        hovertext=[f"{r['queried_accuracy']['value']:.2f}" for r in ordered] if queried else None,
+        hovertext=[f"{r.queried_accuracy.value:.2f}" for r in ordered] if queried else None,
         # Label only the ends (the chosen point's label is the ring's): the small lambdas sit on top of each
         # other. Labels that stay put also let the live chart redraw in place (Plotly.react drops a label that
         # moves from one point of a trace to another).
-        text=[f"λ={r['lambda']:g}" if i in (0, len(ordered) - 1) else "" for i, r in enumerate(ordered)],
+        text=[f"λ={r.lambda_:g}" if i in (0, len(ordered) - 1) else "" for i, r in enumerate(ordered)],
         textposition="middle left", marker={"size": 11, "color": colour}, line={"color": colour},
         hovertemplate=f"lambda = %{{customdata:g}}<br>attack top-1 %{{x:.2f}}<br>test accuracy %{{y:.2f}}"
                       f"{also}<extra>{hint}</extra>",
-        error_x=error_bars(ordered, "attack_top1"), error_y=error_bars(ordered, "test_accuracy"),
+        error_x=error_bars([r.attack_top1 for r in ordered]), error_y=error_bars([r.test_accuracy for r in ordered]),
     )
 
 
-def run_as_row(run: dict) -> dict:
-    """A single finished run in the shape of a summary row, to plot beside a sweep's points."""
-    return {"lambda": run["lambda"], "test_accuracy": run["test"]["accuracy"], "attack_top1": run["attack"]["top1"]}
+def run_as_point(run: SweepRun) -> Point:
+    """A single finished run as a point, to plot beside a sweep's rows."""
+    return Point(run.lambda_, run.test.accuracy, run.attack.top1)
 
 
 OTHER_COLOURS = ("#2ca02c", "#9467bd", "#8c564b")
@@ -42,15 +57,16 @@ OTHER_JUDGE = "scored by another judge"
 
 
 def sweep_tradeoff(sweep: Sweep, chosen: float | None = None, name: str = "stored",
-                   others: list[tuple[str, list[dict]]] | None = None, pending: list[dict] | None = None) -> go.Figure:
+                   others: list[tuple[str, list[SweepRow]]] | None = None,
+                   pending: list[SweepRun] | None = None) -> go.Figure:
     """A sweep's tradeoff plot, as Explore and the Train page both draw it: one curve through every point its
     judge scored (a joined sweep's shipped and trained-here points alike), the points trained here marked in a
     second colour, the points another judge scored apart; `pending` runs (a job still going) marked too."""
-    rows = [r for r in sweep.results["summary"] if not r.get("other_judge")]
-    added = [r for r in rows if r.get("origin") == TRAINED_HERE and sweep.origin != TRAINED_HERE]
-    foreign = [r for r in sweep.results["summary"] if r.get("other_judge")]
-    return tradeoff_figure(rows, chosen, added + [run_as_row(r) for r in pending or []], name, others, foreign,
-                           sweep.results["config"])
+    rows = [r for r in sweep.typed.summary if not r.other_judge]
+    added = [r for r in rows if r.origin == TRAINED_HERE and sweep.origin != TRAINED_HERE]
+    foreign = [r for r in sweep.typed.summary if r.other_judge]
+    return tradeoff_figure(rows, chosen, added + [run_as_point(r) for r in pending or []], name, others, foreign,
+                           sweep.typed.config)
 
 
 def _queried(config: dict | None) -> str | None:
@@ -60,9 +76,9 @@ def _queried(config: dict | None) -> str | None:
     return config["attack"]["view"]
 
 
-def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[dict] | None = None,
-                    name: str = "stored", others: list[tuple[str, list[dict]]] | None = None,
-                    foreign: list[dict] | None = None, config: dict | None = None) -> go.Figure:
+def tradeoff_figure(rows: list[SweepRow], chosen: float | None = None, added: list[SweepRow | Point] | None = None,
+                    name: str = "stored", others: list[tuple[str, list[SweepRow]]] | None = None,
+                    foreign: list[SweepRow] | None = None, config: dict | None = None) -> go.Figure:
     """Test accuracy against attack accuracy, one point per lambda with 95% interval bars; the chosen lambda
     ringed; `added` rows (models trained here) in a second colour; `others`, (name, rows) of the same models
     under other attacks, as thinner curves; `foreign` rows (scored by another judge) as hollow points apart.
@@ -79,9 +95,9 @@ def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[d
         trace.update(marker={"size": 7, "symbol": "diamond"}, line={"dash": "dot"}, opacity=0.8, text=None)
         figure.add_trace(trace)
     if chosen is not None:
-        pick = next(r for r in [*rows, *(foreign or [])] if r["lambda"] == chosen)
+        pick = next(r for r in [*rows, *(foreign or [])] if r.lambda_ == chosen)
         figure.add_trace(go.Scatter(
-            x=[pick["attack_top1"]["value"]], y=[pick["test_accuracy"]["value"]], mode="markers+text",
+            x=[pick.attack_top1.value], y=[pick.test_accuracy.value], mode="markers+text",
             text=[f"λ={chosen:g}"], textposition="top right", textfont={"color": "red", "size": 13},
             hoverinfo="skip", showlegend=False, name="chosen",
             marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "red"}}))
@@ -98,12 +114,12 @@ def tradeoff_figure(rows: list[dict], chosen: float | None = None, added: list[d
 
 def spread_figure(sweep: Sweep, chosen: float) -> go.Figure | None:
     runs = [sweep.run(sweep.lambdas[0]), sweep.run(chosen)]
-    if any("rank_mass" not in run["test"] for run in runs):
+    if any(not run.test.rank_mass for run in runs):
         return None
     figure = go.Figure()
     for run, colour in zip(runs, ("#1f77b4", "#d62728"), strict=True):
-        mass = run["test"]["rank_mass"]
-        figure.add_trace(go.Bar(x=list(range(1, len(mass) + 1)), y=mass, name=f"lambda = {run['lambda']:g}",
+        mass = run.test.rank_mass
+        figure.add_trace(go.Bar(x=list(range(1, len(mass) + 1)), y=mass, name=f"lambda = {run.lambda_:g}",
                                 marker_color=colour))
     figure.update_layout(
         barmode="group", height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},

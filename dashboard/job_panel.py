@@ -4,8 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from core.jobs import JOBS, Job
+from core.result_types import SweepRun
 from dashboard import loaders
-from dashboard.charts import run_as_row, sweep_tradeoff, tradeoff_figure
+from dashboard.charts import run_as_point, sweep_tradeoff, tradeoff_figure
 from dashboard.text import plain
 
 
@@ -48,20 +49,22 @@ def job_panel(job_key: str, base_key: str) -> None:
             st.caption("Training curves, one line per model (mean over each epoch's batches).")
             for column, figure in zip(st.columns(3), ("loss", "accuracy", "kl"), strict=True):
                 column.line_chart(curves, x="epoch", y=figure, color="model", height=220)
-        if job.runs:
+        # The job's finished runs, as the sweep will store them (core.sweep).
+        runs = [SweepRun.model_validate(run, strict=False) for run in job.runs]
+        if runs:
             st.dataframe(pd.DataFrame([{
-                "lambda": run["lambda"], "seed": run["seed"], "test accuracy": run["test"]["accuracy"]["value"],
-                "attack top-1": run["attack"]["top1"]["value"], "attack top-5": run["attack"]["top5"]["value"],
-                "model": run["target_key"], "reused": run["reused"]["target"]} for run in job.runs]),
+                "lambda": run.lambda_, "seed": run.seed, "test accuracy": run.test.accuracy.value,
+                "attack top-1": run.attack.top1.value, "attack top-5": run.attack.top5.value,
+                "model": run.target_key, "reused": run.reused["target"]} for run in runs]),
                 hide_index=True, width="stretch")
         # The sweep as Explore shows it: once the job's results file is written, its points are the sweep's own.
         base_sweep = {s.key: s for s in loaders.sweeps()}.get(st.session_state.get(base_key))
         if base_sweep is not None:
-            shown = {(r["lambda"], r["seed"], r["target_key"]) for r in base_sweep.results["runs"]}
-            pending = [r for r in job.runs if (r["lambda"], r["seed"], r["target_key"]) not in shown]
+            shown = {(r.lambda_, r.seed, r.target_key) for r in base_sweep.typed.runs}
+            pending = [r for r in runs if (r.lambda_, r.seed, r.target_key) not in shown]
             st.plotly_chart(sweep_tradeoff(base_sweep, pending=pending), width="stretch", key=f"{job_key}_tradeoff")
-        elif job.runs:
-            st.plotly_chart(tradeoff_figure([], added=[run_as_row(r) for r in job.runs]), width="stretch",
+        elif runs:
+            st.plotly_chart(tradeoff_figure([], added=[run_as_point(r) for r in runs]), width="stretch",
                             key=f"{job_key}_tradeoff")
 
     panel()

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from core.gallery import Sweep, metric_delta
+from core.result_types import Estimate
 from core.stats import within_noise
 from core.story import interval_text, lambda_changes, lambda_sentence
 from dashboard.state import lambda_text
@@ -24,8 +25,8 @@ CARDS = [
 ]
 
 
-def interval(figure: dict[str, Any], digits: int = 2) -> str:
-    low, high = figure.get("low"), figure.get("high")
+def interval(figure: Estimate, digits: int = 2) -> str:
+    low, high = figure.low, figure.high
     if low is None or high is None:
         return "no interval (a single value)"
     return f"95% interval [{low:.{digits}f}, {high:.{digits}f}]"
@@ -42,30 +43,31 @@ def delta_colour(delta: str, better: str, noise: bool) -> str:
 
 def comparable(sweep: Sweep, mid_lambda: float) -> bool:
     """Whether a lambda's attack figures may be set against lambda = 0's: the same judge scored both."""
-    return sweep.row(mid_lambda).get("other_judge") == sweep.row(sweep.lambdas[0]).get("other_judge")
+    return sweep.row(mid_lambda).other_judge == sweep.row(sweep.lambdas[0]).other_judge
 
 
 def lambda_panel(sweep: Sweep, mid_lambda: float) -> dict[str, Any]:
     """The cards (label, value, delta or None, colour, help) and the sentence (None where the attack's figures are
     not compared with lambda = 0's) that Explore shows at one lambda."""
     row, base = sweep.row(mid_lambda), sweep.row(sweep.lambdas[0])
-    judge = row.get("evaluator", sweep.results["evaluator"])
+    judge = row.evaluator or sweep.typed.evaluator
     same_judge = comparable(sweep, mid_lambda)
-    changes = lambda_changes(sweep.results, mid_lambda)
+    changes = lambda_changes(sweep.typed, mid_lambda)
     cards = []
     for name, label, better, digits, help_text in CARDS:
-        delta = metric_delta(row[name], base[name]) if same_judge or name == "test_accuracy" else None
+        figure = getattr(row, name)
+        delta = metric_delta(figure, getattr(base, name)) if same_judge or name == "test_accuracy" else None
         shown = delta is not None and mid_lambda != sweep.lambdas[0]
         change = f" Change from λ=0: {interval_text(changes[name], digits)} (95% interval)." if shown else ""
         delta_text = f"{delta:+.{digits}f} vs λ=0" if shown else None
         cards.append({
-            "label": label, "value": f"{row[name]['value']:.{digits}f}", "delta": delta_text,
+            "label": label, "value": f"{figure.value:.{digits}f}", "delta": delta_text,
             "colour": None if delta_text is None else delta_colour(
                 delta_text, better, not same_judge or within_noise(changes[name])),
-            "help": (f"{help_text.format(real=judge['real_image_distance']['value'])} "
-                     f"{interval(row[name], digits)}.{change}"),
+            "help": (f"{help_text.format(real=judge.real_image_distance.value)} "
+                     f"{interval(figure, digits)}.{change}"),
         })
-    return {"cards": cards, "sentence": lambda_sentence(sweep.results, mid_lambda) if same_judge else None}
+    return {"cards": cards, "sentence": lambda_sentence(sweep.typed, mid_lambda) if same_judge else None}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

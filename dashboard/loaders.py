@@ -13,11 +13,13 @@ import streamlit as st
 from PIL import Image
 
 from core import gallery
-from core.config import DEFAULT_STUDY_SUITE, data_root, results_root
 from core.errors import SchemaError
 from core.files import read_regular
 from core.gallery import Sweep, available_sweeps, original_faces, photos_changed
-from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, read_results
+from core.paths import data_root, results_root
+from core.presets import DEFAULT_STUDY_SUITE
+from core.result_types import ComparisonResults, Run, StudyResults
+from core.results import COMPARISONS_DIR, STUDIES_DIR, list_results, read_typed
 from dashboard.state import lambda_text
 from dashboard.text import plain
 
@@ -84,7 +86,7 @@ def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str], str]
 def sweep_originals(sweep: Sweep) -> tuple[np.ndarray, list[str]]:
     """One photo per person of a sweep from today's dataset, and the names, with a warning on the page when they
     are not the photos the sweep's results came from; raises core.data.DataError when the dataset is missing."""
-    faces, names, fingerprint = originals(sweep.results["config"]["target"]["data"], str(data_root()))
+    faces, names, fingerprint = originals(sweep.typed.config["target"]["data"], str(data_root()))
     if changed := photos_changed(sweep, fingerprint):
         st.warning(changed)
     return faces, names
@@ -119,14 +121,14 @@ def sweep_selector(label: str, help_text: str, container=st) -> Sweep:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _results(path: str, mtime: float, kind: str) -> tuple[dict | None, str]:
+def _results(path: str, mtime: float, kind: str) -> tuple[Run | None, str]:
     try:
-        return read_results(Path(path), kind), ""
+        return read_typed(Path(path), kind), ""
     except SchemaError as error:
         return None, str(error)
 
 
-def readable(kind: str, files: list[Path], command: str) -> list[tuple[Path, dict]]:
+def readable(kind: str, files: list[Path], command: str) -> list[tuple[Path, Run]]:
     """Every valid results file of a kind with its path, re-read when the file changes; an invalid one is named
     on the page with what is wrong and skipped (files are replaced atomically, so one being written appears whole
     or not at all)."""
@@ -144,21 +146,21 @@ def readable(kind: str, files: list[Path], command: str) -> list[tuple[Path, dic
     return found
 
 
-def comparisons() -> list[tuple[Path, dict]]:
+def comparisons() -> list[tuple[Path, ComparisonResults]]:
     """The shipped comparisons, newest made first (a checkout gives shipped files arbitrary modification times:
     their own 'created' orders them), then the results folder's, newest first."""
     command = "python -m core compare"
     shipped = readable("comparison", list_results(COMPARISONS_DIR, "comparison"), command)
-    return [*sorted(shipped, key=lambda item: item[1].get("created", ""), reverse=True),
+    return [*sorted(shipped, key=lambda item: item[1].created, reverse=True),
             *readable("comparison", list_results(results_root(), "comparison"), command)]
 
 
-def studies() -> list[tuple[Path, dict]]:
+def studies() -> list[tuple[Path, StudyResults]]:
     """The shipped regime studies in the default study's order (the attack first), then the results folder's,
     newest first."""
     order = [factor for factor, _ in DEFAULT_STUDY_SUITE]
     shipped = readable("study", list_results(STUDIES_DIR, "study"), "python -m core study")
-    shipped.sort(key=lambda item: order.index(item[1]["factor"]) if item[1]["factor"] in order else len(order))
+    shipped.sort(key=lambda item: order.index(item[1].factor) if item[1].factor in order else len(order))
     return [*shipped, *readable("study", list_results(results_root(), "study"), "python -m core study")]
 
 

@@ -9,9 +9,10 @@ import math
 
 import streamlit as st
 
-from core.config import ATTACKS, parse_number
+from core.attack_config import ATTACKS
 from core.errors import ConfigError
 from core.gallery import Sweep
+from core.limits import parse_number
 from core.story import DEFAULT_PEOPLE, default_lambda, featured_index
 from dashboard.text import plain
 
@@ -71,8 +72,8 @@ def _choose(label: str, options: list[str], key: str, help_text: str) -> str:
 
 
 def _setting(sweep: Sweep) -> dict[str, str]:
-    config = sweep.results["config"]
-    return {"data": sweep.results["data"]["dataset"], "attack": config["attack"]["attack"],
+    config = sweep.typed.config
+    return {"data": sweep.typed.data.dataset, "attack": config["attack"]["attack"],
             "view": config["attack"]["view"], "sweep": sweep.key}
 
 
@@ -81,7 +82,7 @@ def pick_sweep(sweeps: list[Sweep]) -> Sweep:
     session starts on core.story.FEATURED's sweep (GMI, on LFW when it is stored)."""
     _from_url_once()
     if "sweep" not in st.session_state:
-        st.session_state.update(_setting(sweeps[featured_index([s.results for s in sweeps])]))
+        st.session_state.update(_setting(sweeps[featured_index([s.typed for s in sweeps])]))
     wanted_key = st.session_state.pop("_url_sweep", None)
     by_key = {s.key: s for s in sweeps}
     # A link to a results file that has since joined a sweep (core.gallery.join_sweeps) opens that sweep.
@@ -121,7 +122,7 @@ def lambda_text(value: float) -> str:
 def pick_lambda(sweep: Sweep) -> float:
     """The lambda slider, snapped to the sweep's grid (a value from a link or another sweep moves to the nearest)."""
     grid = sweep.lambdas
-    wanted = st.session_state.pop("_url_lam", st.session_state.get("lam", default_lambda(sweep.results)))
+    wanted = st.session_state.pop("_url_lam", st.session_state.get("lam", default_lambda(sweep.typed)))
     if wanted not in grid:
         wanted = min(grid, key=lambda v: abs(math.log10(v + 1e-6) - math.log10(max(wanted, 0) + 1e-6)))
     st.session_state["lam"] = wanted

@@ -12,7 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core.config import AttackConfig, EvaluatorConfig, MIFaceConfig, SweepConfig, TargetConfig, TrainConfig, data_root
+from core.attack_config import AttackConfig, MIFaceConfig
+from core.config import EvaluatorConfig, TargetConfig, TrainConfig
+from core.paths import data_root
+from core.sweep_config import SweepConfig
 
 
 def require(path: Path, what: str) -> Path:

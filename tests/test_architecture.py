@@ -94,13 +94,8 @@ def violations(sources: dict[str, str]) -> list[str]:
     return found
 
 
-# Known and owned: the Compare page's table rows come from core.compare, which loads the engine; they move to a
-# torch-free module with the other summaries (issue 19, section 1). Remove the line when they do.
-KNOWN = {"dashboard.app_pages.compare loads torch when a page imports it"}
-
-
 def test_the_import_rules_hold():
-    assert [sentence for sentence in violations(SOURCES) if sentence not in KNOWN] == []
+    assert violations(SOURCES) == []
 
 
 def _with(module: str, source: str) -> dict[str, str]:
@@ -120,7 +115,7 @@ def _with(module: str, source: str) -> dict[str, str]:
 def test_each_rule_fails_when_broken(sources, expected):
     """The same check on a copy of the sources with one module rewritten; the last case is relative imports
     that break nothing."""
-    found = [sentence for sentence in violations(sources) if sentence not in KNOWN]
+    found = violations(sources)
     if expected is None:
         assert found == []
     else:

@@ -6,27 +6,26 @@ import dataclasses
 import pytest
 import torch
 
-from core.attacks import attacker_query
-from core.attacks.inversion import encode_vector
-from core.config import (
+from core.attack_config import (
     AttackConfig,
     GMIConfig,
     InversionConfig,
     MIFaceConfig,
     PriorConfig,
-    config_hash,
     framed_for,
-    hash_view,
     paper_gmi,
-    sweep_defaults,
     with_gmi_recipe,
 )
+from core.attacks import attacker_query
+from core.attacks.inversion import encode_vector
 from core.data import PreparedData
 from core.engine import SHIPPED, Engine
 from core.entries import AttackRun
 from core.metrics import log_probs
+from core.presets import sweep_defaults
 from core.prior import GAN
 from core.store import Store
+from core.stored_config import config_hash, hash_view
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from core.config import data_root, results_root, store_root
+from core.paths import data_root, results_root, store_root
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
@@ -47,7 +47,9 @@ def test_every_attacks_knobs_name_the_comparisons_and_studies_that_run_it():
     reach its hash: `compare --top-k 3` or `--latent-bound 0` is another comparison, not the default's file."""
     import dataclasses
 
-    from core.config import ComparisonConfig, StudyConfig, config_hash
+    from core.stored_config import config_hash
+    from core.study_design import StudyConfig
+    from core.sweep_config import ComparisonConfig
 
     sweeps = [_config(), _config("--top-k", "3"), _config("--latent-bound", "0")]
     assert len({config_hash(sweep) for sweep in sweeps}) == 1  # MI-Face uses neither knob
@@ -102,7 +104,7 @@ def _config(*argv: str):
 
 
 def test_each_dataset_gets_its_defaults_and_options_override_them():
-    from core.config import config_hash
+    from core.stored_config import config_hash
     from core.zoo import ZOO_ATTACKS, ZOO_DATASETS, default_zoo_sweeps
 
     assert [config_hash(_config("--dataset", d, "--attack", a)) for d in ZOO_DATASETS
@@ -132,7 +134,8 @@ def test_a_study_writes_the_command_line_that_rebuilds_it(options):
     import shlex
 
     import core.__main__ as cli
-    from core.config import config_hash, sweep_defaults
+    from core.presets import sweep_defaults
+    from core.stored_config import config_hash
     from core.study_command import study_command
 
     parser = cli.build_parser()

@@ -9,7 +9,9 @@ from conftest import shown
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.config import AttackConfig, ComparisonConfig, SweepConfig, to_dict
+from core.attack_config import AttackConfig
+from core.stored_config import to_dict
+from core.sweep_config import ComparisonConfig, SweepConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "dashboard" / "app_pages" / "compare.py")

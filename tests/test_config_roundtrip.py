@@ -5,6 +5,7 @@ rebuild under the hash they were stored with, and every shipped results file and
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import typing
 from pathlib import Path
@@ -12,41 +13,32 @@ from typing import Any
 
 import pytest
 
-from core import config as config_module
-from core.config import (
-    AttackConfig,
-    ComparisonConfig,
-    ConfigError,
-    DataConfig,
-    EvaluatorConfig,
-    ModelConfig,
-    OutputDefenseConfig,
-    PriorConfig,
-    StudyConfig,
-    SweepConfig,
-    TargetConfig,
-    config_hash,
-    from_dict,
-    hash_view,
-    to_dict,
-)
+from core.attack_config import AttackConfig, GMIConfig, MIFaceConfig, OutputDefenseConfig, PriorConfig
+from core.config import DataConfig, EvaluatorConfig, ModelConfig, TargetConfig
+from core.errors import ConfigError
+from core.stored_config import config_hash, from_dict, hash_view, to_dict
+from core.study_design import StudyConfig
+from core.sweep_config import ComparisonConfig, SweepConfig
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-CONFIG_CLASSES = [value for value in vars(config_module).values()
+# Every config class, from each module that defines them.
+CONFIG_MODULES = [importlib.import_module(f"core.{name}")
+                  for name in ("config", "attack_config", "sweep_config", "study_design")]
+CONFIG_CLASSES = [value for module in CONFIG_MODULES for value in vars(module).values()
                   if isinstance(value, type) and dataclasses.is_dataclass(value)
-                  and value.__module__ == config_module.__name__]
+                  and value.__module__ == module.__name__]
 
 # Values the generic rule in `_changed` cannot guess: choices, ranges, and lists.
 NON_DEFAULT: dict[tuple[type, str], Any] = {
     (DataConfig, "dataset"): "lfw", (DataConfig, "folder"): "faces", (DataConfig, "train_fraction"): 0.6,
     (ModelConfig, "head"): "linear", (ModelConfig, "predict_mode"): "mean", (ModelConfig, "norm"): "group",
-    (config_module.MIFaceConfig, "start"): "gray", (PriorConfig, "image_size"): 32,
+    (MIFaceConfig, "start"): "gray", (PriorConfig, "image_size"): 32,
     (OutputDefenseConfig, "kind"): "round", (AttackConfig, "attack"): "inversion", (AttackConfig, "view"): "mu",
     (SweepConfig, "lambdas"): (0.0, 0.5), (SweepConfig, "seeds"): (1, 2, 3),
     (ComparisonConfig, "attacks"): ("inversion",), (ComparisonConfig, "noise_multipliers"): (1.5,),
     (ComparisonConfig, "outputs"): (OutputDefenseConfig("noise", noise_std=0.3),),
     (StudyConfig, "factor"): "depth", (StudyConfig, "levels"): (2, 4),
-    (config_module.GMIConfig, "recipe"): "paper", (config_module.GMIConfig, "momentum"): 0.5,
+    (GMIConfig, "recipe"): "paper", (GMIConfig, "momentum"): 0.5,
     (EvaluatorConfig, "arch"): "pca_lda", (EvaluatorConfig, "lda_shrinkage"): 0.3,
 }
 # AttackConfig.public: the held-out public set goes with MI-Face only, so it has an instance of its own below.
@@ -116,7 +108,7 @@ def test_added_fields_at_their_old_value_survive_a_results_file():
     """The bug this guards against: the judge trained with photometric augmentation, or GMI unbounded, came back
     from its results file with today's defaults, and so under another hash."""
     sweep = SweepConfig(evaluator=EvaluatorConfig(photometric=True),
-                        attack=AttackConfig(attack="gmi", gmi=config_module.GMIConfig(latent_bound=0.0)))
+                        attack=AttackConfig(attack="gmi", gmi=GMIConfig(latent_bound=0.0)))
     for stored in (to_dict(sweep), hash_view(sweep)):
         again = from_dict(SweepConfig, json.loads(json.dumps(stored)))
         assert again.evaluator.photometric is True and again.attack.gmi.latent_bound == 0.0

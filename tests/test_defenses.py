@@ -12,25 +12,17 @@ import pytest
 import torch
 from opacus.accountants import RDPAccountant
 
+from core.attack_config import AttackConfig, InversionConfig, OutputDefenseConfig
 from core.attacks.base import defend_output
 from core.compare import format_comparison, frontier_report, run_comparison
-from core.config import (
-    AttackConfig,
-    ComparisonConfig,
-    ConfigError,
-    InversionConfig,
-    ModelConfig,
-    OutputDefenseConfig,
-    PrivacyConfig,
-    TargetConfig,
-    TrainConfig,
-    config_hash,
-    hash_view,
-)
+from core.config import ModelConfig, PrivacyConfig, TargetConfig, TrainConfig
 from core.engine import Engine
+from core.errors import ConfigError
 from core.models import TargetNet
 from core.store import Store
+from core.stored_config import config_hash, hash_view
 from core.summaries import compare_frontiers, frontier
+from core.sweep_config import ComparisonConfig
 from core.train import Trainer, TrainerConfig, cross_entropy_objective
 from tests.conftest import SHORT, run_cli
 from tests.tiny_cli import shrink
@@ -160,6 +152,7 @@ def tiny_comparison() -> ComparisonConfig:
 
 def test_tiny_comparison_on_real_orl_runs_end_to_end_and_writes_a_report(data_dir: Path, tmp_path: Path) -> None:
     from core.report import write_report
+    from core.results import read_typed
 
     config = tiny_comparison()
     engine = Engine(Store(tmp_path / "store"), data_dir, torch.device("cpu"))
@@ -182,7 +175,8 @@ def test_tiny_comparison_on_real_orl_runs_end_to_end_and_writes_a_report(data_di
     # Everything is stored: a second run trains and attacks nothing.
     again = run_comparison(config, engine, tmp_path / "results")
     assert all(p["reused"] and all(a["reused"] for a in p["attacks"].values()) for p in again["points"])
-    written = {p.name for p in write_report(results, tmp_path / "report", png=False)}
+    stored = read_typed(tmp_path / "results" / f"comparison_{results['config_hash']}.json", "comparison")
+    written = {p.name for p in write_report(stored, tmp_path / "report", png=False)}
     assert {"comparison.csv", "comparison.md", "tradeoff_miface.html", "spread_entropy.html"} <= written
     markdown = (tmp_path / "report" / "comparison.md").read_text()
     assert "| DP-SGD | DP-SGD noise=2 (eps=" in markdown and results["frontiers"]["miface"]["sentence"] in markdown

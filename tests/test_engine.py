@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 
+from core.attack_config import ATTACKS, AttackConfig
 from core.attacks import REGISTRY, AttackInputs
-from core.config import ATTACKS, AttackConfig
 from core.engine import Engine
 from core.store import Store
 

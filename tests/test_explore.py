@@ -25,7 +25,7 @@ def explore(tmp_path, monkeypatch, data_dir):
 def featured():
     """The sweep Explore opens on: GMI on the zoo's ORL models while no LFW sweep ships."""
     zoo = load_zoo()
-    return zoo[featured_index([s.results for s in zoo])]
+    return zoo[featured_index([s.typed for s in zoo])]
 
 
 def components(app: AppTest) -> list[dict]:
@@ -68,7 +68,7 @@ def test_first_screen_shows_faces_metrics_and_plots(explore):
 def test_the_tradeoff_plot_has_one_curve_per_attack_and_the_attack_selector_switches(explore):
     app = explore.run()
     names = [trace.get("name") for trace in tradeoff(app)[0]["data"]]
-    others = [ATTACK_NAMES[s.results["config"]["attack"]["attack"]] for s in attack_siblings(featured(), load_zoo())]
+    others = [ATTACK_NAMES[s.typed.config["attack"]["attack"]] for s in attack_siblings(featured(), load_zoo())]
     assert names[:1 + len(others)] == ["GMI (GAN prior) (shown)", *others] and "MI-Face" in others
     gmi_images = [image.value for image in app.image]
     assert app.selectbox[0].label == "Dataset" and app.selectbox[1].label == "Attack"
@@ -83,7 +83,7 @@ def test_the_tradeoff_plot_has_one_curve_per_attack_and_the_attack_selector_swit
 def test_moving_lambda_changes_the_images_and_the_metrics(explore):
     app = explore.run()
     zoo = featured()
-    assert app.select_slider[0].value == default_lambda(zoo.results) != zoo.lambdas[-1]
+    assert app.select_slider[0].value == default_lambda(zoo.typed) != zoo.lambdas[-1]
     before_images = [image.value for image in app.image]
     before_metrics = metric_values(app)
     app.select_slider[0].set_value(zoo.lambdas[-1]).run()
@@ -91,7 +91,7 @@ def test_moving_lambda_changes_the_images_and_the_metrics(explore):
     assert metric_values(app) != before_metrics
     assert after_images[0::3] == before_images[0::3] and after_images[1::3] == before_images[1::3]
     assert after_images[2::3] != before_images[2::3]
-    expected = f"{zoo.row(zoo.lambdas[-1])['test_accuracy']['value']:.2f}"
+    expected = f"{zoo.row(zoo.lambdas[-1]).test_accuracy.value:.2f}"
     assert metric_values(app)[0] == expected
 
 
@@ -115,7 +115,7 @@ def test_nonsense_url_values_are_ignored_with_a_notice(explore):
     explore.query_params["lam"] = "nan"
     explore.query_params["view"] = "../secret"
     app = explore.run()
-    assert not app.exception and app.select_slider[0].value == default_lambda(featured().results)
+    assert not app.exception and app.select_slider[0].value == default_lambda(featured().typed)
     notices = " ".join(toast.value for toast in app.toast)
     assert "lam" in notices and "secret" in notices
 
@@ -143,7 +143,7 @@ def test_the_highlight_ring_follows_the_slider(explore):
     plotted ones, keyed by the slider's own text."""
     app = explore.run()
     zoo = featured()
-    for value in (default_lambda(zoo.results), zoo.lambdas[-1]):
+    for value in (default_lambda(zoo.typed), zoo.lambdas[-1]):
         app.select_slider[0].set_value(value).run()
         figure, ring = tradeoff(app)
         highlight = figure["data"][ring["trace"]]
@@ -194,12 +194,12 @@ def test_the_sentence_and_the_card_colours_follow_the_interval_rule(explore):
     when the test accuracy's or the attack's change is. (core/story.py's unit tests cover both cases.)"""
     app = explore.run()
     zoo, value = featured(), app.select_slider[0].value
-    changes = lambda_changes(zoo.results, value)
+    changes = lambda_changes(zoo.typed, value)
     cards = ("test_accuracy", "attack_top1", "attack_top5", "feature_distance")
     colours = [card["colour"] for card in panel(app)["cards"]]
     assert [colour == "gray" for colour in colours] == [within_noise(changes[name]) for name in cards]
     assert changes["test_accuracy"]["high"] < 0 and colours[0] == "red"  # accuracy falls: an alarm
-    sentence = lambda_sentence(zoo.results, value)
+    sentence = lambda_sentence(zoo.typed, value)
     noise = within_noise(changes["test_accuracy"]) or within_noise(changes["attack_top1"])
     assert ("within the noise" in sentence) == noise and panel(app)["sentence"] == sentence
 
@@ -235,15 +235,15 @@ def test_the_cards_and_sentence_of_every_lambda_are_sent_with_the_page(explore):
     colours = set()
     for value in zoo.lambdas:
         row, base, shown = zoo.row(value), zoo.row(zoo.lambdas[0]), panels[f"{value:g}"]
-        assert [card["value"] for card in shown["cards"]] == [f"{row[name]['value']:.{digits}f}"
+        assert [card["value"] for card in shown["cards"]] == [f"{getattr(row, name).value:.{digits}f}"
                                                               for name, digits, _ in cards]
-        assert shown["sentence"] == lambda_sentence(zoo.results, value)
+        assert shown["sentence"] == lambda_sentence(zoo.typed, value)
         if value == zoo.lambdas[0]:
             assert all(card["delta"] is None and card["colour"] is None for card in shown["cards"])
             continue
-        changes = lambda_changes(zoo.results, value)
+        changes = lambda_changes(zoo.typed, value)
         for card, (name, digits, better) in zip(shown["cards"], cards, strict=True):
-            delta, change = row[name]["value"] - base[name]["value"], changes[name]
+            delta, change = getattr(row, name).value - getattr(base, name).value, changes[name]
             assert card["delta"] == f"{delta:+.{digits}f} vs λ=0"
             inside = change["low"] <= 0 <= change["high"]
             rising = not card["delta"].startswith("-")

@@ -13,19 +13,22 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from core import gallery
-from core.config import config_hash, sweep_from_dict
 from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_json_atomic
 from core.gallery import Sweep, attack_siblings, available_sweeps, join_sweeps, load_zoo
+from core.result_types import Judge, SweepRow
 from core.results import results_path, template_hash
 from core.store import Store
+from core.stored_config import config_hash, sweep_from_dict
 from core.summaries import summarise
 from core.sweep import run_sweep
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, sweep_tradeoff
 from tests.conftest import SHORT
 from tests.test_explore import panel, tradeoff
 from tests.test_train_page import APP, wait_until_finished
+
+JOIN_TAGS = {"origin", "other_judge", "evaluator"}  # what a join adds to a summary row (core.result_types.JoinedRow)
 
 
 def extension(base: dict, mid_lambda: float, seed: int = 0, evaluator: dict | None = None) -> dict:
@@ -65,9 +68,9 @@ def test_an_extension_joins_the_shipped_sweep_as_its_points():
     assert joined.lambdas == sorted([*zoo[0].lambdas, 0.05]) and joined.origin == "precomputed"
     assert "+ 1 trained here" in joined.label and len(joined.member_keys) == 2
     for mid_lambda in zoo[0].lambdas:  # the shipped points as shipped
-        assert {k: v for k, v in joined.row(mid_lambda).items() if k not in ("origin", "other_judge")} \
-            == zoo[0].row(mid_lambda) and joined.row(mid_lambda)["origin"] == "precomputed"
-    assert joined.row(0.05)["origin"] == TRAINED_HERE and not joined.row(0.05)["other_judge"]
+        assert joined.row(mid_lambda).model_dump(exclude=JOIN_TAGS) == zoo[0].row(mid_lambda).model_dump(
+            exclude=JOIN_TAGS) and joined.row(mid_lambda).origin == "precomputed"
+    assert joined.row(0.05).origin == TRAINED_HERE and not joined.row(0.05).other_judge
     assert joined.reconstructions(0.05).shape == zoo[0].reconstructions(0.1).shape
     assert [s.key for s in attack_siblings(joined, sweeps)] == [s.key for s in zoo[1:]]
     curve, added = sweep_tradeoff(joined).data[:2]
@@ -79,18 +82,18 @@ def test_a_point_scored_by_another_judge_is_marked_not_mixed_in():
     other = {**zoo[0].results["evaluator"], "heldout_accuracy": {"value": 0.5, "low": 0.4, "high": 0.6, "n": 120}}
     extended = [Sweep(extension(zoo[0].results, 0.05, evaluator=other), TRAINED_HERE),
                 Sweep(extension(zoo[0].results, 0.1, seed=1, evaluator=other), TRAINED_HERE)]
-    shipped_view, local_view = [s for s in join_sweeps([*zoo, *extended]) if s.results["config"]["attack"]
-                                ["attack"] == "miface"]
+    shipped_view, local_view = [s for s in join_sweeps([*zoo, *extended])
+                                if s.typed.config["attack"]["attack"] == "miface"]
     assert shipped_view.key == zoo[0].key and shipped_view.lambdas == sorted([*zoo[0].lambdas, 0.05])
     marked = shipped_view.row(0.05)
-    assert marked["other_judge"] and marked["evaluator"] == other
-    assert shipped_view.row(0.1)["seeds"] == 1 and not shipped_view.row(0.1)["other_judge"]  # the shipped judge's
+    assert marked.other_judge and marked.evaluator == Judge.model_validate(other, strict=False)
+    assert shipped_view.row(0.1).seeds == 1 and not shipped_view.row(0.1).other_judge  # the shipped judge's
     figure = sweep_tradeoff(shipped_view)
     assert 0.05 not in figure.data[0].customdata and figure.data[-1].name == OTHER_JUDGE
     assert list(figure.data[-1].customdata) == [0.05]
     # The other judge's own view: its points on its curve, the shipped ones it lacks marked.
-    assert local_view.results["evaluator"] == other and local_view.row(0.05)["other_judge"] is False
-    assert local_view.row(0.0)["other_judge"] and local_view.row(0.0)["evaluator"] == zoo[0].results["evaluator"]
+    assert local_view.results["evaluator"] == other and local_view.row(0.05).other_judge is False
+    assert local_view.row(0.0).other_judge and local_view.row(0.0).evaluator == zoo[0].typed.evaluator
 
 
 def test_seeds_of_one_lambda_from_two_files_are_summarised_together():
@@ -98,8 +101,9 @@ def test_seeds_of_one_lambda_from_two_files_are_summarised_together():
     joined = join_sweeps([zoo[0], Sweep(extension(zoo[0].results, 0.1, seed=1), TRAINED_HERE)])[0]
     row = joined.row(0.1)
     runs = [r for r in joined.results["runs"] if r["lambda"] == 0.1]
-    assert row["seeds"] == 2 and row["origin"] == TRAINED_HERE and len(runs) == 2
-    assert {k: v for k, v in row.items() if k not in ("origin", "other_judge")} == summarise(runs, (0.1,))[0]
+    assert row.seeds == 2 and row.origin == TRAINED_HERE and len(runs) == 2
+    pooled = SweepRow.model_validate(summarise(runs, (0.1,))[0], strict=False)
+    assert row.model_dump(exclude=JOIN_TAGS) == pooled.model_dump()
 
 
 def test_joining_leaves_the_shipped_files_untouched(tmp_path):

@@ -12,7 +12,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.__main__ import build_parser, study_config
-from core.config import config_hash, to_dict
+from core.results import read_typed
+from core.stored_config import config_hash, to_dict
 from core.study_figures import study_command
 from dashboard import loaders
 from tests.test_compare_page import write_comparison
@@ -160,13 +161,12 @@ def test_the_dp_claim_reads_the_newest_comparison(results_dir):
 
 
 def test_a_study_made_in_code_says_its_command_is_only_the_nearest(tmp_path):
-    path = write_study(tmp_path)
-    results = json.loads(path.read_text())
+    results = read_typed(write_study(tmp_path), "study")
     assert study_command(results) == (COMMAND, True)
-    results["config"]["base"]["target"]["data"]["image_size"] = 16  # no option sets it
+    results.config["base"]["target"]["data"]["image_size"] = 16  # no option sets it
     command, exact = study_command(results)
     assert command == COMMAND and not exact
-    results["config"]["factor"], results["config"]["levels"] = "label_smoothing", [-0.1, 0.0]  # refused today
+    results.config["factor"], results.config["levels"] = "label_smoothing", [-0.1, 0.0]  # refused today
     assert study_command(results) == (COMMAND.replace("--factor bottleneck --levels 8,64",
                                                       "--factor label_smoothing --levels=-0.1,0"), False)
 
@@ -251,7 +251,7 @@ def test_a_study_report_has_each_regime_plot_table_and_finding(tmp_path, capsys)
 
 def test_the_shipped_default_study_renders(tmp_path, monkeypatch):
     """The real assets/studies: every regime's sentence, plot and the faces, with no warning."""
-    from core.config import default_studies
+    from core.presets import default_studies
 
     monkeypatch.setattr(loaders, "COMPARISONS_DIR", tmp_path / "shipped")
     monkeypatch.setenv("MIDLAB_RESULTS", str(tmp_path / "results"))

@@ -27,20 +27,13 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import core.__main__ as cli
-from core.config import (
-    LIMITS,
-    ConfigError,
-    DataConfig,
-    GMIConfig,
-    InversionConfig,
-    ModelConfig,
-    PrivacyConfig,
-    SweepConfig,
-    TrainConfig,
-    config_hash,
-    parse_number,
-)
+from core.attack_config import GMIConfig, InversionConfig
+from core.config import DataConfig, ModelConfig, PrivacyConfig, TrainConfig
 from core.data import load_identity_folders
+from core.errors import ConfigError
+from core.limits import LIMITS, parse_number
+from core.stored_config import config_hash
+from core.sweep_config import SweepConfig
 from dashboard.state import people_from_link
 from dashboard.text import plain
 

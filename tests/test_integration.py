@@ -7,13 +7,11 @@ import torch
 
 import core.attacks
 import core.engine
-from core.config import (
-    DataConfig,
-    config_hash,
-)
+from core.config import DataConfig
 from core.data import PreparedData
 from core.errors import TrainingDiverged
 from core.results import load_results, results_path
+from core.stored_config import config_hash
 from core.sweep import run_sweep
 from core.train import Trainer
 

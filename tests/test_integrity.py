@@ -37,26 +37,17 @@ from streamlit.testing.v1 import AppTest
 from test_robustness import refuse_writes
 
 from core import gallery
-from core.config import (
-    AttackConfig,
-    DataConfig,
-    EvaluatorConfig,
-    MIFaceConfig,
-    ModelConfig,
-    PriorConfig,
-    SweepConfig,
-    TargetConfig,
-    TrainConfig,
-    config_hash,
-    from_dict,
-)
+from core.attack_config import AttackConfig, MIFaceConfig, PriorConfig
+from core.config import DataConfig, EvaluatorConfig, ModelConfig, TargetConfig, TrainConfig
 from core.data import DataError, ImageSet, PreparedData, public_fingerprint
 from core.engine import SHIPPED, Engine
 from core.executor import RayExecutor, target_unit
 from core.files import NotRegularFileError, StoreError, read_json, read_regular
 from core.results import load_results
 from core.store import FINGERPRINT, RECORD, TENSORS, MemoryStore, Store
+from core.stored_config import config_hash, from_dict
 from core.sweep import run_sweep
+from core.sweep_config import SweepConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
@@ -601,7 +592,7 @@ def test_a_special_tensors_file_of_the_zoo_is_a_clear_error(tmp_path, special):
     shipped = zoo[0]
     copy = Path(shutil.copytree(gallery.ZOO_DIR, tmp_path / "zoo"))
     sweep = gallery.Sweep(shipped.results, shipped.origin, copy)
-    make_special(copy / sweep.run(sweep.lambdas[0])["reconstructions_file"], special)
+    make_special(copy / sweep.run(sweep.lambdas[0]).reconstructions_file, special)
     error = finishes(lambda: sweep.reconstructions(sweep.lambdas[0]), 10)
     assert isinstance(error, gallery.GalleryError) and "not a regular file" in str(error)
 

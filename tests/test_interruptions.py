@@ -21,10 +21,11 @@ from conftest import make_faces
 from tiny_cli import tiny_config, tiny_sweep_config
 
 import core.__main__ as cli
-from core.config import SweepConfig, config_hash
 from core.jobs import JobQueue
 from core.results import load_results, results_path
 from core.store import TENSORS, Store
+from core.stored_config import config_hash
+from core.sweep_config import SweepConfig
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from core.config import config_hash
 from core.jobs import JobQueue
 from core.results import load_results
 from core.store import Store
+from core.stored_config import config_hash
 
 pytestmark = pytest.mark.slow
 

@@ -84,9 +84,12 @@ def test_sweep_summary_over_seeds_uses_the_t_interval():
 def test_a_white_box_view_adds_the_queried_accuracy_and_the_table_names_both():
     """A mu-view sweep of MID models carries, per lambda, the test accuracy of the function the attacker queried,
     and its table names which accuracy is which; a deployed-view sweep's table shows the one accuracy."""
-    from core.config import AttackConfig, SweepConfig, to_dict
+    from core.attack_config import AttackConfig
     from core.results import accuracy_axis, summary_table
+    from core.stored_config import to_dict
     from core.sweep import format_table, summarise
+    from core.sweep_config import SweepConfig
+    from tests.typed_sweeps import typed_sweep
 
     figure = {"value": 0.33, "low": 0.25, "high": 0.41, "n": 120}
     run = {"lambda": 0.1, "seed": 0, "test": {"accuracy": figure, "confidence": figure, "entropy": figure},
@@ -101,7 +104,8 @@ def test_a_white_box_view_adds_the_queried_accuracy_and_the_table_names_both():
         assert results["summary"][0]["queried_accuracy"]["value"] == 0.79
         table = format_table(results)
         assert ("acc. as queried" in table) == shown and ("0.79" in table) == shown
-        assert ("test accuracy as queried" in summary_table(results)[0]) == shown
+        typed = typed_sweep(results["summary"], [], results["config"])
+        assert ("test accuracy as queried" in summary_table(typed)[0]) == shown
         assert accuracy_axis(results["config"]) in table and ("queried mu" in table) == shown
 
 

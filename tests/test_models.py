@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
-from core.config import EvaluatorConfig, ModelConfig, PriorConfig
+from core.attack_config import PriorConfig
+from core.config import EvaluatorConfig, ModelConfig
 from core.models import EvaluatorNet, MIDHead, TargetNet, frozen_for_queries, kl_to_standard_normal
 from core.prior import GAN
 from core.train import mid_objective

@@ -10,21 +10,15 @@ from conftest import run_cli
 from streamlit.testing.v1 import AppTest
 
 from core.__main__ import main
-from core.config import (
-    AttackConfig,
-    DataConfig,
-    EvaluatorConfig,
-    MIFaceConfig,
-    SweepConfig,
-    TargetConfig,
-    TrainConfig,
-    sweep_defaults,
-)
+from core.attack_config import AttackConfig, MIFaceConfig
+from core.config import DataConfig, EvaluatorConfig, TargetConfig, TrainConfig
 from core.data import PreparedData
 from core.engine import Engine
+from core.presets import sweep_defaults
 from core.results import load_results, results_path
 from core.store import Store
 from core.sweep import format_table, run_sweep
+from core.sweep_config import SweepConfig
 
 pytestmark = pytest.mark.slow
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")

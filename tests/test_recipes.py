@@ -7,14 +7,16 @@ from pathlib import Path
 import pytest
 
 from core.recipes import compare_recipes, recipe_pairs
+from core.result_types import SweepResults
 from core.stats import wilson_interval
+from tests.typed_sweeps import typed_sweep
 
 PEOPLE, TESTS = 40, 120
 FINDINGS = str(Path(__file__).resolve().parent.parent / "dashboard" / "app_pages" / "findings.py")
 
 
 def gmi_sweep(recipe: str, named: dict[float, int], correct: dict[float, int], view: str = "sample",
-              judge: str = "judge-a") -> dict:
+              judge: str = "judge-a") -> SweepResults:
     """A one-seed GMI sweep whose attack names the first `named[lambda]` people at each lambda, on a target that
     gets `correct[lambda]` of the test photos right."""
     rows, runs = [], []
@@ -22,7 +24,8 @@ def gmi_sweep(recipe: str, named: dict[float, int], correct: dict[float, int], v
         top1 = wilson_interval(count, PEOPLE)
         accuracy = wilson_interval(correct[mid_lambda], TESTS)
         rows.append({"lambda": mid_lambda, "seeds": 1, "test_accuracy": accuracy, "attack_top1": top1})
-        per_identity = [{"label": i, "top1": i < count} for i in range(PEOPLE)]
+        per_identity = [{"label": i, "predicted": i if i < count else (i + 1) % PEOPLE, "top1": i < count,
+                         "top5": i < count} for i in range(PEOPLE)]
         attack = {"top1": top1, "per_identity": per_identity}
         if recipe == "paper":
             attack["any_restart"] = wilson_interval(min(PEOPLE, count + 2), PEOPLE)
@@ -30,7 +33,7 @@ def gmi_sweep(recipe: str, named: dict[float, int], correct: dict[float, int], v
                      "attack_key": f"{recipe}-{mid_lambda:g}"})
     config = {"target": {"data": {"dataset": "orl"}}, "attack": {"attack": "gmi", "view": view,
                                                                   "gmi": {"recipe": recipe}}}
-    return {"config": config, "evaluator": {"key": judge}, "summary": rows, "runs": runs}
+    return typed_sweep(rows, runs, config, evaluator={"key": judge})
 
 
 ACCURATE = {0.0: 118, 0.01: 117, 0.1: 116}
@@ -42,8 +45,8 @@ def test_sweeps_pair_only_on_the_same_targets_view_and_judge():
     assert recipe_pairs([fast, paper]) == [(fast, paper)]
     assert recipe_pairs([gmi_sweep("fast", {0.0: 10}, ACCURATE, view="mu"), paper]) == []
     assert recipe_pairs([gmi_sweep("fast", {0.0: 10}, ACCURATE, judge="judge-b"), paper]) == []
-    other_target = copy.deepcopy(fast)
-    other_target["config"]["target"]["data"]["dataset"] = "lfw"
+    other_target = fast.model_copy(update={"config": copy.deepcopy(fast.config)})
+    other_target.config["target"]["data"]["dataset"] = "lfw"
     assert recipe_pairs([other_target, paper]) == []
 
 
@@ -56,7 +59,7 @@ def test_a_stronger_paper_recipe_shows_as_a_paired_gain_beyond_the_noise():
     assert at_zero["value"] == 25 / 40 and at_zero["low"] > 0 and at_zero["only_a"] == 25 and at_zero["only_b"] == 0
     at_strongest = compared["per_lambda"][2]["paper_minus_fast"]
     assert at_strongest["value"] == 0 and at_strongest["low"] < 0 < at_strongest["high"]
-    assert compared["per_lambda"][0]["paper_any_restart"]["value"] == 32 / 40
+    assert compared["per_lambda"][0]["paper_any_restart"].value == 32 / 40
 
 
 def test_each_recipe_is_judged_by_the_study_rule_against_its_own_lambda_zero_model():
@@ -83,7 +86,7 @@ def test_the_findings_page_judges_a_real_tiny_pair_of_recipes_and_shows_their_fa
 
     from streamlit.testing.v1 import AppTest
 
-    from core.config import AttackConfig, framed_for, paper_gmi
+    from core.attack_config import AttackConfig, framed_for, paper_gmi
     from core.sweep import run_sweep
 
     engine, _, _ = sweep
@@ -91,8 +94,9 @@ def test_the_findings_page_judges_a_real_tiny_pair_of_recipes_and_shows_their_fa
     paper_attack = dataclasses.replace(fast_attack, gmi=dataclasses.replace(
         paper_gmi(AttackConfig().gmi), steps=6, restarts=2, record_every=3))
     results = tmp_path / "results"
-    fast = run_sweep(dataclasses.replace(short_config, attack=fast_attack), engine, results)
-    paper = run_sweep(dataclasses.replace(short_config, attack=paper_attack), engine, results)
+    fast, paper = (SweepResults.model_validate(run_sweep(dataclasses.replace(short_config, attack=attack), engine,
+                                                         results), strict=False)
+                   for attack in (fast_attack, paper_attack))
     assert recipe_pairs([fast, paper]) == [(fast, paper)]
     monkeypatch.setenv("MIDLAB_RESULTS", str(results))
     monkeypatch.setenv("MIDLAB_STORE", str(engine.store.root))

@@ -31,31 +31,20 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import gallery
-from core.config import (
-    AttackConfig,
-    ConfigError,
-    DataConfig,
-    EvaluatorConfig,
-    GMIConfig,
-    InversionConfig,
-    MIFaceConfig,
-    ModelConfig,
-    PriorConfig,
-    SweepConfig,
-    TargetConfig,
-    TrainConfig,
-    check_lambda,
-    config_hash,
-    sweep_from_dict,
-)
+from core.attack_config import AttackConfig, GMIConfig, InversionConfig, MIFaceConfig, PriorConfig
+from core.config import DataConfig, EvaluatorConfig, ModelConfig, TargetConfig, TrainConfig
 from core.data import DataError, PreparedData, read_face
 from core.engine import Engine
-from core.errors import TrainingDiverged
+from core.errors import ConfigError, TrainingDiverged
 from core.files import StoreError
 from core.gallery import GalleryError, Sweep, available_sweeps
+from core.limits import check_lambda
 from core.models import TargetNet
 from core.results import load_results, results_path
 from core.store import RECORD, TENSORS, Store
+from core.stored_config import config_hash, sweep_from_dict
+from core.sweep_config import SweepConfig
+from tests.typed_sweeps import sweep_file
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
@@ -495,7 +484,8 @@ def test_a_code_running_file_posing_as_reconstructions_runs_nothing_in_the_dashb
     marker = tmp_path / "pwned"
     folder = Store(tmp_path / "store").save("attacks", "k", {"images": torch.zeros(3, 1, 16, 16)}, {})
     forge(folder, live_payload(kind, marker))
-    sweep = Sweep({"config_hash": "s", "runs": [{"lambda": 0.0, "reconstructions_path": str(folder)}]}, "trained here")
+    run = {"lambda": 0.0, "reconstructions_path": str(folder)}
+    sweep = Sweep(sweep_file([{"lambda": 0.0}], [run]), "trained here")
     with pytest.raises(GalleryError, match=r"not a valid safetensors file.*run the sweep again"):
         sweep.reconstructions(0.0)
     assert not marker.exists()

@@ -24,14 +24,17 @@ from safetensors.numpy import save as save_safetensors
 from streamlit.testing.v1 import AppTest
 
 from core import gallery
-from core.compare import format_comparison, table_rows
-from core.config import EvaluatorConfig, from_dict
+from core.compare import format_comparison
+from core.config import EvaluatorConfig
 from core.errors import SchemaError
 from core.files import write_json_atomic
-from core.results import COMPARISONS_DIR, STUDIES_DIR, read_results, results_path, summary_table
+from core.report import table_rows
+from core.results import COMPARISONS_DIR, STUDIES_DIR, read_results, read_typed, results_path, summary_table
 from core.store import RECORD, TENSORS, Expected, Store
+from core.stored_config import from_dict
 from core.study import format_study
 from core.sweep import format_table
+from tests.typed_sweeps import sweep_file
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
@@ -100,13 +103,13 @@ def test_a_mutated_results_file_is_named_with_what_is_wrong_or_loads_and_shows(c
     with tempfile.TemporaryDirectory() as folder:
         path = written(Path(folder), f"{kind}_0123456789abcdef.json", content)
         try:
-            results = read_results(path, kind)
+            results, typed = read_results(path, kind), read_typed(path, kind)
         except SchemaError as error:
             assert str(path) in str(error)
             return
         # Loaded: every view of it works (a harmless mutation, such as an unknown key or a dropped optional one).
-        {"sweep": lambda: (summary_table(results), format_table(results)),
-         "comparison": lambda: (table_rows(results), format_comparison(results)),
+        {"sweep": lambda: (summary_table(typed), format_table(results)),
+         "comparison": lambda: (table_rows(typed), format_comparison(results)),
          "study": lambda: format_study(results)}[kind]()
 
 
@@ -159,8 +162,8 @@ def reconstructions_sweep(folder: Path, tensors: dict[str, np.ndarray], people: 
     (folder / TENSORS).write_bytes(data)
     write_json_atomic(folder / RECORD, {"tensors_sha256": hashlib.sha256(data).hexdigest()})
     run = {"lambda": 0.0, "seed": 0, "reconstructions_path": str(folder)}
-    return gallery.Sweep({"config_hash": "k", "class_names": [f"p{i}" for i in range(people)], "runs": [run],
-                          "summary": [{"lambda": 0.0}]}, "trained here")
+    results = sweep_file([{"lambda": 0.0}], [run]) | {"class_names": [f"p{i}" for i in range(people)]}
+    return gallery.Sweep(results, "trained here")
 
 
 SHAPES = st.lists(st.integers(0, 6), min_size=0, max_size=5).map(tuple)

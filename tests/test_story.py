@@ -10,8 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from core import gallery
 from core.gallery import attack_siblings, load_zoo
+from core.result_types import SweepResults
 from core.stats import wilson_interval
-from core.story import featured_index, lambda_changes, lambda_sentence, story_steps
+from core.story import attack_of, featured_index, lambda_changes, lambda_sentence, story_steps
+from tests.typed_sweeps import typed_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 STORY = str(ROOT / "dashboard" / "app_pages" / "story.py")
@@ -20,7 +22,7 @@ TIMEOUT = 30
 
 
 def sweep_results(named: tuple[list[bool], list[bool]], correct: tuple[int, int], people: int = 40,
-                  tests: int = 120) -> dict:
+                  tests: int = 120) -> SweepResults:
     """A two-lambda sweep (0 and 0.01) with one seed: which people the attack names at each lambda, and how many
     of `tests` test photos the model gets right."""
     rows, runs = [], []
@@ -33,7 +35,7 @@ def sweep_results(named: tuple[list[bool], list[bool]], correct: tuple[int, int]
                      "attack_top1": figure, "attack_top5": figure,
                      "feature_distance": {"value": 15.0, "low": 14.0, "high": 16.0, "n": people}})
         runs.append({"lambda": mid_lambda, "seed": 0, "attack": {"per_identity": per_identity}})
-    return {"summary": rows, "runs": runs, "data": {"identities": people}}
+    return typed_sweep(rows, runs, data={"identities": people})
 
 
 def test_a_change_inside_its_interval_is_said_to_be_within_the_noise():
@@ -63,23 +65,22 @@ def test_a_change_outside_its_interval_is_stated_plainly():
 def test_every_number_in_the_story_comes_from_the_results():
     """Change one stored figure and the story's text changes with it: nothing is typed into the prose."""
     zoo = load_zoo()
-    featured = zoo[featured_index([s.results for s in zoo])]
-    siblings = [s.results for s in attack_siblings(featured, zoo)]
-    steps = story_steps(featured.results, siblings, [s.results for s in zoo], [], [])
+    featured = zoo[featured_index([s.typed for s in zoo])]
+    siblings = [s.typed for s in attack_siblings(featured, zoo)]
+    steps = story_steps(featured.typed, siblings, [s.typed for s in zoo], [], [])
     assert 6 <= len(steps) <= 8
-    assert (featured.results["data"]["dataset"], featured.results["config"]["attack"]["attack"]) == ("orl", "gmi")
-    base = featured.results["summary"][0]["test_accuracy"]
-    assert f"{base['value']:.2f}" in steps[0].text
-    changed = {**featured.results, "summary": [{**featured.results["summary"][0],
-                                                "test_accuracy": {**base, "value": 0.123}},
-                                               *featured.results["summary"][1:]]}
+    assert (featured.typed.data.dataset, attack_of(featured.typed)) == ("orl", "gmi")
+    first = featured.typed.summary[0]
+    assert f"{first.test_accuracy.value:.2f}" in steps[0].text
+    lowered = first.model_copy(update={"test_accuracy": first.test_accuracy.model_copy(update={"value": 0.123})})
+    changed = featured.typed.model_copy(update={"summary": [lowered, *featured.typed.summary[1:]]})
     assert "0.12" in story_steps(changed, siblings, [changed], [], [])[0].text
     assert all("LFW" in step.missing or not step.missing for step in steps[:3])  # no LFW sweep ships yet
 
 
 def test_the_first_screen_prefers_lfw_under_gmi_then_orl_under_gmi_then_the_first_sweep():
-    def sweep(dataset: str, attack: str) -> dict:
-        return {"data": {"dataset": dataset}, "config": {"attack": {"attack": attack}}}
+    def sweep(dataset: str, attack: str) -> SweepResults:
+        return typed_sweep([], [], {"attack": {"attack": attack}}, {"dataset": dataset})
 
     assert featured_index([sweep("orl", "miface"), sweep("orl", "gmi"), sweep("lfw", "gmi")]) == 2
     assert featured_index([sweep("orl", "miface"), sweep("lfw", "miface"), sweep("orl", "gmi")]) == 2

@@ -12,28 +12,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.config import (
-    AttackConfig,
-    ConfigError,
-    DataConfig,
-    EvaluatorConfig,
-    ModelConfig,
-    StudyConfig,
-    SweepConfig,
-    TargetConfig,
-    TrainConfig,
-    config_hash,
-    default_studies,
-    from_dict,
-    hash_view,
-    parse_levels,
-    sweep_defaults,
-)
+from core.attack_config import AttackConfig
+from core.config import DataConfig, EvaluatorConfig, ModelConfig, TargetConfig, TrainConfig
 from core.data import DataError, load_dataset
 from core.engine import Engine
+from core.errors import ConfigError
 from core.models import TargetNet
+from core.presets import default_studies, sweep_defaults
 from core.store import Store
+from core.stored_config import config_hash, from_dict, hash_view
 from core.study import format_study, run_study, ship, study_path
+from core.study_design import StudyConfig, parse_levels
+from core.sweep_config import SweepConfig
 from core.train import mid_objective, smoothed_cross_entropy
 from core.verdicts import finding, verdict
 from tests.conftest import SHORT, run_cli

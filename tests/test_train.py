@@ -68,10 +68,11 @@ def test_augmentations_keep_shape_and_range():
 def test_the_judge_trains_with_photometric_augmentation_only_when_its_config_says(tmp_path):
     from conftest import make_faces
 
-    from core.config import DataConfig, EvaluatorConfig, config_hash, hash_view, to_dict
+    from core.config import DataConfig, EvaluatorConfig
     from core.data import PreparedData
     from core.engine import Engine
     from core.store import Store
+    from core.stored_config import config_hash, hash_view, to_dict
 
     data_config = DataConfig(dataset="folder", folder=str(make_faces(tmp_path / "faces")))
     data = PreparedData.load(data_config, tmp_path)

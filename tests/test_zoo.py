@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import EvaluatorConfig, config_hash, from_dict
+from core.config import EvaluatorConfig
 from core.engine import NAMED_BY, SHIPPED
 from core.gallery import MANIFEST, ZOO_DIR, GalleryError, attack_siblings, load_zoo
 from core.models import judge_net
 from core.store import FINGERPRINT, Expected
+from core.stored_config import config_hash, from_dict
 from core.zoo import ZOO_ATTACKS, ZOO_DATASETS, default_zoo_sweeps
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: find core/
 
 import core.__main__ as cli
-from core.config import SweepConfig, data_root, results_root, store_root
+from core.paths import data_root, results_root, store_root
+from core.sweep_config import SweepConfig
 
 FULL_SIZE = cli.sweep_config
 

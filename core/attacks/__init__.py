@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
+from core.attack_config import AttackConfig
 from core.attacks.base import Query, Reconstruction, attacker_query
 from core.attacks.gmi import run_gmi
 from core.attacks.inversion import run_inversion
 from core.attacks.miface import run_miface
-from core.config import AttackConfig
 from core.prior import GAN
 
 __all__ = ["REGISTRY", "Attack", "AttackInputs", "Reconstruction", "attacker_query", "run_gmi", "run_inversion",

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.config import OutputDefenseConfig
+from core.attack_config import OutputDefenseConfig
+from core.images import png_grid
 from core.models import frozen_for_queries
 
 # An attacker's query: images (N, 1, H, W) in [0, 1] to log-probabilities (N, classes), differentiable.
@@ -75,6 +76,11 @@ def defended(query: Query, output: OutputDefenseConfig) -> Query:
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Images in [0, 1] as 8-bit pixels: trajectories are for replay, and 4x smaller this way."""
     return (images.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
+
+
+def reconstructions_png(images: torch.Tensor) -> bytes:
+    """Reconstructions (N, 1, H, W) in [0, 1] as the PNG grid stored beside them."""
+    return png_grid(to_uint8(images).squeeze(1).numpy())
 
 
 @dataclass

@@ -31,9 +31,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from core.attack_config import GMIConfig
 from core.attacks.base import Query, Reconstruction, to_uint8
 from core.augment import augment
-from core.config import GMIConfig
 from core.files import write_atomic
 from core.models import frozen_for_queries
 from core.prior import GAN

@@ -17,8 +17,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from core.attack_config import InversionConfig, PriorConfig
 from core.attacks.base import Query, Reconstruction, to_uint8
-from core.config import InversionConfig, PriorConfig
 from core.errors import TrainingDiverged
 from core.prior import Generator
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from core.attack_config import MIFaceConfig
 from core.attacks.base import Query, Reconstruction, to_uint8
 from core.augment import augment
-from core.config import MIFaceConfig
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

@@ -5,23 +5,14 @@ import dataclasses
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.config import (
-    ATTACKS,
-    GMI_RECIPES,
-    LIMITS,
-    PREDICT_MODES,
-    attack_steps,
-    data_root,
-    framed_for,
-    results_root,
-    store_root,
-    sweep_from_dict,
-    with_gmi_recipe,
-    with_steps,
-)
+from core.attack_config import ATTACKS, GMI_RECIPES, attack_steps, framed_for, with_gmi_recipe, with_steps
+from core.config import PREDICT_MODES
 from core.errors import DataError, GalleryError
 from core.figures import ATTACK_NAMES
 from core.jobs import JOBS
+from core.limits import LIMITS
+from core.paths import data_root, results_root, store_root
+from core.stored_config import sweep_from_dict
 from dashboard import loaders
 from dashboard.job_panel import job_panel
 from dashboard.state import VIEW_HELP
@@ -79,16 +70,16 @@ figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xa
                             "font": {"size": 14}})
 st.plotly_chart(figure, width="stretch")
 run = sweep.run(mid_lambda)
-hits = sum(run["attack"]["per_identity"][label]["top1"] for label in labels)
+hits = sum(run.attack.per_identity[label].top1 for label in labels)
 st.caption(f"The judge names {hits} of these {len(labels)} final reconstructions correctly "
-           f"(all people: top-1 {run['attack']['top1']['value']:.2f}). Attacker's view: "
-           f"{sweep.results['config']['attack']['view']}.")
+           f"(all people: top-1 {run.attack.top1.value:.2f}). Attacker's view: "
+           f"{sweep.typed.config['attack']['view']}.")
 
 st.subheader("Run a new attack on this model")
 st.caption(f"Attack the lambda = {mid_lambda:g} model again with other settings, in the background. The model "
            "must be in your store: it is trained first when missing (about 15 s), and the judge once (a few "
            "minutes). GMI uses the GAN prior shipped in assets/store.")
-base_config = sweep_from_dict(sweep.results["config"])
+base_config = sweep_from_dict(sweep.typed.config)
 with st.form("attack"):
     left, middle, recipe_column, right, go_column = st.columns(5)
     attack_name = left.selectbox("Attack", ATTACKS, index=ATTACKS.index(base_config.attack.attack),
@@ -112,7 +103,7 @@ if submitted:
     attack = with_gmi_recipe(dataclasses.replace(base_config.attack, attack=attack_name, view=view), recipe)
     attack = with_steps(attack, int(steps_wanted))
     attack = framed_for(base_config.target.data.dataset, attack)
-    config = dataclasses.replace(base_config, lambdas=(mid_lambda,), seeds=(run["seed"],), attack=attack)
+    config = dataclasses.replace(base_config, lambdas=(mid_lambda,), seeds=(run.seed,), attack=attack)
     st.session_state["attack_job"] = JOBS.submit(config, store_root(), data_root(), results_root())
     st.session_state["attack_job_base"] = sweep.key
 job_panel("attack_job", "attack_job_base")

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.compare import table_rows
-from core.config import results_root
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, png_export_available, spread_figure
-from core.report import csv_text
+from core.paths import results_root
+from core.report import csv_text, table_rows
+from core.result_types import ComparisonPoint, ComparisonResults, ComparisonRow
 from core.results import attacker_label, format_estimate
-from core.summaries import setting
+from core.summaries import defense_setting
 from dashboard import loaders, state
 from dashboard.text import plain
 
@@ -27,20 +27,22 @@ def to_url(param: str, value: str) -> None:
 def describe(config_hash: str) -> str:
     path, results = by_hash[config_hash]
     origin = "shipped" if path.parent == loaders.COMPARISONS_DIR else "yours"
-    return f"{origin} · {results['data']['dataset']} · {results.get('created', '?')} · {config_hash}"
+    return f"{origin} · {results.data.dataset} · {results.created or '?'} · {config_hash}"
 
 
-def first_point(results: dict, row: dict, attack: str) -> dict:
+def first_point(results: ComparisonResults, row: ComparisonRow, attack: str) -> ComparisonPoint:
     """The first seed's model behind a summary row: the first point of its defense setting."""
-    return next(p for p in results["points"] if setting(p) == setting(row) and attack in p["attacks"])
+    wanted = defense_setting(row.defense, row.strength, row.label)
+    return next(p for p in results.points
+                if defense_setting(p.defense, p.strength, p.label) == wanted and attack in p.attacks)
 
 
-def caption(row: dict, point: dict, attack: str) -> str:
-    scores = row["attacks"][attack]
-    epsilon = f" · epsilon {row['epsilon']:.3g}" if row["epsilon"] is not None else ""
-    return (f"{row['label']}: test accuracy {format_estimate(row['test_accuracy'])} · attack top-1 "
-            f"{format_estimate(scores['top1'])} · top-5 {format_estimate(scores['top5'])}{epsilon} (95% intervals over "
-            f"{row['seeds']} seed(s); faces of seed {point['seed']})")
+def caption(row: ComparisonRow, point: ComparisonPoint, attack: str) -> str:
+    scores = row.attacks[attack]
+    epsilon = f" · epsilon {row.epsilon:.3g}" if row.epsilon is not None else ""
+    return (f"{row.label}: test accuracy {format_estimate(row.test_accuracy)} · attack top-1 "
+            f"{format_estimate(scores.top1)} · top-5 {format_estimate(scores.top5)}{epsilon} (95% intervals over "
+            f"{row.seeds} seed(s); faces of seed {point.seed})")
 
 
 def formatted(row: dict) -> dict:
@@ -67,37 +69,37 @@ if not found:
             "`python -m core report` for slides; `MIDLAB_RESULTS=DIR` points the dashboard at another results folder.")
     st.stop()
 
-by_hash: dict[str, tuple[Path, dict]] = {}
+by_hash: dict[str, tuple[Path, ComparisonResults]] = {}
 for file, found_results in found:  # the same comparison shipped and rerun here: the shipped one
-    by_hash.setdefault(found_results["config_hash"], (file, found_results))
+    by_hash.setdefault(found_results.config_hash, (file, found_results))
 from_url("compare_file", "comparison", list(by_hash))
 path, results = by_hash[st.selectbox("Comparison", list(by_hash), key="compare_file", format_func=describe,
                                      help="The shipped comparisons first, then your results folder's, newest first.")]
-to_url("comparison", results["config_hash"])
-data = results["data"]
-st.caption(f"**{data['dataset']}**: {data['identities']} identities, {data['train_images']} training / "
-           f"{data['test_images']} test images; every model attacked by the same attacks and scored by one judge "
-           f"(held-out accuracy {results['evaluator']['heldout_accuracy']['value']:.2f}); the attacker of a MID "
-           f"model: {attacker_label(results['config']['sweep']['attack']['view'])}.")
+to_url("comparison", results.config_hash)
+data = results.data
+st.caption(f"**{data.dataset}**: {data.identities} identities, {data.train_images} training / "
+           f"{data.test_images} test images; every model attacked by the same attacks and scored by one judge "
+           f"(held-out accuracy {results.evaluator.heldout_accuracy.value:.2f}); the attacker of a MID "
+           f"model: {attacker_label(results.config['sweep']['attack']['view'])}.")
 
 controls, explanation = st.columns([3, 2])
 with controls:
-    from_url("compare_attack", "attack", results["attacks"])
-    attack = st.radio("Attack", results["attacks"], key="compare_attack", horizontal=True,
+    from_url("compare_attack", "attack", results.attacks)
+    attack = st.radio("Attack", results.attacks, key="compare_attack", horizontal=True,
                       format_func=lambda a: ATTACK_NAMES.get(a, a),
                       help="White-box attacks (MI-Face, GMI) read the model's gradients; the inversion network "
                            "sees only its outputs.")
     to_url("attack", attack)
-    report = results["frontiers"][attack]
+    report = results.frontiers[attack]
     # One neutral colour whichever defense wins: the sentence says who, the page takes no side.
-    st.info(f"**{ATTACK_NAMES.get(attack, attack)}.** {report['sentence']}")
-    if report.get("control"):
-        st.info(f"**Control.** {report['control']}")
+    st.info(f"**{ATTACK_NAMES.get(attack, attack)}.** {report.sentence}")
+    if report.control:
+        st.info(f"**Control.** {report.control}")
     tradeoff = comparison_figure(results, attack)
     st.plotly_chart(tradeoff, width="stretch")
     if png_export_available():  # drawn on the server only when clicked: it takes a few seconds
         st.download_button("Download the plot (PNG)", lambda: figure_png(tradeoff),
-                           file_name=f"comparison_{results['config_hash']}_{attack}.png", mime="image/png",
+                           file_name=f"comparison_{results.config_hash}_{attack}.png", mime="image/png",
                            help="For slides; `python -m core report` writes every plot and table at once.")
 with explanation, st.container(border=True, height=620):  # scrolls beside the plot
     st.markdown(f"""
@@ -126,22 +128,22 @@ the model, not to the privacy mechanism.
 model's API answers. The model itself still knows everything, so they only matter against the black-box inversion
 network; a white-box attacker reads the model directly.
 
-**Why DP-SGD struggles here.** With {data['train_images']} training photos, each batch is a large share of the
+**Why DP-SGD struggles here.** With {data.train_images} training photos, each batch is a large share of the
 data, so the accountant charges a lot per step, and the noise is large next to the few gradients it hides: a small
 epsilon costs much accuracy. And DP protects each *photo*; model inversion recovers what a *person's* photos share.
 """)
 
 st.subheader("Show me the faces")
-rows = [row for row in results["summary"] if attack in row["attacks"]]
-defended = [row["label"] for row in rows if row["defense"] != "none"] or [row["label"] for row in rows]
+rows = [row for row in results.summary if attack in row.attacks]
+defended = [row.label for row in rows if row.defense != "none"] or [row.label for row in rows]
 picked = st.selectbox("Defense setting", defended, help="Its reconstructions, beside those of the undefended model.")
-shown = [row for row in rows if row["defense"] == "none" and row["label"] != picked]
-shown += [row for row in rows if row["label"] == picked]
+shown = [row for row in rows if row.defense == "none" and row.label != picked]
+shown += [row for row in rows if row.label == picked]
 for column, row in zip(st.columns(len(shown)), shown, strict=True):
     point = first_point(results, row, attack)
     with column:
-        st.markdown(f"**{row['label']}**")
-        image = loaders.grid_image(point["attacks"][attack]["grid_path"], path.parent, point["label"],
+        st.markdown(f"**{row.label}**")
+        image = loaders.grid_image(point.attacks[attack].grid_path, path.parent, point.label,
                                    "Running `python -m core compare` again")
         if image is not None:
             st.image(image, caption=caption(row, point, attack), width="stretch")
@@ -159,5 +161,5 @@ flat = table_rows(results)
 columns = list(dict.fromkeys(name for row in flat for name in formatted(row)))
 st.dataframe([{name: formatted(row).get(name, "-") for name in columns} for row in flat], hide_index=True,
              width="stretch")
-st.download_button("Download the table (CSV)", csv_text(flat), file_name=f"comparison_{results['config_hash']}.csv",
+st.download_button("Download the table (CSV)", csv_text(flat), file_name=f"comparison_{results.config_hash}.csv",
                    mime="text/csv", help="Every figure with its 95% interval bounds, one row per defense setting.")

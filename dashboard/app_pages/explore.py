@@ -6,7 +6,7 @@ import streamlit as st
 from core.errors import DataError, GalleryError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
 from core.gallery import attack_siblings
-from core.story import DEFAULT_PEOPLE
+from core.story import DEFAULT_PEOPLE, attack_of
 from dashboard import loaders, state
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, spread_figure, sweep_tradeoff
 from dashboard.lambda_cards import lambda_panels
@@ -20,9 +20,8 @@ def figures(_sweep, sweep_version: str, _siblings, sibling_versions: tuple[str, 
     """The two figures (the tradeoff also as JSON and HTML, the spread as JSON), built once per lambda and shared,
     never copied: building a Plotly figure costs more than the rest of a rerun. Read-only: nothing may change
     them. The same models under other attacks are extra curves."""
-    others = [(ATTACK_NAMES[s.results["config"]["attack"]["attack"]], s.results["summary"]) for s in _siblings]
-    tradeoff = sweep_tradeoff(_sweep, mid_lambda,
-                              name=ATTACK_NAMES[_sweep.results["config"]["attack"]["attack"]] + " (shown)",
+    others = [(ATTACK_NAMES[attack_of(s.typed)], s.typed.summary) for s in _siblings]
+    tradeoff = sweep_tradeoff(_sweep, mid_lambda, name=ATTACK_NAMES[attack_of(_sweep.typed)] + " (shown)",
                               others=others)
     spread = spread_figure(_sweep, mid_lambda)
     return (tradeoff, tradeoff.to_json(), tradeoff.to_html(include_plotlyjs="cdn"), spread,
@@ -33,16 +32,16 @@ def caption(sweep, mid_lambda: float, label: int) -> str:
     """A reconstruction's caption: its lambda, the judge's verdict (✓ names the right person: whom it names) and
     the judge's probability for the right person. Plain text (the browser sets it as text): st.image gets it
     through dashboard.text.plain."""
-    judged = sweep.run(mid_lambda)["attack"]["per_identity"][label]
-    return (f"λ={state.lambda_text(mid_lambda)} {'✓' if judged['top1'] else '✗'} {sweep.names[judged['predicted']]} "
-            f"{judged['evaluator_confidence']:.2f}")
+    judged = sweep.run(mid_lambda).attack.per_identity[label]
+    return (f"λ={state.lambda_text(mid_lambda)} {'✓' if judged.top1 else '✗'} {sweep.names[judged.predicted]} "
+            f"{judged.evaluator_confidence:.2f}")
 
 
 st.title("Explore: what can an attacker recover?")
 sweeps = loaders.require_sweeps()
 
 sweep = state.pick_sweep(sweeps)
-attack_name = ATTACK_NAMES[sweep.results["config"]["attack"]["attack"]]
+attack_name = ATTACK_NAMES[attack_of(sweep.typed)]
 st.caption(f"{attack_name} asks the trained model what makes it say *this person*, and paints the answer. MID's "
            "weight **lambda** trades accuracy for privacy.")
 mid_lambda = state.pick_lambda(sweep)
@@ -75,19 +74,19 @@ for index, (column, label) in enumerate(zip(columns, labels, strict=True)):
             st.image(chosen[label], caption=plain(caption(sweep, mid_lambda, label)), width="stretch")
 row = sweep.row(mid_lambda)
 # A point of a joined sweep carries its own origin; the judge that scored it is the sweep's unless marked.
-origin = row.get("origin", sweep.origin)
+origin = row.origin or sweep.origin
 badges = [":green-badge[precomputed]" if origin == "precomputed" else f":orange-badge[{TRAINED_HERE}]"]
-judge = row.get("evaluator", sweep.results["evaluator"])
-if row.get("other_judge"):
+judge = row.evaluator or sweep.typed.evaluator
+if row.other_judge:
     badges.append(f":red-badge[{OTHER_JUDGE}]")
-if origin != "precomputed" or row.get("other_judge"):
+if origin != "precomputed" or row.other_judge:
     st.markdown(" ".join(badges))
-if row.get("other_judge"):
-    own = sweep.results["evaluator"]
+if row.other_judge:
+    own = sweep.typed.evaluator
     st.warning(f"λ={mid_lambda:g} was scored by another judge than the rest of this sweep (held-out accuracy "
-               f"{judge['heldout_accuracy']['value']:.2f}, a real photo at feature distance "
-               f"{judge['real_image_distance']['value']:.2f}; the sweep's judge: "
-               f"{own['heldout_accuracy']['value']:.2f} and {own['real_image_distance']['value']:.2f}; one judge "
+               f"{judge.heldout_accuracy.value:.2f}, a real photo at feature distance "
+               f"{judge.real_image_distance.value:.2f}; the sweep's judge: "
+               f"{own.heldout_accuracy.value:.2f} and {own.real_image_distance.value:.2f}; one judge "
                "config trained again on another machine gives another judge): its attack figures are not compared "
                "with λ=0's and it stays off the curve. The *Results* selector also lists the sweep as that judge "
                "scored it.")
@@ -105,8 +104,8 @@ st.caption("Top row: a private training photo; below, the reconstructions at λ=
            "person. A change whose 95% interval includes no change is within the noise. Judges make mistakes both "
            "ways: look at the faces.")
 with st.expander("Details: which results these are"):
-    st.markdown(f"{' '.join(badges)} sweep `{sweep.key}` · model `{sweep.run(mid_lambda)['target_key']}` · "
-                f"judge `{judge['key']}` held-out accuracy **{judge['heldout_accuracy']['value']:.2f}** · "
+    st.markdown(f"{' '.join(badges)} sweep `{sweep.key}` · model `{sweep.run(mid_lambda).target_key}` · "
+                f"judge `{judge.key}` held-out accuracy **{judge.heldout_accuracy.value:.2f}** · "
                 f"people shown by default: the first {DEFAULT_PEOPLE} by name")
 
 left, right = st.columns(2)
@@ -116,8 +115,8 @@ with left:
         sweep, sweep.version, siblings, tuple(s.version for s in siblings), mid_lambda)
     # The highlight ring (the figure's last trace) follows the slider in the browser at once.
     ring = {"slider": state.LAMBDA_SLIDER, "trace": len(tradeoff.data) - 1, "shown": state.lambda_text(mid_lambda),
-            "points": {state.lambda_text(r["lambda"]): [r["attack_top1"]["value"], r["test_accuracy"]["value"]]
-                       for r in sweep.results["summary"]}}
+            "points": {state.lambda_text(r.lambda_): [r.attack_top1.value, r.test_accuracy.value]
+                       for r in sweep.typed.summary}}
     live_plotly_chart(tradeoff, tradeoff_json, "tradeoff", state.lambda_from_chart, ring)
     html, png = st.columns(2)
     html.download_button("Plot as HTML", tradeoff_html,

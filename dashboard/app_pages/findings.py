@@ -5,8 +5,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.config import results_root
+from core.paths import results_root
 from core.recipes import compare_recipes, recipe_pairs
+from core.result_types import StudyPoint, StudyResults, StudyRow
 from core.results import attacker_label, format_estimate
 from core.stats import within_noise
 from core.story import interval_text
@@ -31,52 +32,51 @@ PAPER = ("Wang, Zhang & Jia, *Improving Robustness to Model Inversion Attacks vi
          "Regularization*, AAAI 2021")
 
 
-def caption(row: dict, point: dict) -> str:
-    sink = point.get("attack", {}).get("sink")
-    unreliable = (f" · the judge's figure on these faces is UNRELIABLE: it gives {sink['count']} of {sink['n']} to "
-                  "one person (the sink rule)" if sink and sink["flagged"] else "")
-    return (f"{row['label']}: test accuracy {format_estimate(row['test_accuracy'])} · attack top-1 "
-            f"{format_estimate(row['attack_top1'])} (95% intervals over {row['seeds']} seeds; faces of seed "
-            f"{point['seed']}){unreliable}")
+def caption(row: StudyRow, point: StudyPoint) -> str:
+    sink = point.attack.sink
+    unreliable = (f" · the judge's figure on these faces is UNRELIABLE: it gives {sink.count} of {sink.n} to "
+                  "one person (the sink rule)" if sink and sink.flagged else "")
+    return (f"{row.label}: test accuracy {format_estimate(row.test_accuracy)} · attack top-1 "
+            f"{format_estimate(row.attack_top1)} (95% intervals over {row.seeds} seeds; faces of seed "
+            f"{point.seed}){unreliable}")
 
 
-def faces(results: dict, folder: Path) -> None:
+def faces(results: StudyResults, folder: Path) -> None:
     """A chosen row's reconstructions (first seed) beside the undefended model's, in a chosen regime."""
-    key, regimes = results["config_hash"], results["regimes"]
+    key, regimes = results.config_hash, results.regimes
     left, right = st.columns(2)
-    index = left.selectbox(f"Regime ({results['factor']})", range(len(regimes)), key=f"faces_level_{key}",
-                           format_func=lambda i: f"{results['factor']} = {level_text(regimes[i]['level'])}")
+    index = left.selectbox(f"Regime ({results.factor})", range(len(regimes)), key=f"faces_level_{key}",
+                           format_func=lambda i: f"{results.factor} = {level_text(regimes[i].level)}")
     regime = regimes[index]
-    labels = [row["label"] for row in regime["rows"] if row["defense"] != "none"] or \
-        [row["label"] for row in regime["rows"]]
+    labels = [row.label for row in regime.rows if row.defense != "none"] or [row.label for row in regime.rows]
     picked = right.selectbox("Setting", labels, key=f"faces_row_{key}",
                              help="Its reconstructions, beside those of the undefended model.")
-    shown = [row for row in regime["rows"] if row["defense"] == "none" and row["label"] != picked]
-    shown += [row for row in regime["rows"] if row["label"] == picked]
+    shown = [row for row in regime.rows if row.defense == "none" and row.label != picked]
+    shown += [row for row in regime.rows if row.label == picked]
     for column, row in zip(st.columns(len(shown)), shown, strict=True):
         with column:
-            st.markdown(f"**{row['label']}**")
-            point = first_point(regime, row["label"])
+            st.markdown(f"**{row.label}**")
+            point = first_point(regime, row.label)
             if point is None:
-                st.warning(f"The study file lists no model behind {row['label']}: no faces to show.")
+                st.warning(f"The study file lists no model behind {row.label}: no faces to show.")
                 continue
-            image = loaders.grid_image(point["grid_path"], folder, f"{point['label']} (seed {point['seed']})",
+            image = loaders.grid_image(point.grid_path, folder, f"{point.label} (seed {point.seed})",
                                        "Rerunning the study's command")
             if image is not None:
                 st.image(image, caption=caption(row, point), width="stretch")
 
 
-def show_study(path: Path, results: dict) -> None:
-    factor, key = results["factor"], results["config_hash"]
-    st.header(f"Study of {factor}: {', '.join(level_text(level) for level in results['levels'])}")
-    lambdas = ", ".join(f"{value:g}" for value in results["lambdas"])
-    st.caption(f"Made {plain(results.get('created', '?'))} · {plain(path.name)} · MID lambdas {lambdas} · "
-               f"{len(results['seeds'])} training seeds per point (seeds {', '.join(map(str, results['seeds']))}) · "
-               f"attacker: {attacker_label(results['config']['base']['attack']['view'])}")
-    memory = f" · peak memory {results['peak_memory_mb']:.0f} MiB" if results.get("peak_memory_mb") else ""
-    computed = (f" · **from an empty store** {results['compute_s'] / 60:.0f} min of training and attacks (as "
-                "recorded with each model)") if results.get("compute_s") else ""
-    st.markdown(f"**Ran on** {machine(results)} · **this run** {timings_text(results.get('timings', {}))}{memory}"
+def show_study(path: Path, results: StudyResults) -> None:
+    factor, key = results.factor, results.config_hash
+    st.header(f"Study of {factor}: {', '.join(level_text(level) for level in results.levels)}")
+    lambdas = ", ".join(f"{value:g}" for value in results.lambdas)
+    st.caption(f"Made {plain(results.created or '?')} · {plain(path.name)} · MID lambdas {lambdas} · "
+               f"{len(results.seeds)} training seeds per point (seeds {', '.join(map(str, results.seeds))}) · "
+               f"attacker: {attacker_label(results.config['base']['attack']['view'])}")
+    memory = f" · peak memory {results.peak_memory_mb:.0f} MiB" if results.peak_memory_mb else ""
+    computed = (f" · **from an empty store** {results.compute_s / 60:.0f} min of training and attacks (as "
+                "recorded with each model)") if results.compute_s else ""
+    st.markdown(f"**Ran on** {machine(results)} · **this run** {timings_text(results.timings)}{memory}"
                 f"{computed}")
     command, exact = study_command(results)
     st.code(command, language="bash", wrap_lines=True)
@@ -84,7 +84,7 @@ def show_study(path: Path, results: dict) -> None:
                "This study used settings no command-line option sets (it was made in code, for instance by a test "
                "with shrunken models): the command runs the nearest study, which gets a different hash.")
     with st.expander("The rule behind each verdict"):
-        st.markdown(results["rule"])
+        st.markdown(results.rule)
         st.markdown("Each regime is judged by this rule against two references. The status shown first is against "
                     "**the undefended model** (a plain linear head trained without the KL term). The second, "
                     "**the MID lambda=0 reference**, is the same MID architecture trained at lambda = 0 (the "
@@ -94,20 +94,19 @@ def show_study(path: Path, results: dict) -> None:
                     f"at equal test accuracy: yes -> **{STATUS['yes']}**, no -> **{STATUS['no']}**, inconclusive -> "
                     f"**{STATUS['inconclusive']}**. Every status is shown alike: a claim that does not reproduce "
                     "is as much a finding as one that does.")
-    for index, regime in enumerate(results["regimes"]):
-        st.subheader(f"{factor} = {level_text(regime['level'])}")
+    for index, regime in enumerate(results.regimes):
+        st.subheader(f"{factor} = {level_text(regime.level)}")
         # One neutral style for every outcome: the page takes no side.
-        st.info(f"**{status(regime)}** · {regime['finding']}")
+        st.info(f"**{status(regime)}** · {regime.finding}")
         st.caption(f"Second reference · {mid_reference_line(regime)}")
-        st.plotly_chart(study_figure(regime, factor, regime_accuracy(results, regime["level"])), width="stretch",
+        st.plotly_chart(study_figure(regime, factor, regime_accuracy(results, regime.level)), width="stretch",
                         key=f"study_{key}_{index}")
-        data, judge = regime.get("data", {}), regime.get("evaluator", {})
-        details = [f"{data['dataset']}: {data['identities']} identities, {data['train_images']} training / "
-                   f"{data['test_images']} test images" if {"dataset", "identities", "train_images",
-                                                             "test_images"} <= set(data) else None,
-                   f"judge's held-out accuracy {format_estimate(judge['heldout_accuracy'])}"
-                   if judge.get("heldout_accuracy") else None,
-                   f"time {timings_text(regime['timings'])}" if regime.get("timings") else None]
+        data, judge = regime.data, regime.evaluator
+        details = [f"{data.dataset}: {data.identities} identities, {data.train_images} training / "
+                   f"{data.test_images} test images" if data and None not in (data.train_images, data.test_images)
+                   else None,
+                   f"judge's held-out accuracy {format_estimate(judge.heldout_accuracy)}" if judge else None,
+                   f"time {timings_text(regime.timings)}" if regime.timings else None]
         if any(details):
             st.caption(" · ".join(d for d in details if d))
     st.subheader("Show me the faces")
@@ -134,16 +133,16 @@ def recipe_faces(fast, paper, lambdas: list[float], key: str) -> None:
 
 def recipe_comparisons(sweeps: list) -> list[tuple]:
     """(fast sweep, paper sweep, their comparison) for every pair of GMI recipes on the same targets."""
-    by_results = {id(s.results): s for s in sweeps}
+    by_results = {id(s.typed): s for s in sweeps}
     return [(by_results[id(fast)], by_results[id(paper)], compare_recipes(fast, paper))
-            for fast, paper in recipe_pairs([s.results for s in sweeps])]
+            for fast, paper in recipe_pairs([s.typed for s in sweeps])]
 
 
 def show_recipes(fast, paper, compared: dict) -> None:
     """GMI's fast and paper recipes on the same targets: per lambda, paired; each recipe's regime judged."""
-    results = paper.results
-    st.header(f"Attack recipe: fast vs paper ({plain(results['data']['dataset'].upper())}, "
-              f"{plain(results['config']['attack']['view'])} view)")
+    results = paper.typed
+    st.header(f"Attack recipe: fast vs paper ({plain(results.data.dataset.upper())}, "
+              f"{plain(results.config['attack']['view'])} view)")
     st.caption("GMI's fast recipe (MID Lab's: screened starts, 40 Adam steps) and the paper's (the official loop: "
                "5 random restarts, 1500 SGD steps) on the same targets, scored by the same judge. One training seed: "
                "the 95% intervals are over the people (attack) and the test photos (accuracy), not over seeds; each "
@@ -160,7 +159,7 @@ def show_recipes(fast, paper, compared: dict) -> None:
     st.markdown("\n".join(table))
     for regime in compared["regimes"]:
         st.info(f"**{status(regime) if regime['verdict'] else 'not judged'}** · {regime['finding']}")
-    recipe_faces(fast, paper, compared["lambdas"], results["config_hash"])
+    recipe_faces(fast, paper, compared["lambdas"], results.config_hash)
 
 
 st.title("Findings")
@@ -181,10 +180,10 @@ if found or recipes:
                "explained, plotted and shown in faces further down.")
     glance = ["| Study | Regime | Status (vs undefended) | Finding | vs MID lambda=0 |",
               "| --- | --- | --- | --- | --- |"]
-    glance += [f"| {results['factor']} (`{results['config_hash']}`) | {results['factor']} = {level_text(r['level'])} | "
-               f"**{status(r)}** | {r['finding']} | "
-               f"{r['verdict_mid_reference']['verdict'] if r.get('verdict_mid_reference') else 'not computed'} |"
-               for _, results in found for r in results["regimes"]]
+    glance += [f"| {results.factor} (`{results.config_hash}`) | {results.factor} = {level_text(r.level)} | "
+               f"**{status(r)}** | {r.finding} | "
+               f"{r.verdict_mid_reference.verdict if r.verdict_mid_reference else 'not computed'} |"
+               for _, results in found for r in results.regimes]
     glance += [f"| attack recipe (`{paper.key}`) | attack recipe = {r['recipe']} | no undefended model swept | "
                f"{r['finding']} | {r['verdict']['verdict'] if r['verdict'] else 'not judged'} |"
                for _, paper, compared in recipes for r in compared["regimes"]]

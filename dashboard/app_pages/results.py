@@ -8,7 +8,8 @@ from PIL import Image
 
 from core.errors import GalleryError
 from core.images import tile
-from core.results import SINK_MIN_SHARE, accuracy_axis, attack_sink, format_estimate, summary_labels, summary_table
+from core.result_types import JoinedRow
+from core.results import SINK_MIN_SHARE, accuracy_axis, format_estimate, scores_sink, summary_labels, summary_table
 from dashboard import loaders
 from dashboard.text import plain
 
@@ -20,41 +21,40 @@ st.caption(
 )
 
 sweep = loaders.sweep_selector("Sweep", "The shipped zoo first, then your own results, newest first.")
-results, typed = sweep.results, sweep.typed
+typed = sweep.typed
 st.markdown(
     f"**{typed.data.dataset}**: {typed.data.identities} identities, {typed.data.train_images} training / "
     f"{typed.data.test_images} test images. The judge's own held-out accuracy: "
     f"**{typed.evaluator.heldout_accuracy.value:.2f}**. Sweep `{sweep.key}`. Test accuracy: "
-    f"{accuracy_axis(results['config'])}."
+    f"{accuracy_axis(typed.config)}."
 )
 
-rows = summary_table(results)
+rows = summary_table(typed)
 classes = typed.data.identities
 
 
 def sink_flag(mid_lambda: float) -> str:
     """The sink rule (core.metrics.sink_check) on the sweep's judge, per lambda: flagged in any seed's attack?"""
-    checks = [attack_sink(run["attack"], classes) for run in results["runs"] if run["lambda"] == mid_lambda]
-    flagged = [check for check in checks if check["flagged"]]
+    checks = [scores_sink(run.attack, classes) for run in typed.runs if run.lambda_ == mid_lambda]
+    flagged = [check for check in checks if check.flagged]
     if not flagged:
         return "no"
-    worst = max(flagged, key=lambda check: check["share"])
-    return (f"UNRELIABLE: {worst['count']} of {worst['n']} to {results['class_names'][worst['class']]}"
-            if "class_names" in results else f"UNRELIABLE: {worst['count']} of {worst['n']} to one person")
+    worst = max(flagged, key=lambda check: check.share)
+    return f"UNRELIABLE: {worst.count} of {worst.n} to {typed.class_names[worst.class_]}"
 
 
-def origin(row: dict) -> dict:
+def origin(row: JoinedRow) -> dict:
     """Where a joined sweep's point comes from (core.results.join_results); nothing for a sweep of one file."""
-    if "origin" not in row:
+    if row.origin is None:
         return {}
-    return {"origin": row["origin"] + (" · scored by another judge" if row["other_judge"] else "")}
+    return {"origin": row.origin + (" · scored by another judge" if row.other_judge else "")}
 
 
 st.dataframe(
-    [{"lambda": f"{row['lambda']:g}", **origin(row),
-      **{label: format_estimate(row[name], 1 if name == "feature_distance" else 2)
-         for name, label in summary_labels(results).items() if name in row},
-      "judge's sink check": sink_flag(row["lambda"])} for row in results["summary"]],
+    [{"lambda": f"{row.lambda_:g}", **origin(row),
+      **{label: format_estimate(getattr(row, name), 1 if name == "feature_distance" else 2)
+         for name, label in summary_labels(typed.config).items() if getattr(row, name) is not None},
+      "judge's sink check": sink_flag(row.lambda_)} for row in typed.summary],
     hide_index=True, width="stretch",
 )
 st.caption(f"Sink check: a judge that gives one person far more of the reconstructions than chance would "
@@ -93,7 +93,7 @@ except GalleryError as error:
     st.error(plain(error))
     st.stop()
 st.image(grid, caption=f"One reconstruction per identity, in label order; attack top-1 "
-                       f"{run['attack']['top1']['value']:.2f}; model {run['target_key']}", width="stretch")
+                       f"{run.attack.top1.value:.2f}; model {run.target_key}", width="stretch")
 png = io.BytesIO()
 Image.fromarray(grid).save(png, format="PNG")
 st.download_button("Download the reconstructions (PNG)", png.getvalue(),

@@ -9,7 +9,7 @@ from core.errors import DataError, GalleryError
 from core.figures import ATTACK_NAMES
 from core.gallery import attack_siblings
 from core.images import tile
-from core.story import DEFAULT_PEOPLE, featured_index, first_run, story_steps
+from core.story import DEFAULT_PEOPLE, attack_of, featured_index, story_steps
 from dashboard import loaders
 from dashboard.charts import spread_figure, tradeoff_figure
 from dashboard.state import lambda_text
@@ -76,8 +76,8 @@ def picture(step, sweep, siblings) -> None:
         except DataError as error:
             st.warning(f"The private photos are read from the dataset, which is not available here: {plain(error)}")
         if step.picture == "attack":
-            run = first_run(sweep.results, step.lambdas[0])["attack"]["per_identity"]
-            verdicts = " ".join("✓" if run[label]["top1"] else "✗" for label in people)
+            judged = sweep.run(step.lambdas[0]).attack.per_identity
+            verdicts = " ".join("✓" if judged[label].top1 else "✗" for label in people)
             shown[f"reconstructions (the judge: {verdicts})"] = loaders.reconstructions(sweep, step.lambdas[0])
         if shown:  # half the people per row, each row of photos above its row of reconstructions: larger faces
             halves = [people[:(len(people) + 1) // 2], people[(len(people) + 1) // 2:]]
@@ -92,17 +92,16 @@ def picture(step, sweep, siblings) -> None:
         st.image(faces_image(rows), width="stretch",
                  caption=f"{names}: one row per lambda ({', '.join(lambda_text(v) for v in step.lambdas)})")
     elif step.picture == "attacks":
-        others = [(ATTACK_NAMES[s.results["config"]["attack"]["attack"]], s.results["summary"]) for s in siblings]
-        figure = tradeoff_figure(sweep.results["summary"], step.lambdas[0],
-                                 name=ATTACK_NAMES[sweep.results["config"]["attack"]["attack"]], others=others,
-                                 config=sweep.results["config"])
+        others = [(ATTACK_NAMES[attack_of(s.typed)], s.typed.summary) for s in siblings]
+        figure = tradeoff_figure(sweep.typed.summary, step.lambdas[0], name=ATTACK_NAMES[attack_of(sweep.typed)],
+                                 others=others, config=sweep.typed.config)
         st.plotly_chart(figure.update_layout(height=340), width="stretch", key="story_attacks")
 
 
 sweeps = loaders.require_sweeps()
-featured = sweeps[featured_index([s.results for s in sweeps])]
+featured = sweeps[featured_index([s.typed for s in sweeps])]
 siblings = attack_siblings(featured, sweeps)
-steps = story_steps(featured.results, [s.results for s in siblings], [s.results for s in sweeps],
+steps = story_steps(featured.typed, [s.typed for s in siblings], [s.typed for s in sweeps],
                     [results for _, results in loaders.comparisons()],
                     [results for _, results in loaders.studies()])
 number = step_from_url(len(steps))
@@ -128,8 +127,8 @@ back, where, forward = st.columns([1, 4, 1], vertical_alignment="center")
 back.button("Back", key="story-prev", icon=":material/arrow_back:", disabled=number == 1, on_click=go,
             args=(number - 1,), width="stretch")
 where.caption(f"Story, step {number} of {len(steps)} · the arrow keys step too · every figure is read from the "
-              f"stored results ({featured.results['data']['dataset'].upper()}, "
-              f"{ATTACK_NAMES[featured.results['config']['attack']['attack']]}, {featured.origin})")
+              f"stored results ({featured.typed.data.dataset.upper()}, "
+              f"{ATTACK_NAMES[attack_of(featured.typed)]}, {featured.origin})")
 forward.button("Next", key="story-next", icon=":material/arrow_forward:", disabled=number == len(steps), on_click=go,
                args=(number + 1,), width="stretch")
 st.html("<style>.st-key-story-keys { display: none; }</style>")  # the key listener draws nothing

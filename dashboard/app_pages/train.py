@@ -4,18 +4,12 @@ import dataclasses
 
 import streamlit as st
 
-from core.config import (
-    LIMITS,
-    PREDICT_MODES,
-    check_lambda,
-    data_root,
-    parse_number,
-    results_root,
-    store_root,
-    sweep_from_dict,
-)
+from core.config import PREDICT_MODES
 from core.errors import ConfigError
 from core.jobs import JOBS
+from core.limits import LIMITS, check_lambda, parse_number
+from core.paths import data_root, results_root, store_root
+from core.stored_config import sweep_from_dict
 from dashboard import loaders
 from dashboard.job_panel import job_panel
 from dashboard.text import plain
@@ -31,7 +25,7 @@ st.caption(
 )
 
 base = loaders.sweep_selector("Extend this sweep", "New models use this sweep's data, architecture, attack and judge.")
-base_config = sweep_from_dict(base.results["config"])
+base_config = sweep_from_dict(base.typed.config)
 
 with st.form("train"):
     left, middle, right = st.columns(3)
