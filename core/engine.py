@@ -46,6 +46,7 @@ from core.metrics import (
 )
 from core.models import TargetNet, judge_net
 from core.prior import GAN, train_gan
+from core.reconstruction_shapes import reconstruction_error
 from core.runtime import Timings, environment, seed_everything, timestamp
 from core.store import FINGERPRINT, Expected, Store
 from core.stored_config import config_hash, to_dict
@@ -165,13 +166,21 @@ class Engine:
         return model, record, reused
 
     def expected(self, kind: str, data: PreparedData | None = None, attack: AttackConfig | None = None) -> Expected:
-        """What a stored entry of `kind` must be to be served (core.store.Expected): named by its key, and made
+        """What a stored entry of `kind` must be to be served (core.store.Expected): named by its key, made
         from `data` (judges, targets, attacks) and from the public faces (priors, the mean face, and the
-        `attack`s that learn from them)."""
+        `attack`s that learn from them); an attack's tensors also of the names, dtypes and shapes it implies."""
         private = {"private": data.fingerprint} if data is not None else {}
         public = {"public": self.public_fingerprint}
         uses_public = kind in ("priors", "public_mean") or (kind == "attacks" and uses_lfw_public(attack))
-        return Expected(NAMED_BY[kind], {**private, **(public if uses_public else {})})
+        fingerprint = {**private, **(public if uses_public else {})}
+        if kind != "attacks":
+            return Expected(NAMED_BY[kind], fingerprint)
+        # What a Reconstruction of this attack on `data` holds: one image per identity at the data's size, and
+        # every restart's image only for GMI's paper recipe (core.attacks.gmi).
+        restarts = attack.gmi.restarts if attack.attack == "gmi" and attack.gmi.recipe == "paper" else 0
+        return Expected(NAMED_BY[kind], fingerprint, functools.partial(
+            reconstruction_error, people=data.images.num_classes, image_size=data.config.image_size,
+            restarts=restarts))
 
     def shipped(self, kind: str, key: str, expected: Expected, model: torch.nn.Module | None = None
                 ) -> dict[str, Any] | None:
@@ -327,6 +336,9 @@ class Engine:
         judge = SHIPPED.record("evaluators", evaluator_key) or self.store.record("evaluators", evaluator_key) or {}
         measured = ("heldout_accuracy", "real_image_distance")
         if found is None or any(judge.get(name) != found[1].results["evaluator"][name] for name in measured):
+            return None
+        if wrong := expected.tensors_error(found[0]):
+            log.warning("not reusing the zoo's attacks %s: it holds %s", key, wrong)
             return None
         shipped, _, run = found
         images = shipped["images"].unsqueeze(1)  # (C, 1, H, W) uint8

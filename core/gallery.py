@@ -25,6 +25,7 @@ from core.data import PreparedData
 from core.errors import ConfigError, GalleryError, SchemaError, validated
 from core.files import json_content, log, read_json, read_regular
 from core.recipes import recipe_of
+from core.reconstruction_shapes import reconstruction_error
 from core.result_types import Estimate, JoinedRow, JoinedRun, JoinedSweep, SweepRun, ZooManifest
 from core.results import checked_config, join_results, list_results, read_results, template_hash
 
@@ -100,7 +101,7 @@ class Sweep:
             path, fix = Path(run.reconstructions_path) / "tensors.safetensors", "run the sweep again to recompute it"
             record = read_json(path.with_name("record.json"))
             tensors = _checked(path, record.get("tensors_sha256") if isinstance(record, dict) else None, fix)
-        if wrong := reconstruction_shape_error(tensors, len(self.names)):
+        if wrong := reconstruction_error(tensors, len(self.names)):
             raise GalleryError(f"{path} holds {wrong}; {fix}")
         return tensors
 
@@ -146,37 +147,6 @@ def shipped_entry(kind: str, key: str, folder: Path = ZOO_DIR) -> tuple[dict[str
         for run in sweep.results["runs"]:
             if run[field] == key:
                 return sweep.shipped(run[file]), sweep, run
-    return None
-
-
-def _faces(array: np.ndarray | None, leading: tuple[int, ...]) -> bool:
-    """Whether `array` holds gray faces (leading..., [1,] H, W) for the `leading` dimensions given."""
-    if array is None or array.shape[:len(leading)] != leading:
-        return False
-    rest = array.shape[len(leading):]
-    return len(rest) == 2 or (len(rest) == 3 and rest[0] == 1)
-
-
-def _enlarges(small: tuple[int, ...], large: tuple[int, ...]) -> bool:
-    """Whether frames of size `small` enlarge by a whole factor to images of size `large` (the zoo shrinks them)."""
-    return all(small) and large[0] % small[0] == 0 and large[0] // small[0] * small[1] == large[1]
-
-
-def reconstruction_shape_error(tensors: dict[str, np.ndarray], people: int) -> str | None:
-    """What is wrong with an attack's stored tensors for `people` people, or None when nothing is: images
-    (people, [1,] H, W); trajectory (T, people, [1,] h, w), (H, W) a whole multiple of (h, w), or T - 1 frames
-    when the last, the final image, is left out (the zoo's); steps (T,); the target's confidence (T, people)."""
-    images, frames = tensors.get("images"), tensors.get("trajectory")
-    steps, confidence = tensors.get("steps"), tensors.get("target_confidence")
-    if not _faces(images, (people,)):
-        return f"reconstructions of shape {None if images is None else images.shape}, not one per person ({people})"
-    recorded = steps.shape[0] if steps is not None and steps.ndim == 1 else None
-    framed = recorded is not None and frames is not None and frames.ndim >= 2 and \
-        any(_faces(frames, (count, people)) for count in (recorded, recorded - 1))
-    if recorded is None or confidence is None or confidence.shape != (recorded, people) or not framed or \
-            not _enlarges(frames.shape[-2:], images.shape[-2:]):
-        shapes = [None if t is None else t.shape for t in (frames, steps, confidence)]
-        return f"a trajectory (frames, steps, confidence) of shapes {shapes}, not one frame per step and person"
     return None
 
 

@@ -11,8 +11,10 @@ the record's key and the hash of the config rebuilt from the record agree (an en
 an edited record is refused), and the record's data fingerprint matches the data at hand (a result never
 outlives the photos it came from). A record from before fingerprints adopts the current one on first load.
 Every record is checked against its schema on load (core.record_types: StoreRecord; with `Expected`, its kind's
-fields too): one cut short, or with a missing or mistyped field, is refused like the others. Every entry refused
-is reported with why, and the reason goes into the record of its recomputed replacement.
+fields too): one cut short, or with a missing or mistyped field, is refused like the others, and so are tensors
+whose checksum matches but whose names, dtypes or shapes are not what `Expected` says (an attack's: see
+core.reconstruction_shapes). Every entry refused is reported with why, and the reason goes into the record of
+its recomputed replacement; from a store that cannot be written, it is a StoreError at once.
 """
 
 from __future__ import annotations
@@ -58,10 +60,12 @@ class Expected:
     """What a stored entry must be to be served. `named_by` rebuilds, from a record, the config object whose
     hash is the entry's key; `fingerprint` holds the digest of each part of the data the entry is computed
     from (core.data: PreparedData.fingerprint, public_fingerprint); a part that cannot be fingerprinted here
-    (its folder is absent) is None and not compared."""
+    (its folder is absent) is None and not compared. `tensors_error`, when given, says what is wrong with the
+    entry's tensors for what the caller will build from them (names, dtypes, shapes), or None."""
 
     named_by: Callable[[dict[str, Any]], Any]
     fingerprint: dict[str, str | None]
+    tensors_error: Callable[[dict[str, torch.Tensor]], str | None] | None = None
 
     @property
     def known(self) -> dict[str, str]:
@@ -108,12 +112,13 @@ class Store:
         return self.root / kind / key
 
     @contextmanager
-    def lock(self, kind: str, key: str) -> Iterator[None]:
+    def lock(self, kind: str, key: str) -> Iterator[bool]:
         """Hold an exclusive lock on one entry across processes and threads, so two sweeps over one store never
         compute the same entry at once: the second waits, then finds it stored. The lock file stays in place;
         the kernel releases the lock when its holder dies, even by SIGKILL.
         A store that cannot be written is read without a lock; if the entry is not there, this fails at once
-        rather than after the caller has spent minutes computing something it cannot save."""
+        rather than after the caller has spent minutes computing something it cannot save. Yields whether the
+        store can be written."""
         path = self.root / kind / f".{key}.lock"
         # flock through filelock, never its soft fallback: a lock file left by a killed holder must not block.
         lock = FileLock(path, fallback_to_soft=False)
@@ -129,19 +134,24 @@ class Store:
                 raise StoreError(
                     f"the store {self.root} cannot be written ({error.strerror or error}) and does not hold {kind} "
                     f"{key}: point --store or MIDLAB_STORE at a writable folder") from error
-            yield
+            yield False
             return
         try:
-            yield
+            yield True
         finally:
             lock.release()
 
     def get_or_compute(self, kind: str, key: str, load: Callable[[], T | None],
                        compute: Callable[[], T]) -> tuple[T, bool]:
         """`load()`'s entry, else `compute()`'s (which stores it), under the entry's lock: a process computing it
-        now is waited for, then its entry loaded. The second value says whether it was loaded."""
-        with self.lock(kind, key):
+        now is waited for, then its entry loaded. The second value says whether it was loaded. An entry refused
+        from a store that cannot be written fails at once, with why, rather than after it is computed again."""
+        with self.lock(kind, key) as writable:
             found = load()
+            if found is None and not writable:
+                reason = self.refused.get((kind, key), "it cannot be loaded")
+                raise StoreError(f"the store {self.root} cannot be written and its {kind} {key} must be recomputed "
+                                 f"({reason}): point --store or MIDLAB_STORE at a writable folder")
             return (found, True) if found is not None else (compute(), False)
 
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any],
@@ -206,10 +216,17 @@ class Store:
             self.refuse(kind, key, f"{path}: its bytes do not match its record (interrupted write?)")
             return None
         try:
-            return load_safetensors(data), record
+            tensors = load_safetensors(data)
         except (SafetensorError, ValueError, RuntimeError) as error:
             self.refuse(kind, key, f"{path} is corrupt ({error})")
             return None
+        # A record vouches for its tensors' bytes, not for what they are: a forged pair would fail later, deep in
+        # a reader, with a traceback.
+        wrong = expected.tensors_error(tensors) if expected and expected.tensors_error else None
+        if wrong:
+            self.refuse(kind, key, f"{path} holds {wrong}")
+            return None
+        return tensors, record
 
     def load_model(self, kind: str, key: str, model: nn.Module,
                    expected: Expected | None = None) -> dict[str, Any] | None:
@@ -246,8 +263,8 @@ class MemoryStore(Store):
         self.new: dict[tuple[str, str], Entry] = {}
 
     @contextmanager
-    def lock(self, kind: str, key: str) -> Iterator[None]:
-        yield  # one task, one thread: nothing to wait for
+    def lock(self, kind: str, key: str) -> Iterator[bool]:
+        yield True  # one task, one thread: nothing to wait for; what it computes goes to `new`
 
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], record: dict[str, Any],
              files: dict[str, bytes] | None = None) -> Path:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -30,7 +31,10 @@ from conftest import make_faces, shown, write_idx
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 from streamlit.testing.v1 import AppTest
+from test_robustness import refuse_writes
 
 from core import gallery
 from core.attack_config import AttackConfig, MIFaceConfig, PriorConfig
@@ -402,6 +406,80 @@ def test_an_entry_that_is_not_what_its_key_names_is_reported_and_recomputed(pris
         if kind == "targets":  # the model served under a lambda's key is that lambda's model
             lam = next(lam for lam, config in TARGETS.items() if config_hash(config) == victim)
             assert record["config"]["train"]["mid_lambda"] == lam
+
+
+# ---- tensors that are not what their attack makes ---------------------------------------------------------------
+# Dtypes no attack stores under each name (its images are float in [0, 1] in the store, 8-bit in the zoo).
+WRONG_DTYPES = {"images": [torch.bool, torch.int16, torch.int64], "steps": [torch.float32, torch.bool],
+                "trajectory": [torch.float16, torch.float32, torch.int64],
+                "target_confidence": [torch.uint8, torch.int64, torch.bool]}
+IDENTITY_AXIS = {"images": 0, "trajectory": 1, "target_confidence": 1}
+TENSOR_FORGERIES = ("missing", "renamed", "extra", "dtype", "identities", "image size", "frame size", "steps",
+                    "rank", "restarts")
+
+
+def forged_tensors(tensors: dict[str, torch.Tensor], forgery: str, draw: Callable[[st.SearchStrategy], Any]
+                   ) -> dict[str, torch.Tensor]:
+    """A MI-Face attack's stored tensors (3 people, 16 px), with `forgery` making them wrong for it."""
+    tensors = dict(tensors)
+    name = draw(st.sampled_from(sorted(WRONG_DTYPES)))
+    value = tensors[name]
+    if forgery == "missing":
+        tensors.pop(name)
+    elif forgery == "renamed":
+        tensors[draw(st.sampled_from(["image", "frames", "Images", "steps "]))] = tensors.pop(name)
+    elif forgery == "extra":
+        tensors[draw(st.sampled_from(["weights", "labels", "scores"]))] = torch.zeros(3)
+    elif forgery == "dtype":
+        tensors[name] = value.to(draw(st.sampled_from(WRONG_DTYPES[name])))
+    elif forgery == "identities":
+        name = draw(st.sampled_from(sorted(IDENTITY_AXIS)))
+        shape = list(tensors[name].shape)
+        shape[IDENTITY_AXIS[name]] = draw(st.integers(0, 6).filter(lambda people: people != 3))
+        tensors[name] = torch.zeros(shape, dtype=tensors[name].dtype)
+    elif forgery in ("image size", "frame size"):
+        name = "images" if forgery == "image size" else "trajectory"
+        side = draw(st.integers(1, 40).filter(lambda side: side != 16 and (name == "images" or 16 % side)))
+        tensors[name] = torch.zeros((*tensors[name].shape[:-2], side, side), dtype=tensors[name].dtype)
+    elif forgery == "steps":
+        count = draw(st.integers(0, 8).filter(lambda count: count != len(tensors["steps"])))
+        tensors["steps"] = torch.arange(count)
+    elif forgery == "rank":
+        tensors[name] = value.unsqueeze(draw(st.sampled_from([0, -1])))
+    else:  # GMI's paper recipe keeps every restart's image: MI-Face has none
+        tensors.update(restart_images=torch.zeros(3, 2, 1, 16, 16), chosen_restart=torch.zeros(3, dtype=torch.int64))
+    return tensors
+
+
+@generated(20)
+@given(forgery=st.sampled_from(TENSOR_FORGERIES), read_only=st.booleans(), data=st.data())
+def test_tensors_that_are_not_what_their_attack_makes_are_reported_and_recomputed(pristine, forgery, read_only, data):
+    """An attack's stored tensors replaced by others of wrong names, dtypes or shapes, its record re-signed with
+    their checksum: one line naming the entry and what is wrong, then the attack recomputed (a read-only store:
+    a StoreError at once, saying why), never a traceback from deep in a reader."""
+    with copy_of(pristine) as root, warnings() as lines:
+        victim = data.draw(st.sampled_from(sorted(p.name for p in (root / "store" / "attacks").iterdir()
+                                                  if not p.name.startswith("."))))
+        folder = root / "store" / "attacks" / victim
+        bytes_ = save_safetensors(forged_tensors(load_safetensors((folder / TENSORS).read_bytes()), forgery,
+                                                 data.draw))
+        (folder / TENSORS).write_bytes(bytes_)
+        record = json.loads((folder / RECORD).read_text())
+        (folder / RECORD).write_text(json.dumps({**record, "tensors_sha256": hashlib.sha256(bytes_).hexdigest()}))
+        if read_only:
+            with pytest.MonkeyPatch.context() as patch, pytest.raises(StoreError) as refused:
+                refuse_writes(patch)
+                run_everything(root)
+            assert f"attacks {victim} must be recomputed ({folder / TENSORS} holds " in str(refused.value)
+            assert "MIDLAB_STORE" in str(refused.value) and (folder / TENSORS).read_bytes() == bytes_
+            return
+        _, entries = run_everything(root)
+        assert [key for key, (reused, _) in entries.items() if not reused] == [("attacks", victim)]
+        assert len(lines) == 1 and "\n" not in lines[0]
+        assert lines[0].startswith(f"attacks {victim} will be recomputed: {folder / TENSORS} holds ")
+        assert stored(root, "attacks", victim)["recomputed_because"] == lines[0].split(": ", 1)[1]
+        _, again = run_everything(root)
+        assert all(reused for reused, _ in again.values())  # the recomputed entry is whole
 
 
 # ---- special files -------------------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ SHAPES = st.lists(st.integers(0, 6), min_size=0, max_size=5).map(tuple)
 @given(images=SHAPES, frames=SHAPES, steps=SHAPES, confidence=SHAPES, people=st.integers(1, 4))
 @CASES
 def test_reconstructions_of_a_wrong_shape_are_named_never_shown(images, frames, steps, confidence, people):
-    tensors = {"images": np.zeros(images, np.float32), "trajectory": np.zeros(frames, np.float32),
+    tensors = {"images": np.zeros(images, np.float32), "trajectory": np.zeros(frames, np.uint8),
                "steps": np.zeros(steps, np.int64), "target_confidence": np.zeros(confidence, np.float32)}
     with tempfile.TemporaryDirectory() as folder:
         sweep = reconstructions_sweep(Path(folder), tensors, people)
@@ -189,7 +189,7 @@ def test_reconstructions_of_a_wrong_shape_are_named_never_shown(images, frames, 
 @pytest.mark.parametrize("people", [1, 3])
 def test_well_shaped_reconstructions_are_shown(tmp_path, people):
     tensors = {"images": np.full((people, 1, 8, 8), 0.5, np.float32),
-               "trajectory": np.zeros((2, people, 1, 4, 4), np.float32), "steps": np.array([0, 10]),
+               "trajectory": np.zeros((2, people, 1, 4, 4), np.uint8), "steps": np.array([0, 10]),
                "target_confidence": np.zeros((2, people), np.float32)}
     faces, (frames, steps, _) = (sweep := reconstructions_sweep(tmp_path, tensors, people)).reconstructions(0.0), \
         sweep.trajectory(0.0)
