@@ -31,6 +31,14 @@ PUBLIC = {"lfw_public": "public LFW photos of people outside the private set",
 LFW_SWEEP_COMMAND = "python -m core sweep --dataset lfw --attack gmi"
 
 
+def short_names(names: list[str]) -> list[str]:
+    """Names for a caption under a face, in a narrow column on a projector: LFW's 'Arnold_Schwarzenegger' becomes
+    'Schwarzenegger' (a person's last name, unless another person shares it: then the whole name, spaced)."""
+    spaced = [name.replace("_", " ") for name in names]
+    last = [name.split()[-1] if name.split() else name for name in spaced]
+    return [surname if last.count(surname) == 1 else name for name, surname in zip(spaced, last, strict=True)]
+
+
 def attack_of(results: SweepResults) -> str:
     return results.config["attack"]["attack"]
 

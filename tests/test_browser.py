@@ -132,14 +132,14 @@ def test_first_screen_then_moving_lambda(server, page):
 
 
 def test_presenter_link_hides_the_sidebar(server, page):
-    page.goto(f"{server}/?presenter=1&lam=0.03&ids=s1,s2")
+    page.goto(f"{server}/?presenter=1&data=orl&lam=0.03&ids=s1,s2")
     page.locator("[data-testid='stImage'] img").nth(5).wait_for(timeout=60_000)
     assert not page.locator("[data-testid='stSidebar']").is_visible()
     assert page.locator("[data-testid='stImage'] img").count() == 6
 
 
 def test_clicking_a_point_of_the_tradeoff_plot_selects_its_lambda(server, page):
-    page.goto(f"{server}/?lam=0&ids=s1")
+    page.goto(f"{server}/?data=orl&lam=0&ids=s1")
     slider = page.locator("input[type='range'][aria-label='MID strength lambda']")
     slider.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)

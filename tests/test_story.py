@@ -12,7 +12,7 @@ from core import gallery
 from core.gallery import attack_siblings, load_zoo
 from core.result_types import SweepResults
 from core.stats import wilson_interval
-from core.story import attack_of, featured_index, lambda_changes, lambda_sentence, story_steps
+from core.story import attack_of, featured_index, lambda_changes, lambda_sentence, short_names, story_steps
 from tests.typed_sweeps import typed_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,3 +144,8 @@ def test_the_buttons_and_the_url_step_through_the_story(orl_only):
     assert app.title[0].value.startswith("1. ")
     app = story_at(99)
     assert app.title[0].value.startswith("1. ") and "step" in app.toast[0].value
+
+
+def test_short_names_fit_a_caption_and_stay_distinct():
+    assert short_names(["Arnold_Schwarzenegger", "George_W_Bush", "Laura_Bush", "s1"]) == [
+        "Schwarzenegger", "George W Bush", "Laura Bush", "s1"]

@@ -6,7 +6,7 @@ import streamlit as st
 from core.errors import DataError, GalleryError
 from core.figures import ATTACK_NAMES, figure_png, png_export_available
 from core.gallery import attack_siblings
-from core.story import DEFAULT_PEOPLE, attack_of
+from core.story import DEFAULT_PEOPLE, attack_of, short_names
 from dashboard import loaders, state
 from dashboard.charts import OTHER_JUDGE, TRAINED_HERE, spread_figure, sweep_tradeoff
 from dashboard.lambda_cards import lambda_panels
@@ -29,12 +29,12 @@ def figures(_sweep, sweep_version: str, _siblings, sibling_versions: tuple[str, 
 
 
 def caption(sweep, mid_lambda: float, label: int) -> str:
-    """A reconstruction's caption: its lambda, the judge's verdict (✓ names the right person: whom it names) and
-    the judge's probability for the right person. Plain text (the browser sets it as text): st.image gets it
-    through dashboard.text.plain."""
+    """A reconstruction's caption: its lambda, the judge's probability for the right person and its verdict (✓ it
+    names the right person; ✗ and whom it names instead), short enough for two lines in a projector's column. Plain
+    text (the browser sets it as text): st.image gets it through dashboard.text.plain."""
     judged = sweep.run(mid_lambda).attack.per_identity[label]
-    return (f"λ={state.lambda_text(mid_lambda)} {'✓' if judged.top1 else '✗'} {sweep.names[judged.predicted]} "
-            f"{judged.evaluator_confidence:.2f}")
+    verdict = "✓" if judged.top1 else f"✗ {short_names(sweep.names)[judged.predicted]}"
+    return f"λ={state.lambda_text(mid_lambda)} · {judged.evaluator_confidence:.2f} {verdict}"
 
 
 st.title("Explore: what can an attacker recover?")
@@ -66,9 +66,9 @@ columns = st.container(key="explore-faces").columns(len(labels)) if labels else 
 for index, (column, label) in enumerate(zip(columns, labels, strict=True)):
     with column:
         if originals is not None:
-            st.image(originals[label], caption=f"{plain(sweep.names[label])} (private)", width="stretch")
+            st.image(originals[label], caption=plain(short_names(sweep.names)[label]), width="stretch")
         else:
-            st.markdown(f"**{plain(sweep.names[label])}**")
+            st.markdown(f"**{plain(short_names(sweep.names)[label])}**")
         st.image(free[label], caption=plain(caption(sweep, sweep.lambdas[0], label)), width="stretch")
         with st.container(key=f"chosen-face-{index}"):  # swapped in the browser as the slider moves
             st.image(chosen[label], caption=plain(caption(sweep, mid_lambda, label)), width="stretch")
@@ -100,9 +100,9 @@ live_faces(state.LAMBDA_SLIDER, [f"chosen-face-{index}" for index in range(len(l
            {state.lambda_text(value): [caption(sweep, value, label) for label in labels] for value in sweep.lambdas},
            lambda_panels(sweep), key="faces")
 st.caption("Top row: a private training photo; below, the reconstructions at λ=0 and at the chosen λ, with the "
-           "judge's verdict (✓ it names the right person; the name it gives) and its probability for the right "
-           "person. A change whose 95% interval includes no change is within the noise. Judges make mistakes both "
-           "ways: look at the faces.")
+           "judge's probability for the right person and its verdict (✓ it names the right person; ✗ and the name "
+           "it gives instead). A change whose 95% interval includes no change is within the noise. Judges make "
+           "mistakes both ways: look at the faces.")
 with st.expander("Details: which results these are"):
     st.markdown(f"{' '.join(badges)} sweep `{sweep.key}` · model `{sweep.run(mid_lambda).target_key}` · "
                 f"judge `{judge.key}` held-out accuracy **{judge.heldout_accuracy.value:.2f}** · "

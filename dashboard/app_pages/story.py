@@ -9,7 +9,7 @@ from core.errors import DataError, GalleryError
 from core.figures import ATTACK_NAMES
 from core.gallery import attack_siblings
 from core.images import tile
-from core.story import DEFAULT_PEOPLE, attack_of, featured_index, story_steps
+from core.story import DEFAULT_PEOPLE, attack_of, featured_index, short_names, story_steps
 from dashboard import loaders
 from dashboard.charts import spread_figure, tradeoff_figure
 from dashboard.state import lambda_text
@@ -68,7 +68,7 @@ def faces_image(rows: list[np.ndarray], scale: int = 3) -> np.ndarray:
 def picture(step, sweep, siblings) -> None:
     """The step's picture, from the featured sweep; what cannot be drawn here is said, not drawn."""
     people = list(range(min(DEFAULT_PEOPLE, len(sweep.names))))
-    names = " · ".join(plain(sweep.names[label]) for label in people)
+    names = " · ".join(plain(short_names(sweep.names)[label]) for label in people)
     if step.picture in ("originals", "attack"):
         shown = {}
         try:
