@@ -32,11 +32,12 @@ LFW_SWEEP_COMMAND = "python -m core sweep --dataset lfw --attack gmi"
 
 
 def short_names(names: list[str]) -> list[str]:
-    """Names for a caption under a face, in a narrow column on a projector: LFW's 'Arnold_Schwarzenegger' becomes
-    'Schwarzenegger' (a person's last name, unless another person shares it: then the whole name, spaced)."""
-    spaced = [name.replace("_", " ") for name in names]
-    last = [name.split()[-1] if name.split() else name for name in spaced]
-    return [surname if last.count(surname) == 1 else name for name, surname in zip(spaced, last, strict=True)]
+    """Names for a caption under a face, in a narrow column on a projector: an LFW name (First_Last, joined by
+    underscores) becomes the last name ('Arnold_Schwarzenegger': 'Schwarzenegger'), or the whole name spaced when
+    another person shares that last name; any other name is kept as it is."""
+    last = [name.rsplit("_", 1)[-1] for name in names]
+    return [name if "_" not in name else surname if last.count(surname) == 1 else name.replace("_", " ")
+            for name, surname in zip(names, last, strict=True)]
 
 
 def attack_of(results: SweepResults) -> str:

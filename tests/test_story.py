@@ -147,5 +147,5 @@ def test_the_buttons_and_the_url_step_through_the_story(orl_only):
 
 
 def test_short_names_fit_a_caption_and_stay_distinct():
-    assert short_names(["Arnold_Schwarzenegger", "George_W_Bush", "Laura_Bush", "s1"]) == [
-        "Schwarzenegger", "George W Bush", "Laura Bush", "s1"]
+    assert short_names(["Arnold_Schwarzenegger", "George_W_Bush", "Laura_Bush", "s1", "Doe, Jane"]) == [
+        "Schwarzenegger", "George W Bush", "Laura Bush", "s1", "Doe, Jane"]
