@@ -516,7 +516,7 @@ def command_zoo(args: argparse.Namespace) -> int:
 
 
 def command_prior(args: argparse.Namespace) -> int:
-    from core.engine import SHIPPED
+    from core.shipped import SHIPPED
     from core.stored_config import config_hash
 
     engine = engine_for(args)
@@ -536,7 +536,7 @@ def folder_mib(folder: Path) -> float:
 
 def command_judge(args: argparse.Namespace) -> int:
     from core.data import PreparedData
-    from core.engine import SHIPPED
+    from core.shipped import SHIPPED
     from core.stored_config import config_hash
 
     engine = engine_for(args)

@@ -1,10 +1,10 @@
-"""What names each kind of stored entry (the configs its key hashes, rebuilt from its record), and the public
-faces the attacker's entries are made from."""
+"""What names each kind of stored entry (the configs its key hashes, rebuilt from its record), what every new
+entry's record holds, and the public faces the attacker's entries are made from."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,9 @@ import torch
 from core.attack_config import AttackConfig, PriorConfig
 from core.config import EvaluatorConfig, TargetConfig
 from core.data import LFW_FACE_BOX, load_lfw_public
-from core.stored_config import from_dict
+from core.runtime import environment, timestamp
+from core.store import FINGERPRINT, Expected
+from core.stored_config import from_dict, to_dict
 
 PUBLIC_MEAN_IMAGES = 2000  # public faces averaged for MI-Face's start; more changes the mean very little
 
@@ -29,6 +31,14 @@ NAMED_BY: dict[str, Callable[[dict[str, Any]], Any]] = {
     "attacks": lambda record: AttackRun(record["target_key"], record["evaluator_key"],
                                         from_dict(AttackConfig, record["config"])),
 }
+
+
+def new_record(kind: str, config: Any, key: str, expected: Expected, timings: Mapping[str, float],
+               device: torch.device, /, **fields: Any) -> dict[str, Any]:
+    """A new entry's record: `fields`, then what every record holds (what made it, where, when, how long),
+    which replaces any field of that name (a fine-tuned judge's fields start as its split judge's)."""
+    return {**fields, "kind": kind, "config": to_dict(config), "config_hash": key, FINGERPRINT: expected.known,
+            "environment": environment(device), "timings": dict(timings), "created": timestamp()}
 
 
 def uses_lfw_public(attack: AttackConfig) -> bool:

@@ -339,7 +339,7 @@ class RayExecutor:
         """(tensors, record) of a stored unit; (None, record) when it ships with the code (assets/store). Only an
         entry that is what the engine expects (its key, its data) counts: any other is reported and computed."""
         expected = engine.expected(unit.kind, data, unit.config if unit.kind == "attacks" else None)
-        if unit.kind in ("evaluators", "priors") and (record := engine.shipped(unit.kind, unit.key, expected)):
+        if unit.kind in ("evaluators", "priors") and (record := engine.shipped.record(unit.kind, unit.key, expected)):
             return None, record
         return engine.store.load(unit.kind, unit.key, expected)
 

@@ -19,11 +19,12 @@ from core.attack_config import (
 from core.attacks import attacker_query
 from core.attacks.inversion import encode_vector
 from core.data import PreparedData
-from core.engine import SHIPPED, Engine
+from core.engine import Engine
 from core.entries import AttackRun
 from core.metrics import log_probs
 from core.presets import sweep_defaults
 from core.prior import GAN
+from core.shipped import SHIPPED
 from core.store import Store
 from core.stored_config import config_hash, hash_view
 

@@ -140,8 +140,8 @@ def test_the_zoos_models_and_attacks_count_as_stored(tiny_zoo, data_dir, tmp_pat
     write_json_atomic(record, {**json.loads(record.read_text()), "real_image_distance": {"value": 1.0}})
     other = Engine(Store(tmp_path / "other"), data_dir, torch.device("cpu"), zoo_dir=zoo_dir)
     expected = engine.expected("attacks", PreparedData.load(SHORT.target.data, data_dir), SHORT.attack)
-    assert other._shipped_attack(run["attack_key"], run["target_key"], SHORT.attack, judge, expected) is None
-    assert engine._shipped_attack(run["attack_key"], run["target_key"], SHORT.attack, judge, expected) is not None
+    assert other.shipped.attack(run["attack_key"], run["target_key"], SHORT.attack, judge, expected) is None
+    assert engine.shipped.attack(run["attack_key"], run["target_key"], SHORT.attack, judge, expected) is not None
 
 
 @pytest.mark.slow

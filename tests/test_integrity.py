@@ -40,10 +40,11 @@ from core import gallery
 from core.attack_config import AttackConfig, MIFaceConfig, PriorConfig
 from core.config import DataConfig, EvaluatorConfig, ModelConfig, TargetConfig, TrainConfig
 from core.data import DataError, ImageSet, PreparedData, public_fingerprint
-from core.engine import SHIPPED, Engine
+from core.engine import Engine
 from core.executor import RayExecutor, target_unit
 from core.files import NotRegularFileError, StoreError, read_json, read_regular
 from core.results import load_results
+from core.shipped import SHIPPED
 from core.store import FINGERPRINT, RECORD, TENSORS, MemoryStore, Store
 from core.stored_config import config_hash, from_dict
 from core.sweep import run_sweep

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from core.config import EvaluatorConfig
-from core.engine import NAMED_BY, SHIPPED
+from core.entries import NAMED_BY
 from core.gallery import MANIFEST, ZOO_DIR, GalleryError, attack_siblings, load_zoo
 from core.models import judge_net
+from core.shipped import SHIPPED
 from core.store import FINGERPRINT, Expected
 from core.stored_config import config_hash, from_dict
 from core.zoo import ZOO_ATTACKS, ZOO_DATASETS, default_zoo_sweeps, paper_recipe_sweep, zoo_sweeps
