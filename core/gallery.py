@@ -114,14 +114,20 @@ class Sweep:
         keeps frames at reduced resolution and leaves out the last one, the final image it holds exactly: they
         come back enlarged, with the final image appended."""
         tensors = self._tensors(self.run(mid_lambda))
-        frames, images, steps = tensors["trajectory"], tensors["images"], tensors["steps"].tolist()
-        frames = frames.reshape(frames.shape[0], frames.shape[1], frames.shape[-2], frames.shape[-1])
-        scale = images.shape[-1] // frames.shape[-1]
-        if scale > 1:
-            frames = frames.repeat(scale, axis=2).repeat(scale, axis=3)
-        if len(frames) == len(steps) - 1:
-            frames = np.concatenate([frames, _uint8_faces(images)[None]])
-        return frames, steps, tensors["target_confidence"]
+        return full_trajectory(tensors), tensors["steps"].tolist(), tensors["target_confidence"]
+
+
+def full_trajectory(tensors: dict[str, np.ndarray]) -> np.ndarray:
+    """An attack's recorded frames as uint8 (T, C, H, W) at the images' size, one per step: the zoo's reduced
+    frames enlarged, and its final frame, which it leaves out, taken from the exact final images."""
+    frames, images = tensors["trajectory"], tensors["images"]
+    frames = frames.reshape(frames.shape[0], frames.shape[1], frames.shape[-2], frames.shape[-1])
+    scale = images.shape[-1] // frames.shape[-1]
+    if scale > 1:
+        frames = frames.repeat(scale, axis=2).repeat(scale, axis=3)
+    if len(frames) == len(tensors["steps"]) - 1:
+        frames = np.concatenate([frames, _uint8_faces(images)[None]])
+    return frames
 
 
 def _checked(path: Path, expected: str | None, fix: str) -> dict[str, np.ndarray]:

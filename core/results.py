@@ -108,7 +108,7 @@ def _parsed(path: Path, kind: str | tuple[str, ...]) -> tuple[dict[str, Any], Ru
     if results["kind"] != "sweep":
         return results, typed
     results = checked_config(results, str(path))
-    return results, validated(SweepResults, results, str(path))
+    return results, typed.model_copy(update={"config": results["config"]})
 
 
 def checked_config(results: dict[str, Any], source: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from core.config import TargetConfig
 from core.data import PreparedData
 from core.entries import new_record
 from core.errors import GalleryError
-from core.gallery import Sweep, shipped_entry
+from core.gallery import Sweep, full_trajectory, shipped_entry
 from core.metrics import target_metrics
 from core.models import TargetNet
 from core.runtime import Timings
@@ -99,11 +99,9 @@ class Shipped:
             log.warning("not reusing the zoo's attacks %s: it holds %s", key, wrong)
             return None
         shipped, _, run = found
-        images = shipped["images"].unsqueeze(1)  # (C, 1, H, W) uint8
-        scale = images.shape[-1] // shipped["trajectory"].shape[-1]
-        trajectory = shipped["trajectory"].unsqueeze(2).repeat_interleave(scale, 3).repeat_interleave(scale, 4)
-        trajectory = torch.cat([trajectory, images.unsqueeze(0)])  # the zoo leaves out the last frame: the final image
-        tensors = {"images": images.float() / 255, "trajectory": trajectory, "steps": shipped["steps"],
+        trajectory = full_trajectory({name: value.numpy() for name, value in shipped.items()})
+        tensors = {"images": shipped["images"].unsqueeze(1).float() / 255,  # (C, 1, H, W)
+                   "trajectory": torch.from_numpy(trajectory).unsqueeze(2), "steps": shipped["steps"],
                    "target_confidence": shipped["target_confidence"]}
         record = new_record("attack", attack, key, expected, {}, self.device, target_key=target_key,
                             evaluator_key=evaluator_key, scores=run["attack"],

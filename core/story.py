@@ -6,6 +6,7 @@ change is said to be within the noise."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 from core.figures import ATTACK_NAMES
@@ -36,7 +37,8 @@ def short_names(names: list[str]) -> list[str]:
     underscores) becomes the last name ('Arnold_Schwarzenegger': 'Schwarzenegger'), or the whole name spaced when
     another person shares that last name; any other name is kept as it is."""
     last = [name.rsplit("_", 1)[-1] for name in names]
-    return [name if "_" not in name else surname if last.count(surname) == 1 else name.replace("_", " ")
+    shared = Counter(last)
+    return [name if "_" not in name else surname if shared[surname] == 1 else name.replace("_", " ")
             for name, surname in zip(names, last, strict=True)]
 
 

@@ -28,12 +28,12 @@ def figures(_sweep, sweep_version: str, _siblings, sibling_versions: tuple[str, 
             "" if spread is None else spread.to_json())
 
 
-def caption(sweep, mid_lambda: float, label: int) -> str:
+def caption(sweep, mid_lambda: float, label: int, names: list[str]) -> str:
     """A reconstruction's caption: its lambda, the judge's probability for the right person and its verdict (✓ it
-    names the right person; ✗ and whom it names instead), short enough for two lines in a projector's column. Plain
-    text (the browser sets it as text): st.image gets it through dashboard.text.plain."""
+    names the right person; ✗ and whom it names instead, by `names`), short enough for two lines in a projector's
+    column. Plain text (the browser sets it as text): st.image gets it through dashboard.text.plain."""
     judged = sweep.run(mid_lambda).attack.per_identity[label]
-    verdict = "✓" if judged.top1 else f"✗ {short_names(sweep.names)[judged.predicted]}"
+    verdict = "✓" if judged.top1 else f"✗ {names[judged.predicted]}"
     return f"λ={state.lambda_text(mid_lambda)} · {judged.evaluator_confidence:.2f} {verdict}"
 
 
@@ -62,16 +62,17 @@ except GalleryError as error:
     st.stop()
 
 labels = [sweep.names.index(name) for name in identities]
+shown_names = short_names(sweep.names)  # for the captions: narrow columns
 columns = st.container(key="explore-faces").columns(len(labels)) if labels else []
 for index, (column, label) in enumerate(zip(columns, labels, strict=True)):
     with column:
         if originals is not None:
-            st.image(originals[label], caption=plain(short_names(sweep.names)[label]), width="stretch")
+            st.image(originals[label], caption=plain(shown_names[label]), width="stretch")
         else:
-            st.markdown(f"**{plain(short_names(sweep.names)[label])}**")
-        st.image(free[label], caption=plain(caption(sweep, sweep.lambdas[0], label)), width="stretch")
+            st.markdown(f"**{plain(shown_names[label])}**")
+        st.image(free[label], caption=plain(caption(sweep, sweep.lambdas[0], label, shown_names)), width="stretch")
         with st.container(key=f"chosen-face-{index}"):  # swapped in the browser as the slider moves
-            st.image(chosen[label], caption=plain(caption(sweep, mid_lambda, label)), width="stretch")
+            st.image(chosen[label], caption=plain(caption(sweep, mid_lambda, label, shown_names)), width="stretch")
 row = sweep.row(mid_lambda)
 # A point of a joined sweep carries its own origin; the judge that scored it is the sweep's unless marked.
 origin = row.origin or sweep.origin
@@ -97,7 +98,8 @@ except GalleryError as error:
     st.stop()
 # The cards, the sentence and the chosen faces of every lambda: the browser swaps them as the slider moves.
 live_faces(state.LAMBDA_SLIDER, [f"chosen-face-{index}" for index in range(len(labels))], sources,
-           {state.lambda_text(value): [caption(sweep, value, label) for label in labels] for value in sweep.lambdas},
+           {state.lambda_text(value): [caption(sweep, value, label, shown_names) for label in labels]
+            for value in sweep.lambdas},
            lambda_panels(sweep), key="faces")
 st.caption("Top row: a private training photo; below, the reconstructions at λ=0 and at the chosen λ, with the "
            "judge's probability for the right person and its verdict (✓ it names the right person; ✗ and the name "
