@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import core.attacks
-import core.engine
+import core.makers
 from core.config import DataConfig
 from core.data import PreparedData
 from core.errors import TrainingDiverged
@@ -73,13 +73,13 @@ def test_a_stored_sweep_trains_and_attacks_nothing(sweep, short_config, monkeypa
 
 def test_a_diverging_run_stores_nothing(sweep, short_config, monkeypatch):
     engine, _, _ = sweep
-    original = core.engine.mid_objective
+    original = core.makers.mid_objective
 
     def poisoned(mid_lambda, label_smoothing):
         objective = original(mid_lambda, label_smoothing)
         return lambda model, x, y: (objective(model, x, y)[0] * float("inf"), {})
 
-    monkeypatch.setattr(core.engine, "mid_objective", poisoned)
+    monkeypatch.setattr(core.makers, "mid_objective", poisoned)
     config = short_config.target_for(0.5, seed=7)
     data = PreparedData.load(DataConfig(), engine.data_root)
     with pytest.raises(TrainingDiverged):
