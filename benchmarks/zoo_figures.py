@@ -25,7 +25,7 @@ def main() -> None:
         agreement = [run["half_precision_agreement"] for run in sweep.results["runs"]]
         print(f"\n{sweep.label}\nhalf-precision weights agree with full precision on {min(agreement):.1%} to "
               f"{max(agreement):.1%} of test predictions")
-        print(format_table(sweep.results))
+        print(format_table(sweep.typed))
         for other in attack_siblings(sweep, zoo):  # this attack against each other one, on the same people
             hits = [[person.top1 for person in s.run(s.lambdas[0]).attack.per_identity]
                     for s in (sweep, other)]

@@ -383,7 +383,7 @@ def executor_for(args: argparse.Namespace) -> Executor:
 
 def command_sweep(args: argparse.Namespace) -> int:
     from core.panel import format_panel
-    from core.results import results_path
+    from core.results import results_path, typed_results
     from core.sweep import format_table, run_sweep
 
     config = sweep_config(args)
@@ -391,12 +391,13 @@ def command_sweep(args: argparse.Namespace) -> int:
     engine = engine_for(args)
     out = results_root(args.out)
     results = run_sweep(config, engine, out, executor=executor, panel=args.panel)
-    print(format_table(results))
+    typed = typed_results(results)
+    print(format_table(typed))
     if args.panel:
         print(format_panel(results))
-    reused = sum(r["reused"]["target"] for r in results["runs"])
-    print(f"{len(results['runs'])} runs ({reused} models reused) in {results['wall_s']:.1f}s; "
-          f"results: {results_path(out, results['config_hash'])}")
+    reused = sum(run.reused.target for run in typed.runs)
+    print(f"{len(typed.runs)} runs ({reused} models reused) in {results['wall_s']:.1f}s; "
+          f"results: {results_path(out, typed.config_hash)}")
     return 0
 
 
@@ -412,7 +413,7 @@ def command_panel(args: argparse.Namespace) -> int:
 
 def command_compare(args: argparse.Namespace) -> int:
     from core.compare import comparison_path, format_comparison, run_comparison, ship
-    from core.results import COMPARISONS_DIR
+    from core.results import COMPARISONS_DIR, typed_results
 
     model, train = dp_defaults()
     train = dataclasses.replace(train, privacy=dataclasses.replace(train.privacy, max_grad_norm=args.clip))
@@ -422,9 +423,9 @@ def command_compare(args: argparse.Namespace) -> int:
     engine = engine_for(args)
     out = results_root(args.out)
     results = run_comparison(config, engine, out, executor=executor)
-    print(format_comparison(results))
-    print(f"{len(results['points'])} points in {results['wall_s']:.1f}s; "
-          f"results: {comparison_path(out, results['config_hash'])}")
+    typed = typed_results(results)
+    print(format_comparison(typed))
+    print(f"{len(typed.points)} points in {results['wall_s']:.1f}s; results: {comparison_path(out, typed.config_hash)}")
     if args.ship:
         print(f"shipped: {ship(results, COMPARISONS_DIR)}")
     return 0
@@ -447,7 +448,7 @@ def study_configs(args: argparse.Namespace) -> list[StudyConfig]:
 
 
 def command_study(args: argparse.Namespace) -> int:
-    from core.results import STUDIES_DIR
+    from core.results import STUDIES_DIR, typed_results
     from core.study import format_study, run_study, ship, study_path
     from core.study_command import study_command
 
@@ -458,10 +459,11 @@ def command_study(args: argparse.Namespace) -> int:
     for config in configs:
         results = run_study(config, engine, out, executor=executor)
         print(format_study(results))
-        points = [point for regime in results["regimes"] for point in regime["points"]]
-        reused = sum(point["reused"]["target"] for point in points)
+        typed = typed_results(results)
+        points = [point for regime in typed.regimes for point in regime.points]
+        reused = sum(point.reused.target for point in points)
         print(f"{len(points)} points ({reused} models reused) in {results['wall_s']:.1f}s; "
-              f"results: {study_path(out, results['config_hash'])}")
+              f"results: {study_path(out, typed.config_hash)}")
         print(f"this study alone: {study_command(config)[0]}")
         if args.ship:
             print(f"shipped: {ship(results, STUDIES_DIR)}")

@@ -22,11 +22,12 @@ import torch
 from core.attack_config import ATTACKS, with_gmi_recipe
 from core.data import PreparedData
 from core.engine import Engine
-from core.errors import StoreError
+from core.errors import SchemaError, StoreError
 from core.executor import Executor, LocalExecutor
 from core.models import TargetNet
 from core.presets import default_studies, sweep_defaults
-from core.results import format_estimate, load_results, results_path
+from core.result_types import SweepResults, SweepRun
+from core.results import format_estimate, read_typed, results_path, typed_results
 from core.runtime import ProgressLine, peak_memory_mb, pick_device
 from core.stats import paired_difference
 from core.store import Store
@@ -109,10 +110,11 @@ def study_benchmark(engine: Engine, data_root: Path, store: Path, out: Path, exe
     for config in configs:
         began = time.perf_counter()
         results = run_study(config, engine, out, executor=executor)
-        points = [point for regime in results["regimes"] for point in regime["points"]]
-        trained = sum(not point["reused"]["target"] for point in points)
-        attacked = sum(not point["reused"]["attack"] for point in points)
-        verdicts = ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"])
+        typed = typed_results(results)
+        points = [point for regime in typed.regimes for point in regime.points]
+        trained = sum(not point.reused.target for point in points)
+        attacked = sum(not point.reused.attack for point in points)
+        verdicts = ", ".join(f"{regime.level}: {regime.verdict.verdict}" for regime in typed.regimes)
         print(f"  {config.factor:<16} {len(points):3d} points, {trained:2d} models trained, {attacked:2d} attacks run, "
               f"{time.perf_counter() - began:7.1f} s  ({verdicts})\n    {executor_line(results)}", flush=True)
         if (overhead := overhead_line(executor)) is not None:
@@ -120,24 +122,33 @@ def study_benchmark(engine: Engine, data_root: Path, store: Path, out: Path, exe
     cold = time.perf_counter() - start
     warm = stored_rerun(["study"], data_root, store, out)
     for config in configs:
-        rerun = load_results(study_path(out, config_hash(config)), "study")
-        if rerun is None or not all(all(p["reused"].values()) for r in rerun["regimes"] for p in r["points"]):
-            raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
+        served_whole(study_path(out, config_hash(config)), "study")
     print(f"from an empty store: {cold:.1f} s ({cold / 60:.1f} min); everything stored (new process): {warm:.1f} s; "
           f"peak memory {peak_memory_mb():.0f} MB")
 
 
-def print_paired(results: dict, baseline: dict) -> None:
-    """Per lambda, one attack's top-1 minus another's on the same identities, with the paired interval."""
-    def hits(run: dict) -> list[bool]:
-        return [identity["top1"] for identity in run["attack"]["per_identity"]]
+def served_whole(path: Path, kind: str) -> None:
+    """Check that the stored re-run whose results are at `path` trained and attacked nothing (StoreError)."""
+    try:
+        rerun = read_typed(path, kind)
+    except SchemaError as error:
+        raise StoreError(f"the stored re-run left no valid results ({error})") from None
+    points = rerun.runs if isinstance(rerun, SweepResults) else [p for r in rerun.regimes for p in r.points]
+    if not all(point.reused.target and point.reused.attack for point in points):
+        raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
 
-    baseline_hits = {(run["lambda"], run["seed"]): hits(run) for run in baseline["runs"]}
-    names = results["config"]["attack"]["attack"], baseline["config"]["attack"]["attack"]
+
+def print_paired(results: SweepResults, baseline: SweepResults) -> None:
+    """Per lambda, one attack's top-1 minus another's on the same identities, with the paired interval."""
+    def hits(run: SweepRun) -> list[bool]:
+        return [identity.top1 for identity in run.attack.per_identity]
+
+    baseline_hits = {(run.lambda_, run.seed): hits(run) for run in baseline.runs}
+    names = results.settings.attack.attack, baseline.settings.attack.attack
     print(f"\n{names[0]} minus {names[1]}, top-1 on the same identities (95% paired interval; exact McNemar p):")
-    for run in results["runs"]:
-        difference = paired_difference(hits(run), baseline_hits[run["lambda"], run["seed"]])
-        print(f"  lambda {run['lambda']:<7g} {format_estimate(difference, 2)}  (only {names[0]}: "
+    for run in results.runs:
+        difference = paired_difference(hits(run), baseline_hits[run.lambda_, run.seed])
+        print(f"  lambda {run.lambda_:<7g} {format_estimate(difference, 2)}  (only {names[0]}: "
               f"{difference['only_a']}, only {names[1]}: {difference['only_b']}; p = {difference['p_value']:.3f})")
 
 
@@ -216,20 +227,20 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
         names = ATTACKS if dataset == "lfw" else (config.attack.attack,)
         start = time.perf_counter()
         sweeps = [run_sweep(config.under(name), engine, out, executor=executor) for name in names]
+        typed = [typed_results(results) for results in sweeps]
         cold = time.perf_counter() - start
         grid = ["--lambdas", ",".join(f"{v:g}" for v in lambdas)] if lambdas else []
         warm = sum(stored_rerun(["sweep", "--dataset", dataset, "--attack", name, *grid], data_root, store, out)
                    for name in names)
-        for results in sweeps:
-            rerun = load_results(results_path(out, results["config_hash"]))
-            if rerun is None or not all(all(run["reused"].values()) for run in rerun["runs"]):
-                raise StoreError("the stored re-run trained or attacked again: the store did not serve it")
-        others = [run_sweep(dataclasses.replace(config.under(name), lambdas=(0.0,)), engine, out, executor=executor)
+        for results in typed:
+            served_whole(results_path(out, results.config_hash), "sweep")
+        others = [typed_results(run_sweep(dataclasses.replace(config.under(name), lambdas=(0.0,)), engine, out,
+                                          executor=executor))
                   for name in ATTACKS[1:]] if attacks and dataset == "orl" else []
 
-    first = sweeps[0]
+    first = typed[0]
     print(f"\nMID Lab benchmark: {'the' if lambdas else 'default'} {dataset.upper()} sweep ({len(config.lambdas)} "
-          f"lambdas x {len(config.seeds)} seed, {' / '.join(names)} on all {first['data']['identities']} identities, "
+          f"lambdas x {len(config.seeds)} seed, {' / '.join(names)} on all {first.data.identities} identities, "
           f"{config.attack.view} view)")
     print(f"machine: {machine()}")
     print(f"from an empty store: {cold:.1f} s ({cold / 60:.1f} min); everything stored (new process per attack): "
@@ -238,25 +249,23 @@ def run_benchmark(data_root: Path, keep: Path | None = None, attacks: bool = Fal
         print(f"  {executor_line(results)}")
     if (overhead := overhead_line(executor)) is not None:
         print(f"  {overhead}{' (the last sweep)' if len(sweeps) > 1 or others else ''}")
-    evaluator = first["evaluator"]
-    print(f"  judge {evaluator['key']}: held-out accuracy {format_estimate(evaluator['heldout_accuracy'])}")
-    for results in sweeps:
-        runs = results["runs"]
-        stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in results["timings"].items())
-        attack_s = [run["timings"]["attack_s"] for run in runs]
-        print(f"  {results['config']['attack']['attack']:<10} {stages}; per model: train "
-              f"{sum(r['timings']['train_s'] for r in runs) / len(runs):.1f} s (trained in the first sweep), "
-              f"attack {min(attack_s):.1f} to {max(attack_s):.1f} s")
-    for results in sweeps:
-        print(f"\n{results['config']['attack']['attack']}:")
+    print(f"  judge {first.evaluator.key}: held-out accuracy {format_estimate(first.evaluator.heldout_accuracy)}")
+    for results in typed:
+        stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in results.timings.items())
+        attack_s = [run.timings["attack_s"] for run in results.runs]
+        print(f"  {results.settings.attack.attack:<10} {stages}; per model: train "
+              f"{sum(run.timings['train_s'] for run in results.runs) / len(results.runs):.1f} s (trained in the "
+              f"first sweep), attack {min(attack_s):.1f} to {max(attack_s):.1f} s")
+    for results in typed:
+        print(f"\n{results.settings.attack.attack}:")
         print(format_table(results))
     if others:
         print("\nattacks on the lambda = 0 model (top-1 with 95% interval, seconds for all identities):")
         for result in [first, *others]:
-            run = result["runs"][0]
-            print(f"  {result['config']['attack']['attack']:<10} top-1 {format_estimate(run['attack']['top1'], 2)}  "
-                  f"top-5 {run['attack']['top5']['value']:.2f}  {run['timings']['attack_s']:.1f} s")
-    by_attack = {results["config"]["attack"]["attack"]: results for results in [*sweeps, *others]}
+            run = result.runs[0]
+            print(f"  {result.settings.attack.attack:<10} top-1 {format_estimate(run.attack.top1, 2)}  "
+                  f"top-5 {run.attack.top5.value:.2f}  {run.timings['attack_s']:.1f} s")
+    by_attack = {results.settings.attack.attack: results for results in [*typed, *others]}
     if "gmi" in by_attack:
         print_paired(by_attack["gmi"], by_attack["miface"])
         prior = engine.prior(config.attack.prior)[1]

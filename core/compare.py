@@ -33,6 +33,7 @@ from core.executor import (
 )
 from core.files import write_json_atomic
 from core.metrics import prediction_spread
+from core.result_types import ComparisonResults
 from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.stored_config import config_hash, to_dict
@@ -197,18 +198,17 @@ def _frontier_verdict(comparison: dict[str, Any], rows_a: list[dict[str, Any]], 
             f"attack accuracy is lower or equal; widest gap {example}.")
 
 
-def format_comparison(results: dict[str, Any]) -> str:
+def format_comparison(results: ComparisonResults) -> str:
     """The comparison as a plain-text table (value [95% interval]) followed by each attack's frontier sentence."""
-    header = ["setting", "epsilon", "test acc", *(f"{a} top-1" for a in results["attacks"])]
+    header = ["setting", "epsilon", "test acc", *(f"{a} top-1" for a in results.attacks)]
     lines = []
-    for row in results["summary"]:
-        attacks = [format_estimate(row["attacks"][a]["top1"], sep=",") if a in row["attacks"] else "-"
-                   for a in results["attacks"]]
-        epsilon = f"{row['epsilon']:.3g}" if row["epsilon"] is not None else "-"
-        lines.append([row["label"], epsilon, format_estimate(row["test_accuracy"], sep=","), *attacks])
+    for row in results.summary:
+        attacks = [format_estimate(row.attacks[a].top1, sep=",") if a in row.attacks else "-"
+                   for a in results.attacks]
+        epsilon = f"{row.epsilon:.3g}" if row.epsilon is not None else "-"
+        lines.append([row.label, epsilon, format_estimate(row.test_accuracy, sep=","), *attacks])
     render = text_table(header, lines)
-    render += [f"{attack}: {report['sentence']} {report.get('control', '')}".rstrip()
-               for attack, report in results["frontiers"].items()]
+    render += [f"{attack}: {report.sentence} {report.control}".rstrip() for attack, report in results.frontiers.items()]
     return "\n".join(render)
 
 

@@ -121,7 +121,7 @@ def comparison_figure(results: ComparisonResults, attack: str) -> go.Figure:
                         frontier_labels, [_hover(r) for r in rows], connect=defense in ("mid", "dpsgd"))
     return tradeoff_layout(figure, results.data.identities,
                            f"{ATTACK_NAMES.get(attack, attack)}: defenses compared (bars: 95% intervals; big "
-                           "markers and dashes: frontier)", accuracy=accuracy_axis(results.config["sweep"]))
+                           "markers and dashes: frontier)", accuracy=accuracy_axis(results.settings.sweep))
 
 
 def spread_figure(results: ComparisonResults, measure: str = "confidence") -> go.Figure:

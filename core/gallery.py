@@ -22,7 +22,7 @@ from safetensors.numpy import load as load_safetensors
 
 from core.config import DataConfig
 from core.data import PreparedData
-from core.errors import ConfigError, GalleryError, SchemaError, validated
+from core.errors import GalleryError, SchemaError, validated
 from core.files import json_content, log, read_json, read_regular
 from core.recipes import recipe_of
 from core.reconstruction_shapes import reconstruction_error
@@ -55,11 +55,11 @@ class Sweep:
 
     @property
     def label(self) -> str:
-        dataset, attack = self.typed.data.dataset, self.typed.config["attack"]
+        dataset, attack = self.typed.data.dataset, self.typed.settings.attack
         added = sum(row.origin == "trained here" for row in self.typed.summary)
         joined = f" + {added} trained here" if added and self.origin != "trained here" else ""
         recipe = " (paper recipe)" if recipe_of(self.typed) == "paper" else ""
-        return (f"{dataset.upper()} · {attack['attack']}{recipe} · {attack['view']} view · "
+        return (f"{dataset.upper()} · {attack.attack}{recipe} · {attack.view} view · "
                 f"{len(self.lambdas)} lambdas ({self.origin}{joined}, {self.key})")
 
     @property
@@ -167,13 +167,13 @@ def attack_siblings(sweep: Sweep, sweeps: list[Sweep]) -> list[Sweep]:
     """The sweeps of the same models (targets, lambdas, seeds), judge and attacker's view under each other
     attack: one curve each on the tradeoff plot."""
     def setting(s: Sweep) -> tuple:
-        config = s.typed.config
-        return config["target"], config["lambdas"], config["seeds"], config["evaluator"], config["attack"]["view"]
+        config = s.typed.settings
+        return config.target, config.lambdas, config.seeds, config.evaluator, config.attack.view
 
-    mine, seen = setting(sweep), {sweep.typed.config["attack"]["attack"]}
+    mine, seen = setting(sweep), {sweep.typed.settings.attack.attack}
     found = []
     for other in sweeps:
-        attack = other.typed.config["attack"]["attack"]
+        attack = other.typed.settings.attack.attack
         if attack not in seen and setting(other) == mine:
             seen.add(attack)
             found.append(other)
@@ -187,9 +187,10 @@ def read_zoo(folder: Path = ZOO_DIR) -> list[Sweep]:
         manifest = json_content(folder / MANIFEST)
     except FileNotFoundError:
         return []
-    validated(ZooManifest, manifest, str(folder / MANIFEST))
-    return [Sweep({**checked_config(results, str(folder / MANIFEST)), "zoo": manifest["zoo"]}, "precomputed", folder)
-            for results in manifest["sweeps"]]
+    typed = validated(ZooManifest, manifest, str(folder / MANIFEST))
+    return [Sweep({**checked_config(results, sweep, str(folder / MANIFEST)), "zoo": manifest["zoo"]}, "precomputed",
+                  folder)
+            for results, sweep in zip(manifest["sweeps"], typed.sweeps, strict=True)]
 
 
 def load_zoo(folder: Path = ZOO_DIR) -> list[Sweep]:
@@ -226,11 +227,7 @@ def join_sweeps(sweeps: list[Sweep]) -> list[Sweep]:
     the oldest; each judge's view also shows, marked, the other judges' points at lambdas it lacks."""
     groups: dict[str, list[Sweep]] = {}
     for sweep in sweeps:
-        try:
-            template = template_hash(sweep.typed.config)
-        except ConfigError:  # a config this version cannot rebuild joins nothing: it is shown on its own
-            template = sweep.key
-        groups.setdefault(template, []).append(sweep)
+        groups.setdefault(template_hash(sweep.typed.settings), []).append(sweep)
     joined = []
     for group in groups.values():
         if len(group) == 1:
@@ -246,11 +243,11 @@ def join_sweeps(sweeps: list[Sweep]) -> list[Sweep]:
     return joined
 
 
-def original_faces(data_config: dict[str, Any], root: Path) -> tuple[np.ndarray, list[str], str]:
+def original_faces(data_config: DataConfig, root: Path) -> tuple[np.ndarray, list[str], str]:
     """One private training image per identity, uint8 (C, H, W), in label order, the names, and the dataset's
     fingerprint (see photos_changed). Raises core.data.DataError (with how to get the data) when the dataset is
     missing."""
-    data = PreparedData.load(DataConfig(**data_config), root)
+    data = PreparedData.load(data_config, root)
     first = {}
     for index in data.train_index:
         first.setdefault(int(data.images.labels[index]), index)

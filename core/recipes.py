@@ -23,8 +23,8 @@ RECIPES = ("fast", "paper")
 
 
 def recipe_of(results: SweepResults) -> str:
-    """A GMI sweep's recipe ('fast' for files written before recipes existed)."""
-    return results.config["attack"].get("gmi", {}).get("recipe", "fast")
+    """A GMI sweep's recipe ('fast' for files written before recipes existed: GMIConfig.ADDED_FIELDS)."""
+    return results.settings.attack.gmi.recipe
 
 
 def recipe_pairs(sweeps: list[SweepResults]) -> list[tuple[SweepResults, SweepResults]]:
@@ -32,7 +32,7 @@ def recipe_pairs(sweeps: list[SweepResults]) -> list[tuple[SweepResults, SweepRe
     paper sweep with the first such fast sweep."""
 
     def same_setting(results: SweepResults) -> tuple[Any, ...]:
-        return str(results.config["target"]), results.config["attack"]["view"], results.evaluator.key
+        return results.settings.target, results.settings.attack.view, results.evaluator.key
 
     gmi = [s for s in sweeps if attack_of(s) == "gmi"]
     fast = [s for s in gmi if recipe_of(s) == "fast"]

@@ -6,14 +6,21 @@ file and the field at fault (SchemaError). No torch here: the dashboard reads th
 
 Strict types: a number stored as text, a list where an estimate belongs or a missing field is an error, not a
 guess. Keys this version does not read are kept (`extra="allow"`), so a newer file still loads. Non-finite
-numbers are written as null (core.files), so every float field may be None."""
+numbers are written as null (core.files), so every float field may be None.
+
+A results file's config is kept as stored (`config`, what its writers extend) and rebuilt as its dataclass
+(`settings`, what readers take), so a config this version cannot rebuild makes the file invalid on reading."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 import pydantic
 from pydantic import Field
+
+from core.stored_config import from_dict
+from core.study_design import StudyConfig
+from core.sweep_config import ComparisonConfig, SweepConfig
 
 Number = float | None  # JSON has no NaN: core.files writes it as null
 Level = bool | int | float | str  # a study factor's level: an attack's name, a bottleneck width, a flag
@@ -143,6 +150,13 @@ class PanelJudge(Stored):
     heldout_accuracy: Estimate
 
 
+class Reused(Stored):
+    """Whether a point's target and attack were loaded (stored or shipped) rather than computed."""
+
+    target: bool
+    attack: bool
+
+
 class SweepRun(Stored):
     """One (lambda, seed) of a sweep: the target's and the attack's figures and where their tensors are (the
     store's paths in a results file, the zoo's file names in its manifest)."""
@@ -158,7 +172,7 @@ class SweepRun(Stored):
     final_kl: Number = None
     attack_target_confidence: Number = None
     timings: dict[str, Number] = {}
-    reused: dict[str, bool] = {}
+    reused: Reused | None = None
     model_path: str | None = None
     reconstructions_path: str | None = None
     grid_path: str | None = None
@@ -181,8 +195,13 @@ class SweepRow(Stored):
     queried_accuracy: Estimate | None = None  # when every run records the queried function's (test_queried)
 
 
-class Run(Stored):
-    """What every results file records about how it was made."""
+ConfigT = TypeVar("ConfigT", SweepConfig, ComparisonConfig, StudyConfig)
+
+
+class Run(Stored, Generic[ConfigT]):
+    """What every results file records about how it was made: its config as stored, and rebuilt (`settings`)."""
+
+    CONFIG: ClassVar[type | None] = None  # the config's dataclass
 
     config: dict[str, Any]
     config_hash: str
@@ -190,9 +209,27 @@ class Run(Stored):
     environment: dict[str, Any] = {}
     timings: dict[str, Number] = {}
     peak_memory_mb: Number = None
+    _settings: Any = pydantic.PrivateAttr(default=None)
+
+    @pydantic.model_validator(mode="after")
+    def _rebuild_config(self) -> Self:
+        """`config` rebuilt as its dataclass once, on validation (core.stored_config.from_dict: its ConfigError
+        names the field); `settings` does not follow later edits of the `config` dict. Its hash is checked by the
+        reader of a sweep's file (core.results.checked_config), not here: results built in code (tests) may be
+        named by any key."""
+        if self.CONFIG is not None:
+            self._settings = from_dict(self.CONFIG, self.config)
+        return self
+
+    @property
+    def settings(self) -> ConfigT:
+        """The config as its dataclass (SweepConfig, ComparisonConfig or StudyConfig), every field filled."""
+        return self._settings
 
 
-class SweepResults(Run):
+class SweepResults(Run[SweepConfig]):
+    CONFIG = SweepConfig
+
     kind: Literal["sweep"]
     data: DataSummary
     class_names: list[str]
@@ -275,7 +312,9 @@ class FrontierReport(Stored):
     control: str = ""
 
 
-class ComparisonResults(Run):
+class ComparisonResults(Run[ComparisonConfig]):
+    CONFIG = ComparisonConfig
+
     kind: Literal["comparison"]
     data: DataSummary
     attacks: list[str]
@@ -300,7 +339,7 @@ class StudyPoint(Stored):
     grid_path: str | None = None
     final_kl: Number = None
     compute_s: dict[str, Number] = {}
-    reused: dict[str, bool] = {}
+    reused: Reused | None = None
 
 
 class StudyRow(SweepRow):
@@ -337,7 +376,9 @@ class Regime(Stored):
     finding_mid_reference: str | None = None
 
 
-class StudyResults(Run):
+class StudyResults(Run[StudyConfig]):
+    CONFIG = StudyConfig
+
     kind: Literal["study"]
     factor: str
     levels: list[Level]

@@ -8,11 +8,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from core.errors import ConfigError, SchemaError, validated
+from core.errors import SchemaError, validated
 from core.files import json_content, log, read_regular, write_atomic
 from core.result_types import RESULT_KINDS, AttackScores, Estimate, JoinedRow, Run, Sink, SweepResults, SweepRow
-from core.stored_config import config_hash, dict_hash, hash_view, sweep_from_dict, to_dict
+from core.stored_config import config_hash, dict_hash, hash_view, to_dict
 from core.summaries import summarise
+from core.sweep_config import SweepConfig
 
 ESTIMATE_LABELS = {
     "test_accuracy": "test accuracy",
@@ -43,11 +44,11 @@ def format_estimate(estimate: Estimate | dict[str, Any], digits: int = 2, sep: s
     return f"{value:.{digits}f} [{low:.{digits}f}{sep}{high:.{digits}f}]"
 
 
-def accuracy_axis(config: dict[str, Any]) -> str:
-    """Which test accuracy a tradeoff plot or table of a sweep-like config (its 'target' and 'attack', as
-    stored) shows: always the deployed MID model's, named by its mode; and, when the attacker queried another
-    function (a white-box view such as mu), that it did, so the two are not confused."""
-    deployed, view = config["target"]["model"]["predict_mode"], config["attack"]["view"]
+def accuracy_axis(config: SweepConfig) -> str:
+    """Which test accuracy a tradeoff plot or table of a sweep (or a comparison's or study regime's sweep)
+    shows: always the deployed MID model's, named by its mode; and, when the attacker queried another function
+    (a white-box view such as mu), that it did, so the two are not confused."""
+    deployed, view = config.target.model.predict_mode, config.attack.view
     if deployed == view:
         return f"test accuracy (deployed model, {deployed}: as attacked)"
     return f"test accuracy of the deployed model ({deployed}; the attacker queried {view})"
@@ -107,24 +108,18 @@ def _parsed(path: Path, kind: str | tuple[str, ...]) -> tuple[dict[str, Any], Ru
     typed = validated(RESULT_KINDS[results["kind"]], results, str(path))
     if results["kind"] != "sweep":
         return results, typed
-    results = checked_config(results, str(path))
+    results = checked_config(results, typed, str(path))
     return results, typed.model_copy(update={"config": results["config"]})
 
 
-def checked_config(results: dict[str, Any], source: str) -> dict[str, Any]:
-    """A sweep's results (checked against their schema) with their config checked too: one this version can
-    rebuild, hashing to the sweep's config_hash (a damaged config is not read as another sweep's), and every key
-    filled in (one an older version did not write takes the value it had then). SchemaError naming `source` and
-    what is wrong otherwise."""
-    try:
-        config = sweep_from_dict(results["config"])
-    except ConfigError as error:
-        raise SchemaError(f"{source} is not a valid file of its kind ({error}); remove it or compute it "
-                          "again") from None
-    if config_hash(config) != results["config_hash"]:
+def checked_config(results: dict[str, Any], typed: SweepResults, source: str) -> dict[str, Any]:
+    """A sweep's results (`typed`: checked against their schema, their config rebuilt) with their config checked
+    to hash to the sweep's config_hash (a damaged config is not read as another sweep's) and every key filled in
+    (one an older version did not write takes the value it had then). SchemaError naming `source` otherwise."""
+    if config_hash(typed.settings) != results["config_hash"]:
         raise SchemaError(f"{source} is not a valid file of its kind (its config does not hash to its config_hash "
                           f"{results['config_hash']}: it was changed); remove it or compute it again")
-    return {**results, "config": _filled(to_dict(config), results["config"])}
+    return {**results, "config": _filled(to_dict(typed.settings), results["config"])}
 
 
 def _filled(complete: Any, stored: Any) -> Any:
@@ -147,6 +142,12 @@ def read_typed(path: Path, kind: str | tuple[str, ...] = "sweep") -> Run:
     return _parsed(path, kind)[1]
 
 
+def typed_results(results: dict[str, Any]) -> Run:
+    """Results a writer has just made (run_sweep, run_comparison, run_study) as typed objects, as read_typed
+    gives a file's: what the command that made them prints is read from these."""
+    return RESULT_KINDS[results["kind"]].model_validate(results, strict=False)
+
+
 def load_results(path: Path, kind: str = "sweep") -> dict[str, Any] | None:
     """A results file of a kind (see read_results), or None when it is missing or not a valid file of that kind
     (a warning says which and why)."""
@@ -158,10 +159,10 @@ def load_results(path: Path, kind: str = "sweep") -> dict[str, Any] | None:
         return None
 
 
-def summary_labels(config: dict[str, Any]) -> dict[str, str]:
-    """The figures a table of a sweep (its config as stored) shows (ESTIMATE_LABELS): the queried function's test
-    accuracy only where the attacker's view differs from the deployed mode (elsewhere it is the test accuracy)."""
-    same = config["attack"]["view"] == config["target"]["model"]["predict_mode"]
+def summary_labels(config: SweepConfig) -> dict[str, str]:
+    """The figures a table of a sweep shows (ESTIMATE_LABELS): the queried function's test accuracy only where
+    the attacker's view differs from the deployed mode (elsewhere it is the test accuracy)."""
+    same = config.attack.view == config.target.model.predict_mode
     return {name: label for name, label in ESTIMATE_LABELS.items() if not (same and name == "queried_accuracy")}
 
 
@@ -173,7 +174,7 @@ def summary_table(results: SweepResults) -> list[dict[str, Any]]:
         joined = {"origin": row.origin, "other judge": row.other_judge} \
             if isinstance(row, JoinedRow) and row.origin is not None else {}
         rows.append({"lambda": row.lambda_, "seeds": row.seeds, **joined,
-                     **flat_estimates(row, summary_labels(results.config))})
+                     **flat_estimates(row, summary_labels(results.settings))})
     return rows
 
 
@@ -193,10 +194,10 @@ def flat_estimates(row: SweepRow, labels: dict[str, str] = ESTIMATE_LABELS) -> d
 NOT_TEMPLATE = ("lambdas", "seeds", "evaluator")
 
 
-def template_hash(config: dict[str, Any]) -> str:
-    """The hash of a sweep's template, from its config as a results file stores it: rebuilt and viewed as the
-    sweep's own hash views it (core.stored_config.hash_view), so files written in either stored form agree."""
-    view = hash_view(sweep_from_dict(config))
+def template_hash(config: SweepConfig) -> str:
+    """The hash of a sweep's template: its config viewed as the sweep's own hash views it
+    (core.stored_config.hash_view), so files written in either stored form agree."""
+    view = hash_view(config)
     return dict_hash("SweepTemplate", {k: v for k, v in view.items() if k not in NOT_TEMPLATE})
 
 

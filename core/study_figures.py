@@ -12,7 +12,7 @@ from core.errors import ConfigError
 from core.figures import ATTACK_NAMES, add_defense, tradeoff_layout
 from core.result_types import ComparisonResults, Estimate, Level, Regime, Run, StudyPoint, StudyResults, StudyRow
 from core.results import accuracy_axis
-from core.stored_config import from_dict, to_dict
+from core.stored_config import from_dict
 from core.study_command import STUDY_COMMAND, level_text
 from core.study_command import study_command as command_of
 from core.study_design import StudyConfig
@@ -70,8 +70,7 @@ def mid_reference_line(regime: Regime) -> str:
 
 def regime_accuracy(results: StudyResults, level: Level) -> str:
     """Which test accuracy the plot of a stored study's regime at `level` shows (core.results.accuracy_axis)."""
-    study = from_dict(StudyConfig, results.config)
-    return accuracy_axis(to_dict(next(regime for value, regime in study.regimes() if value == level)))
+    return accuracy_axis(next(regime for value, regime in results.settings.regimes() if value == level))
 
 
 def study_figure(regime: Regime, factor: str, accuracy: str = "test accuracy") -> go.Figure:

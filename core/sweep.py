@@ -27,7 +27,8 @@ from core.executor import (
 )
 from core.files import write_json_atomic
 from core.panel import add_panel
-from core.results import accuracy_axis, attack_sink, format_estimate, results_path, summary_labels, text_table
+from core.result_types import Estimate, SweepResults
+from core.results import accuracy_axis, format_estimate, results_path, scores_sink, summary_labels, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.stored_config import config_hash, to_dict
 from core.summaries import summarise
@@ -93,33 +94,31 @@ def run_sweep(config: SweepConfig, engine: Engine, out_dir: Path,
     return results
 
 
-def format_table(results: dict[str, Any]) -> str:
+def format_table(results: SweepResults) -> str:
     """The summary as a plain-text table: each figure as value [95% interval]."""
 
-    def cell(figure: dict[str, Any], digits: int = 2) -> str:
+    def cell(figure: Estimate, digits: int = 2) -> str:
         return format_estimate(figure, digits, sep=",")
 
-    queried = "queried_accuracy" in summary_labels(results["config"]) and \
-        all("queried_accuracy" in r for r in results["summary"])
+    queried = "queried_accuracy" in summary_labels(results.settings) and \
+        all(r.queried_accuracy is not None for r in results.summary)
     header = ["lambda", "test acc", *(["acc. as queried"] if queried else []), "attack top-1", "attack top-5",
               "feat. dist", "confidence", "entropy"]
     lines = []
-    for row in results["summary"]:
-        lines.append([f"{row['lambda']:g}", cell(row["test_accuracy"]),
-                      *([cell(row["queried_accuracy"])] if queried else []), cell(row["attack_top1"]),
-                      cell(row["attack_top5"]), cell(row["feature_distance"], 1), cell(row["confidence"]),
-                      cell(row["entropy"])])
+    for row in results.summary:
+        lines.append([f"{row.lambda_:g}", cell(row.test_accuracy), *([cell(row.queried_accuracy)] if queried else []),
+                      cell(row.attack_top1), cell(row.attack_top5), cell(row.feature_distance, 1),
+                      cell(row.confidence), cell(row.entropy)])
     render = text_table(header, lines, right=True)
-    render.append(accuracy_axis(results["config"]))
-    evaluator = results["evaluator"]
+    render.append(accuracy_axis(results.settings))
+    evaluator = results.evaluator
     # Files from before the distance was measured lack it (the schema allows that).
-    distance = (f"; a real held-out photo lies at feature distance {cell(evaluator['real_image_distance'], 1)} "
-                "from its person's nearest training photo" if evaluator.get("real_image_distance") else "")
-    render.append(f"judge held-out accuracy {cell(evaluator['heldout_accuracy'])}{distance}")
-    classes = results["data"]["identities"]
-    sinks = [(run, attack_sink(run["attack"], classes)) for run in results["runs"]]
-    flagged = [f"lambda {run['lambda']:g} seed {run['seed']} ({check['count']} of {check['n']} to one person)"
-               for run, check in sinks if check["flagged"]]
+    distance = (f"; a real held-out photo lies at feature distance {cell(evaluator.real_image_distance, 1)} "
+                "from its person's nearest training photo" if evaluator.real_image_distance is not None else "")
+    render.append(f"judge held-out accuracy {cell(evaluator.heldout_accuracy)}{distance}")
+    sinks = [(run, scores_sink(run.attack, results.data.identities)) for run in results.runs]
+    flagged = [f"lambda {run.lambda_:g} seed {run.seed} ({check.count} of {check.n} to one person)"
+               for run, check in sinks if check.flagged]
     render.append("sink check (docs/method.md): the judge's attack figures are unreliable at " + "; ".join(flagged)
                   if flagged else "sink check (docs/method.md): the judge spreads its answers fairly on every run")
     return "\n".join(render)

@@ -8,6 +8,7 @@ from core.figures import error_bars
 from core.gallery import Sweep
 from core.result_types import Estimate, SweepRow, SweepRun
 from core.results import accuracy_axis
+from core.sweep_config import SweepConfig
 
 
 @dataclass(frozen=True)
@@ -66,23 +67,23 @@ def sweep_tradeoff(sweep: Sweep, chosen: float | None = None, name: str = "store
     added = [r for r in rows if r.origin == TRAINED_HERE and sweep.origin != TRAINED_HERE]
     foreign = [r for r in sweep.typed.summary if r.other_judge]
     return tradeoff_figure(rows, chosen, added + [run_as_point(r) for r in pending or []], name, others, foreign,
-                           sweep.typed.config)
+                           sweep.typed.settings)
 
 
-def _queried(config: dict | None) -> str | None:
+def _queried(config: SweepConfig | None) -> str | None:
     """The mode a sweep's attacker queried, when it is not the deployed one."""
-    if config is None or config["attack"]["view"] == config["target"]["model"]["predict_mode"]:
+    if config is None or config.attack.view == config.target.model.predict_mode:
         return None
-    return config["attack"]["view"]
+    return config.attack.view
 
 
 def tradeoff_figure(rows: list[SweepRow], chosen: float | None = None, added: list[SweepRow | Point] | None = None,
                     name: str = "stored", others: list[tuple[str, list[SweepRow]]] | None = None,
-                    foreign: list[SweepRow] | None = None, config: dict | None = None) -> go.Figure:
+                    foreign: list[SweepRow] | None = None, config: SweepConfig | None = None) -> go.Figure:
     """Test accuracy against attack accuracy, one point per lambda with 95% interval bars; the chosen lambda
     ringed; `added` rows (models trained here) in a second colour; `others`, (name, rows) of the same models
     under other attacks, as thinner curves; `foreign` rows (scored by another judge) as hollow points apart.
-    `config`, the sweep's stored config, names the accuracy on the axis (core.results.accuracy_axis)."""
+    `config`, the sweep's config, names the accuracy on the axis (core.results.accuracy_axis)."""
     figure = go.Figure()
     figure.add_trace(_points(rows, name, "#1f77b4", "click to select", _queried(config)))
     if added:

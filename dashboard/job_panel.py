@@ -55,7 +55,7 @@ def job_panel(job_key: str, base_key: str) -> None:
             st.dataframe(pd.DataFrame([{
                 "lambda": run.lambda_, "seed": run.seed, "test accuracy": run.test.accuracy.value,
                 "attack top-1": run.attack.top1.value, "attack top-5": run.attack.top5.value,
-                "model": run.target_key, "reused": run.reused["target"]} for run in runs]),
+                "model": run.target_key, "reused": run.reused.target} for run in runs]),
                 hide_index=True, width="stretch")
         # The sweep as Explore shows it: once the job's results file is written, its points are the sweep's own.
         base_sweep = {s.key: s for s in loaders.sweeps()}.get(st.session_state.get(base_key))

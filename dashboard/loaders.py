@@ -13,6 +13,7 @@ import streamlit as st
 from PIL import Image
 
 from core import gallery
+from core.config import DataConfig
 from core.errors import SchemaError
 from core.files import read_regular
 from core.gallery import Sweep, available_sweeps, original_faces, photos_changed
@@ -76,7 +77,7 @@ def png_data_url(image: np.ndarray) -> str:
 
 
 @st.cache_data(max_entries=4, ttl=ORIGINALS_TTL_S, show_spinner="Reading the original faces...")
-def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str], str]:
+def originals(data_config: DataConfig, root: str) -> tuple[np.ndarray, list[str], str]:
     """One training photo per identity, the names and the data's fingerprint; raises core.data.DataError when the
     dataset is missing. Cached for an hour only: unlike results files, a dataset folder has no cheap signature to
     notice a change by."""
@@ -86,7 +87,7 @@ def originals(data_config: dict, root: str) -> tuple[np.ndarray, list[str], str]
 def sweep_originals(sweep: Sweep) -> tuple[np.ndarray, list[str]]:
     """One photo per person of a sweep from today's dataset, and the names, with a warning on the page when they
     are not the photos the sweep's results came from; raises core.data.DataError when the dataset is missing."""
-    faces, names, fingerprint = originals(sweep.typed.config["target"]["data"], str(data_root()))
+    faces, names, fingerprint = originals(sweep.typed.settings.target.data, str(data_root()))
     if changed := photos_changed(sweep, fingerprint):
         st.warning(changed)
     return faces, names

@@ -72,9 +72,8 @@ def _choose(label: str, options: list[str], key: str, help_text: str) -> str:
 
 
 def _setting(sweep: Sweep) -> dict[str, str]:
-    config = sweep.typed.config
-    return {"data": sweep.typed.data.dataset, "attack": config["attack"]["attack"],
-            "view": config["attack"]["view"], "sweep": sweep.key}
+    attack = sweep.typed.settings.attack
+    return {"data": sweep.typed.data.dataset, "attack": attack.attack, "view": attack.view, "sweep": sweep.key}
 
 
 def pick_sweep(sweeps: list[Sweep]) -> Sweep:

@@ -107,6 +107,7 @@ def short_config() -> SweepConfig:
 def sweep(data_dir, tmp_path_factory, pytestconfig):
     """A short real sweep on ORL (lambda 0 and 1), run once per test session: (engine, results, folder)."""
     from core.engine import Engine
+    from core.results import typed_results
     from core.store import Store
     from core.sweep import format_table, run_sweep
 
@@ -114,7 +115,7 @@ def sweep(data_dir, tmp_path_factory, pytestconfig):
     engine = Engine(Store(root / "store"), data_dir, torch.device("cpu"))
     results = run_sweep(SHORT, engine, root / "results")
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    reporter.write_line("\nShort real sweep on ORL (tests/conftest.py SHORT):\n" + format_table(results))
+    reporter.write_line("\nShort real sweep on ORL (tests/conftest.py SHORT):\n" + format_table(typed_results(results)))
     return engine, results, root
 
 

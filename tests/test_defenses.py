@@ -19,6 +19,7 @@ from core.config import ModelConfig, PrivacyConfig, TargetConfig, TrainConfig
 from core.engine import Engine
 from core.errors import ConfigError
 from core.models import TargetNet
+from core.results import typed_results
 from core.store import Store
 from core.stored_config import config_hash, hash_view
 from core.summaries import compare_frontiers, frontier
@@ -171,7 +172,7 @@ def test_tiny_comparison_on_real_orl_runs_end_to_end_and_writes_a_report(data_di
     assert len(none["spread"]["confidence"]) == results["data"]["test_images"]
     assert set(results["frontiers"]) == {"miface", "inversion"}
     assert all(r["sentence"] for r in results["frontiers"].values())
-    assert "DP-SGD noise=0.5 (eps=" in format_comparison(results)
+    assert "DP-SGD noise=0.5 (eps=" in format_comparison(typed_results(results))
     # Everything is stored: a second run trains and attacks nothing.
     again = run_comparison(config, engine, tmp_path / "results")
     assert all(p["reused"] and all(a["reused"] for a in p["attacks"].values()) for p in again["points"])

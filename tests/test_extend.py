@@ -52,13 +52,15 @@ def points(trace: dict) -> list[tuple[float, float, float]]:
 
 def test_template_hash_is_the_sweep_but_its_lambdas_seeds_and_judge():
     miface, gmi = load_zoo()[:2]  # ORL's sweeps come first
-    config = miface.results["config"]
-    assert config_hash(sweep_from_dict(config)) == miface.key  # the stored config hashes as the sweep did
-    assert template_hash(config) == template_hash(extension(miface.results, 0.05, 3)["config"])
-    assert template_hash(config) == template_hash({**config, "evaluator": {**config["evaluator"], "epochs": 1}})
-    assert template_hash(config) != template_hash(gmi.results["config"])
-    train = {**config["target"]["train"], "epochs": 1}
-    assert template_hash(config) != template_hash({**config, "target": {**config["target"], "train": train}})
+    config = miface.typed.settings
+    assert config_hash(config) == miface.key  # the stored config hashes as the sweep did
+    assert template_hash(config) == template_hash(sweep_from_dict(extension(miface.results, 0.05, 3)["config"]))
+    assert template_hash(config) == template_hash(dataclasses.replace(
+        config, evaluator=dataclasses.replace(config.evaluator, epochs=1)))
+    assert template_hash(config) != template_hash(gmi.typed.settings)
+    train = dataclasses.replace(config.target.train, epochs=1)
+    assert template_hash(config) != template_hash(dataclasses.replace(
+        config, target=dataclasses.replace(config.target, train=train)))
 
 
 def test_an_extension_joins_the_shipped_sweep_as_its_points():

@@ -98,15 +98,14 @@ def test_a_white_box_view_adds_the_queried_accuracy_and_the_table_names_both():
     old = {key: value for key, value in run.items() if key != "test_queried"}  # a results file from before it
     assert "queried_accuracy" not in summarise([old], (0.1,))[0]
     for view, shown in (("mu", True), ("sample", False)):
-        results = {"config": to_dict(SweepConfig(attack=AttackConfig(view=view))),
-                   "summary": summarise([run], (0.1,)), "runs": [], "data": {"identities": 40},
-                   "evaluator": {"heldout_accuracy": figure, "real_image_distance": figure}}
-        assert results["summary"][0]["queried_accuracy"]["value"] == 0.79
-        table = format_table(results)
+        config = SweepConfig(attack=AttackConfig(view=view))
+        summary = summarise([run], (0.1,))
+        assert summary[0]["queried_accuracy"]["value"] == 0.79
+        typed = typed_sweep(summary, [], to_dict(config), evaluator={"real_image_distance": figure})
+        table = format_table(typed)
         assert ("acc. as queried" in table) == shown and ("0.79" in table) == shown
-        typed = typed_sweep(results["summary"], [], results["config"])
         assert ("test accuracy as queried" in summary_table(typed)[0]) == shown
-        assert accuracy_axis(results["config"]) in table and ("queried mu" in table) == shown
+        assert accuracy_axis(config) in table and ("queried mu" in table) == shown
 
 
 def test_paired_difference_of_two_attacks_on_the_same_identities():

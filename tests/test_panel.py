@@ -15,7 +15,7 @@ from core.config import DataConfig, EvaluatorConfig, TargetConfig, TrainConfig
 from core.data import PreparedData
 from core.engine import Engine
 from core.presets import sweep_defaults
-from core.results import load_results, results_path
+from core.results import load_results, results_path, typed_results
 from core.store import Store
 from core.sweep import format_table, run_sweep
 from core.sweep_config import SweepConfig
@@ -77,7 +77,7 @@ def test_a_stored_sweep_is_rescored_by_the_panel_without_attacking_again(data_di
     # The sweep's judge's own sink check is the panel's first judge's.
     assert [run["attack"]["sink"] for run in recorded["runs"]] == [run["panel"]["judges"][0]["sink"]
                                                                  for run in recorded["runs"]]
-    assert "sink check (docs/method.md)" in format_table(recorded)
+    assert "sink check (docs/method.md)" in format_table(typed_results(recorded))
     # The Results table shows each judge's top-1, the panel's median and range, and the sink check.
     monkeypatch.setenv("MIDLAB_RESULTS", str(out))
     app = AppTest.from_file(APP, default_timeout=60).run()

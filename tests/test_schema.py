@@ -108,8 +108,8 @@ def test_a_mutated_results_file_is_named_with_what_is_wrong_or_loads_and_shows(c
             assert str(path) in str(error)
             return
         # Loaded: every view of it works (a harmless mutation, such as an unknown key or a dropped optional one).
-        {"sweep": lambda: (summary_table(typed), format_table(results)),
-         "comparison": lambda: (table_rows(typed), format_comparison(results)),
+        {"sweep": lambda: (summary_table(typed), format_table(typed)),
+         "comparison": lambda: (table_rows(typed), format_comparison(typed)),
          "study": lambda: format_study(results)}[kind]()
 
 

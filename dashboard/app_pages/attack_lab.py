@@ -12,7 +12,6 @@ from core.figures import ATTACK_NAMES
 from core.jobs import JOBS
 from core.limits import LIMITS
 from core.paths import data_root, results_root, store_root
-from core.stored_config import sweep_from_dict
 from dashboard import loaders
 from dashboard.job_panel import job_panel
 from dashboard.state import VIEW_HELP
@@ -73,13 +72,13 @@ run = sweep.run(mid_lambda)
 hits = sum(run.attack.per_identity[label].top1 for label in labels)
 st.caption(f"The judge names {hits} of these {len(labels)} final reconstructions correctly "
            f"(all people: top-1 {run.attack.top1.value:.2f}). Attacker's view: "
-           f"{sweep.typed.config['attack']['view']}.")
+           f"{sweep.typed.settings.attack.view}.")
 
 st.subheader("Run a new attack on this model")
 st.caption(f"Attack the lambda = {mid_lambda:g} model again with other settings, in the background. The model "
            "must be in your store: it is trained first when missing (about 15 s), and the judge once (a few "
            "minutes). GMI uses the GAN prior shipped in assets/store.")
-base_config = sweep_from_dict(sweep.typed.config)
+base_config = sweep.typed.settings
 with st.form("attack"):
     left, middle, recipe_column, right, go_column = st.columns(5)
     attack_name = left.selectbox("Attack", ATTACKS, index=ATTACKS.index(base_config.attack.attack),

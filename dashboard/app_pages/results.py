@@ -26,7 +26,7 @@ st.markdown(
     f"**{typed.data.dataset}**: {typed.data.identities} identities, {typed.data.train_images} training / "
     f"{typed.data.test_images} test images. The judge's own held-out accuracy: "
     f"**{typed.evaluator.heldout_accuracy.value:.2f}**. Sweep `{sweep.key}`. Test accuracy: "
-    f"{accuracy_axis(typed.config)}."
+    f"{accuracy_axis(typed.settings)}."
 )
 
 rows = summary_table(typed)
@@ -53,7 +53,7 @@ def origin(row: JoinedRow) -> dict:
 st.dataframe(
     [{"lambda": f"{row.lambda_:g}", **origin(row),
       **{label: format_estimate(getattr(row, name), 1 if name == "feature_distance" else 2)
-         for name, label in summary_labels(typed.config).items() if getattr(row, name) is not None},
+         for name, label in summary_labels(typed.settings).items() if getattr(row, name) is not None},
       "judge's sink check": sink_flag(row.lambda_)} for row in typed.summary],
     hide_index=True, width="stretch",
 )

@@ -9,7 +9,6 @@ from core.errors import ConfigError
 from core.jobs import JOBS
 from core.limits import LIMITS, check_lambda, parse_number
 from core.paths import data_root, results_root, store_root
-from core.stored_config import sweep_from_dict
 from dashboard import loaders
 from dashboard.job_panel import job_panel
 from dashboard.text import plain
@@ -25,7 +24,7 @@ st.caption(
 )
 
 base = loaders.sweep_selector("Extend this sweep", "New models use this sweep's data, architecture, attack and judge.")
-base_config = sweep_from_dict(base.typed.config)
+base_config = base.typed.settings
 
 with st.form("train"):
     left, middle, right = st.columns(3)
