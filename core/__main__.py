@@ -196,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "reconstructions from the store, and writes each judge's top-1, its sink check, the panel's "
                     "median and range and how many people all judges name back into the file.")
     add_common(panel)
-    panel.add_argument("--results", required=True, metavar="FILE", help="a sweep_<hash>.json results file")
+    scored = panel.add_mutually_exclusive_group(required=True)
+    scored.add_argument("--results", metavar="FILE", help="a sweep_<hash>.json results file")
+    scored.add_argument("--zoo", action="store_true",
+                        help="every sweep of the shipped zoo (assets/zoo), from its shipped 8-bit reconstructions")
     panel.add_argument("--quiet", action="store_true", help="no progress bar")
 
     compare = commands.add_parser(
@@ -316,9 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     judge = commands.add_parser("judge", help="train (or reuse) a dataset's default judge and ship it in assets/store",
                                 description="Trains the default evaluation classifier of a private dataset (LFW's: "
                                             "about 30 minutes on 2 CPU cores), or reuses it from the store, and "
-                                            "copies it to assets/store, where every user's engine finds it.")
+                                            "copies it in half precision (checked: the share of the photos it "
+                                            "still names alike is recorded) to assets/store, where every user's "
+                                            "engine finds it.")
     add_common(judge)
     judge.add_argument("--dataset", choices=("orl", "lfw"), default="lfw", help="the private dataset (default: lfw)")
+    judge.add_argument("--panel", action="store_true",
+                       help="ship the whole judge panel: the residual net and PCA + LDA besides the default judge")
 
     fetch = commands.add_parser(
         "fetch", help="download a dataset from its public source, verify it and lay it out as MID Lab reads it",
@@ -401,8 +408,15 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def command_panel(args: argparse.Namespace) -> int:
-    from core.panel import add_panel_to_file, format_panel
+    from core.gallery import MANIFEST, ZOO_DIR
+    from core.panel import add_panel_to_file, add_panel_to_zoo, format_panel
 
+    if args.zoo:
+        for results in add_panel_to_zoo(engine_for(args))["sweeps"]:
+            print(f"{results['data']['dataset']} {results['config']['attack']['attack']} ({results['config_hash']}):")
+            print(format_panel(results))
+        print(f"panel figures added to {ZOO_DIR / MANIFEST}")
+        return 0
     path = Path(args.results)
     results = add_panel_to_file(path, engine_for(args))
     print(format_panel(results))
@@ -535,17 +549,32 @@ def folder_mib(folder: Path) -> float:
 
 
 def command_judge(args: argparse.Namespace) -> int:
+    from core.config import panel_judges
     from core.data import PreparedData
+    from core.metrics import half_precision, half_precision_agreement
+    from core.models import judge_net
     from core.shipped import SHIPPED
     from core.stored_config import config_hash
 
     engine = engine_for(args)
-    config = sweep_defaults(args.dataset).evaluator
-    judge, record, reused = engine.evaluator(config, PreparedData.load(config.data, engine.data_root))
-    folder = SHIPPED.save("evaluators", config_hash(config), judge.state_dict(), record)
-    seconds = sum(record["timings"].values())
-    print(f"judge {config_hash(config)} ({'reused' if reused else 'trained'}; {seconds:.0f}s of training; held-out "
-          f"accuracy {record['heldout_accuracy']['value']:.3f}) -> {folder} ({folder_mib(folder):.1f} MiB)")
+    default = sweep_defaults(args.dataset).evaluator
+    data = PreparedData.load(default.data, engine.data_root)
+    for config in panel_judges(default) if args.panel else (default,):
+        key = config_hash(config)
+        shipped = SHIPPED.record("evaluators", key)
+        if shipped is not None and "half_precision_agreement" in shipped:
+            print(f"judge {config.arch} {key} already ships in half precision (held-out accuracy "
+                  f"{shipped['heldout_accuracy']['value']:.3f})")
+            continue
+        judge, record, reused = engine.evaluator(config, data)
+        half = half_precision(judge.state_dict())
+        agreement = half_precision_agreement(judge, half, judge_net(data.images.num_classes, config),
+                                             data.images.tensors()[0], engine.device)
+        folder = SHIPPED.save("evaluators", key, half, {**record, "half_precision_agreement": agreement})
+        seconds = sum(record["timings"].values())
+        print(f"judge {config.arch} {key} ({'reused' if reused else 'trained'}; {seconds:.0f}s of training; "
+              f"held-out accuracy {record['heldout_accuracy']['value']:.3f}; half precision names "
+              f"{agreement:.1%} of the photos as it did) -> {folder} ({folder_mib(folder):.1f} MiB)")
     return 0
 
 

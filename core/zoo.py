@@ -3,9 +3,10 @@
 
 `python -m core zoo` runs (or reuses) the default sweeps and exports, per lambda, the target's weights in half
 precision (once: the attacks share the targets) and the reconstructions as 8-bit pixels (a few trajectory
-frames at half resolution), plus manifest.json: every sweep's results and every file's SHA-256. Half precision
-is checked, not assumed: the export reloads each model and records how many test predictions agree with the
-full-precision model. Original faces are never exported; the dashboard reads them from the dataset.
+frames at half resolution), plus manifest.json: every sweep's results, scored by the judge panel too
+(core/panel.py; its judges ship in assets/store, `python -m core judge --panel`), and every file's SHA-256.
+Half precision is checked, not assumed: the export reloads each model and records how many test predictions
+agree with the full-precision model. Original faces are never exported; the dashboard reads them from the dataset.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from core.data import PreparedData
 from core.engine import Engine
 from core.files import write_atomic, write_json_atomic
 from core.gallery import MANIFEST, ZOO_DIR
-from core.metrics import log_probs
+from core.metrics import half_precision, half_precision_agreement
 from core.models import TargetNet
 from core.presets import sweep_defaults
 from core.runtime import seed_everything, timestamp
@@ -46,17 +47,6 @@ def _write(path: Path, tensors: dict[str, torch.Tensor], files: dict[str, str], 
     relative = path.relative_to(base).as_posix()
     files[relative] = hashlib.sha256(data).hexdigest()
     return relative
-
-
-def half_precision_agreement(model: TargetNet, half: dict[str, torch.Tensor], data: PreparedData,
-                             device: torch.device) -> float:
-    """The fraction of test images on which the model with half-precision weights predicts (mu mode, so
-    no sampling noise) the same label as the full-precision model."""
-    test_x, _ = data.test()
-    full = log_probs(model, test_x, device, mode="mu").argmax(1)
-    restored = TargetNet(data.images.num_classes, model.config, data.config.image_size)
-    restored.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in half.items()})
-    return float((log_probs(restored.to(device), test_x, device, mode="mu").argmax(1) == full).float().mean())
 
 
 # The datasets and attacks whose default sweeps ship (run them first, `python -m core sweep --dataset D --attack
@@ -97,7 +87,7 @@ def build_zoo(engine: Engine, results_dir: Path, out_dir: Path = ZOO_DIR,
     manifest = {"sweeps": sweeps, "zoo": {"built": timestamp(), "weights_dtype": "float16",
                                           "trajectory_frames": TRAJECTORY_FRAMES,
                                           "trajectory_scale": TRAJECTORY_SCALE, "files": files}}
-    write_json_atomic(out_dir / MANIFEST, manifest)
+    write_json_atomic(out_dir / MANIFEST, manifest, compact=True)
     for stale in (p for p in out_dir.rglob("*.safetensors") if p.relative_to(out_dir).as_posix() not in files):
         stale.unlink()
     return manifest
@@ -105,14 +95,16 @@ def build_zoo(engine: Engine, results_dir: Path, out_dir: Path = ZOO_DIR,
 
 def _export_sweep(engine: Engine, config: SweepConfig, results_dir: Path, out_dir: Path,
                   files: dict[str, str]) -> dict[str, Any]:
-    results = run_sweep(config, engine, results_dir)
+    results = run_sweep(config, engine, results_dir, panel=True)
     data = PreparedData.load(config.target.data, engine.data_root)
     runs = []
     for run in results["runs"]:
         model, _, _ = engine.target(config.target_for(run["lambda"], run["seed"]), data)
-        half = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+        half = half_precision(model.state_dict())
         seed_everything(0)
-        agreement = half_precision_agreement(model, half, data, engine.device)
+        unfitted = TargetNet(data.images.num_classes, model.config, data.config.image_size)
+        # mu mode: the two predict without sampling noise
+        agreement = half_precision_agreement(model, half, unfitted, data.test()[0], engine.device, mode="mu")
         weights = _write(out_dir / "targets" / f"{run['target_key']}.safetensors", half, files, out_dir)
         tensors, _ = engine.store.load("attacks", run["attack_key"])
         count = len(tensors["steps"])

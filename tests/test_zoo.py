@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import EvaluatorConfig
+from core.config import EvaluatorConfig, panel_judges
 from core.entries import NAMED_BY
 from core.gallery import MANIFEST, ZOO_DIR, GalleryError, attack_siblings, load_zoo
 from core.models import judge_net
@@ -94,6 +94,43 @@ def test_the_judges_that_scored_the_zoo_ship_and_give_its_verdicts_per_person():
             assert (gaps < ROUNDING_TIE_NATS).all(), f"{sweep.label} lambda {run['lambda']:g}: {gaps.max():.3f}"
             people, ties = people + len(recorded), ties + int((log_p.argmax(1) != recorded).sum())
     assert ties <= people // 100, f"{ties} of {people} verdicts differ"
+
+
+# The panel scored the zoo's shipped 8-bit images with the shipped judges: only the order of floating-point sums
+# (the thread count) can differ on another machine, far below this.
+SUMMATION_NATS = 1e-3
+
+
+def test_the_judge_panel_that_scored_the_zoo_ships_and_gives_its_verdicts_per_person():
+    """Every sweep of the zoo is scored by the judge panel (`python -m core panel --zoo`), whose judges are the
+    ones core.config.panel_judges makes of the sweep's judge config; each ships in half precision (checked: it names
+    the private photos as the full-precision judge did) and gives, person by person, the panel's recorded answers
+    on the shipped reconstructions."""
+    judges: dict[str, torch.nn.Module] = {}
+    for sweep in load_zoo():
+        results = sweep.typed
+        assert results.panel_judges, f"{sweep.label} is not scored by the panel: run `python -m core panel --zoo`"
+        configs = panel_judges(from_dict(EvaluatorConfig, results.config["evaluator"]))
+        assert [(judge.name, judge.key) for judge in results.panel_judges] == [
+            (config.arch, config_hash(config)) for config in configs]
+        assert [row.lambda_ for row in results.panel_summary] == sweep.lambdas
+        for config, judged in zip(configs, results.panel_judges, strict=True):
+            if judged.key not in judges:
+                judge = judge_net(results.data.identities, config)
+                expected = Expected(NAMED_BY["evaluators"], {"private": results.data_fingerprint})
+                record = SHIPPED.load_model("evaluators", judged.key, judge, expected)
+                assert record is not None, f"the panel's {judged.name} judge {judged.key} is not shipped"
+                assert record["heldout_accuracy"] == judged.heldout_accuracy.model_dump(by_alias=True, exclude_unset=True)
+                assert record["half_precision_agreement"] >= 0.98
+                judges[judged.key] = judge.eval()
+        for run in results.runs:
+            images = torch.from_numpy(sweep.reconstructions(run.lambda_)).float().div(255).unsqueeze(1)
+            for scored in run.panel.judges:
+                with torch.no_grad():
+                    log_p = torch.log_softmax(judges[scored.key](images), 1)
+                recorded = torch.tensor(scored.predicted)
+                gaps = log_p.max(1).values - log_p.gather(1, recorded.view(-1, 1)).squeeze(1)
+                assert (gaps < SUMMATION_NATS).all(), f"{sweep.label} {scored.name} lambda {run.lambda_:g}"
 
 
 @pytest.mark.slow
