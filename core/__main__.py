@@ -31,7 +31,6 @@ from core.presets import (
     DEFAULT_STUDY_LAMBDAS,
     DEFAULT_STUDY_SEEDS,
     DEFAULT_STUDY_SUITE,
-    DEFAULT_STUDY_VIEW,
     sweep_defaults,
 )
 from core.study_design import STUDY_FACTORS, STUDY_LIMITS, StudyConfig, parse_levels
@@ -191,10 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     panel = commands.add_parser(
         "panel", help="add the judge panel's figures to a stored sweep's results file, without re-running attacks",
-        description="Scores every reconstruction of a sweep's results file with the judge panel (the sweep's "
-                    "judge, a residual net and PCA + LDA, each trained or fitted once and stored), reading the "
-                    "reconstructions from the store, and writes each judge's top-1, its sink check, the panel's "
-                    "median and range and how many people all judges name back into the file.")
+        description="Scores every reconstruction of a sweep's results file (or of the shipped zoo) with the judge "
+                    "panel (the sweep's judge, a residual net and PCA + LDA, each trained or fitted once and "
+                    "stored, or shipped), reading the reconstructions from the store (or the zoo's files), and "
+                    "writes each judge's top-1, its sink check, the panel's median and range and how many people "
+                    "all judges name back into the file.")
     add_common(panel)
     scored = panel.add_mutually_exclusive_group(required=True)
     scored.add_argument("--results", metavar="FILE", help="a sweep_<hash>.json results file")
@@ -242,11 +242,6 @@ def build_parser() -> argparse.ArgumentParser:
             action.default = DEFAULT_STUDY_LAMBDAS
             action.help = (f"comma-separated MID weights, each {_range('lambda')} (default: "
                            f"{_numbers(DEFAULT_STUDY_LAMBDAS)})")
-        elif action.dest == "view":  # the shipped default study's attacker, as it was registered
-            action.default = DEFAULT_STUDY_VIEW
-            action.help = ("the attacker's view of a MID model: sample (the deployed answer, a fresh z per query), "
-                           "mean (of K samples), or mu (a white-box attacker who strips MID's noise) (default: "
-                           f"{DEFAULT_STUDY_VIEW}, as the shipped default study was registered)")
     study.add_argument("--attack", choices=ATTACKS, default="miface",
                        help="inversion attack for every regime (default: miface; the factor 'attack' varies it)")
     study.add_argument("--factor", choices=tuple(STUDY_FACTORS),
@@ -307,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "and reconstructions, compactly, to assets/zoo for the dashboard.")
     add_common(zoo)
     zoo.add_argument("--out", help=f"folder for the sweep's results JSON (default: ${RESULTS_ENV}, else ./results)")
+    zoo.add_argument("--fresh", action="store_true",
+                     help="export every sweep anew from the store, also those the zoo already ships intact (kept "
+                          "as they are by default: the store may no longer hold the full-precision models)")
 
     prior = commands.add_parser("prior", help="train (or reuse) the GAN prior and ship it in assets/store",
                                 description="Trains the attacker's GAN on LFW's public faces (about 12 minutes on 2 "
@@ -519,7 +517,7 @@ def command_zoo(args: argparse.Namespace) -> int:
     from core.zoo import build_zoo
 
     engine = engine_for(args)
-    manifest = build_zoo(engine, results_root(args.out))
+    manifest = build_zoo(engine, results_root(args.out), fresh=args.fresh)
     size = sum((ZOO_DIR / name).stat().st_size for name in manifest["zoo"]["files"])
     runs = [run for sweep in manifest["sweeps"] for run in sweep["runs"]]
     agreement = min(run["half_precision_agreement"] for run in runs)
@@ -530,13 +528,14 @@ def command_zoo(args: argparse.Namespace) -> int:
 
 
 def command_prior(args: argparse.Namespace) -> int:
+    from core.metrics import half_precision
     from core.shipped import SHIPPED
     from core.stored_config import config_hash
 
     engine = engine_for(args)
     config = framed_for(args.dataset, AttackConfig()).prior
     gan, record, reused = engine.prior(config)
-    half = {k: (v.half() if v.is_floating_point() else v) for k, v in gan.state_dict().items()}
+    half = half_precision(gan.state_dict())
     folder = SHIPPED.save("priors", config_hash(config), half, {**record, "weights_dtype": "float16"})
     print(f"prior {config_hash(config)} ({'reused' if reused else 'trained'}; {record['timings']['train_s']:.0f}s "
           f"of training on {record['images']} public faces) -> {folder} ({folder_mib(folder):.1f} MiB)")

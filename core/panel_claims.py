@@ -67,6 +67,16 @@ def _hits(judge: PanelJudgeScore) -> list[bool]:
     return [predicted == label for label, predicted in enumerate(judge.predicted)]
 
 
+def panel_differences(first: SweepResults, second: SweepResults, mid_lambda: float) -> list[tuple[str, dict]]:
+    """Each panel judge's top-1 on `first`'s reconstructions minus `second`'s (two attacks on the same models),
+    paired on the same people, at `mid_lambda` (first seed); [] when either was not scored by the panel."""
+    runs = [next((run for run in results.runs if run.lambda_ == mid_lambda), None) for results in (first, second)]
+    if any(run is None or run.panel is None for run in runs):
+        return []
+    return [(a.name, paired_difference(_hits(a), _hits(b)))
+            for a, b in zip(runs[0].panel.judges, runs[1].panel.judges, strict=True) if a.name == b.name]
+
+
 def panel_effect(results: SweepResults, mid_lambda: float) -> PanelEffect | None:
     """Each panel judge's paired change in top-1 from the sweep's first lambda to `mid_lambda` (first seed of
     each); None when the sweep was not scored by the panel at both."""

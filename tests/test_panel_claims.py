@@ -1,7 +1,7 @@
 """What MID does to an attack in the judge panel's terms (core/panel_claims.py): each judge's paired change from
 lambda = 0, and the panel's word only when every judge says the same."""
 
-from core.panel_claims import judges_text, panel_effect, panel_row
+from core.panel_claims import judges_text, panel_differences, panel_effect, panel_row
 from core.result_types import PanelJudge, PanelRow
 from core.stats import paired_difference
 from core.study_figures import panel_effects
@@ -63,3 +63,13 @@ def test_each_judge_is_named_in_the_panels_order_with_its_flag():
     results = scored_sweep({"vgg": 30, "resnet": 28, "pca_lda": 10}, {"vgg": 5, "resnet": 27, "pca_lda": 30},
                            flagged=("resnet",))
     assert judges_text(results, panel_row(results, 0.0)) == "vgg 0.75, resnet 0.70!, pca_lda 0.25"
+
+
+def test_two_attacks_are_compared_judge_by_judge_on_the_same_people():
+    strong = scored_sweep({"vgg": 30, "resnet": 28}, {"vgg": 30, "resnet": 28})
+    weak = scored_sweep({"vgg": 2, "resnet": 28}, {"vgg": 2, "resnet": 28})
+    differences = dict(panel_differences(strong, weak, 0.0))
+    assert differences["vgg"] == paired_difference([p < 30 for p in range(PEOPLE)], [p < 2 for p in range(PEOPLE)])
+    assert differences["resnet"]["value"] == 0 and list(differences) == ["vgg", "resnet"]
+    plain = typed_sweep([{"lambda": 0.0}], [{"lambda": 0.0}])
+    assert panel_differences(strong, plain, 0.0) == []

@@ -15,7 +15,14 @@ from core.models import judge_net
 from core.shipped import SHIPPED
 from core.store import FINGERPRINT, Expected
 from core.stored_config import config_hash, from_dict
-from core.zoo import ZOO_ATTACKS, ZOO_DATASETS, default_zoo_sweeps, paper_recipe_sweep, zoo_sweeps
+from core.zoo import (
+    PAPER_RECIPE_LAMBDAS,
+    ZOO_ATTACKS,
+    ZOO_DATASETS,
+    default_zoo_sweeps,
+    paper_recipe_sweep,
+    zoo_sweeps,
+)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ASSETS_BUDGET = 50 * 2**20  # the whole of assets/, as `du -s --apparent-size assets` counts it
@@ -42,11 +49,15 @@ def test_shipped_zoo_matches_the_default_sweeps():
     for sweep in defaults:  # the same models under the other attacks: the default sweeps of its dataset
         same_data = [s.key for s in defaults if s.results["data"] == sweep.results["data"] and s.key != sweep.key]
         assert [s.key for s in attack_siblings(sweep, zoo)] == same_data and len(same_data) == len(ZOO_ATTACKS) - 1
-    paper = zoo[-1]  # the paper recipe attacked ORL's default GMI models: the same targets, keys and all
-    orl_gmi = zoo[ZOO_DATASETS.index("orl") * len(ZOO_ATTACKS) + ZOO_ATTACKS.index("gmi")]
-    fast = {run["lambda"]: run["target_key"] for run in orl_gmi.results["runs"]}
-    assert paper.results["config"]["attack"]["gmi"]["recipe"] == "paper" == paper_recipe_sweep().attack.gmi.recipe
-    assert all(run["target_key"] == fast[run["lambda"]] for run in paper.results["runs"])
+    papers = zoo[len(defaults):]
+    assert [paper.results["data"]["dataset"] for paper in papers] == list(PAPER_RECIPE_LAMBDAS)
+    for paper in papers:  # the paper recipe attacked its dataset's default GMI models: the same targets, keys and all
+        dataset = paper.results["data"]["dataset"]
+        gmi = zoo[ZOO_DATASETS.index(dataset) * len(ZOO_ATTACKS) + ZOO_ATTACKS.index("gmi")]
+        fast = {run["lambda"]: run["target_key"] for run in gmi.results["runs"]}
+        assert paper.results["config"]["attack"]["gmi"]["recipe"] == "paper"
+        assert paper.key == config_hash(paper_recipe_sweep(dataset))
+        assert all(run["target_key"] == fast[run["lambda"]] for run in paper.results["runs"])
 
 
 def test_shipped_zoo_files_are_intact_and_small():
@@ -120,7 +131,8 @@ def test_the_judge_panel_that_scored_the_zoo_ships_and_gives_its_verdicts_per_pe
                 expected = Expected(NAMED_BY["evaluators"], {"private": results.data_fingerprint})
                 record = SHIPPED.load_model("evaluators", judged.key, judge, expected)
                 assert record is not None, f"the panel's {judged.name} judge {judged.key} is not shipped"
-                assert record["heldout_accuracy"] == judged.heldout_accuracy.model_dump(by_alias=True, exclude_unset=True)
+                held_out = judged.heldout_accuracy.model_dump(by_alias=True, exclude_unset=True)
+                assert record["heldout_accuracy"] == held_out
                 assert record["half_precision_agreement"] >= 0.98
                 judges[judged.key] = judge.eval()
         for run in results.runs:
