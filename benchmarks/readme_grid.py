@@ -36,7 +36,7 @@ def main() -> None:
         if results is None:
             parser.error(f"{path} is not a readable sweep results file")
         sweeps.append((Sweep(results, "trained here"), float(value)))
-    originals, names, _ = original_faces(sweeps[0][0].results["config"]["target"]["data"], data_root(args.data))
+    originals, names, _ = original_faces(sweeps[0][0].typed.settings.target.data, data_root(args.data))
     rows = [originals[: args.identities]] + [sweep.reconstructions(value)[: args.identities] for sweep, value in sweeps]
     grid = tile(np.concatenate(rows), columns=args.identities)
     Image.fromarray(grid).resize((grid.shape[1] * args.scale, grid.shape[0] * args.scale), Image.NEAREST).save(args.out)

@@ -31,7 +31,6 @@ from core.presets import (
     DEFAULT_STUDY_LAMBDAS,
     DEFAULT_STUDY_SEEDS,
     DEFAULT_STUDY_SUITE,
-    DEFAULT_STUDY_VIEW,
     sweep_defaults,
 )
 from core.study_design import STUDY_FACTORS, STUDY_LIMITS, StudyConfig, parse_levels
@@ -191,12 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     panel = commands.add_parser(
         "panel", help="add the judge panel's figures to a stored sweep's results file, without re-running attacks",
-        description="Scores every reconstruction of a sweep's results file with the judge panel (the sweep's "
-                    "judge, a residual net and PCA + LDA, each trained or fitted once and stored), reading the "
-                    "reconstructions from the store, and writes each judge's top-1, its sink check, the panel's "
-                    "median and range and how many people all judges name back into the file.")
+        description="Scores every reconstruction of a sweep's results file (or of the shipped zoo) with the judge "
+                    "panel (the sweep's judge, a residual net and PCA + LDA, each trained or fitted once and "
+                    "stored, or shipped), reading the reconstructions from the store (or the zoo's files), and "
+                    "writes each judge's top-1, its sink check, the panel's median and range and how many people "
+                    "all judges name back into the file.")
     add_common(panel)
-    panel.add_argument("--results", required=True, metavar="FILE", help="a sweep_<hash>.json results file")
+    scored = panel.add_mutually_exclusive_group(required=True)
+    scored.add_argument("--results", metavar="FILE", help="a sweep_<hash>.json results file")
+    scored.add_argument("--zoo", action="store_true",
+                        help="every sweep of the shipped zoo (assets/zoo), from its shipped 8-bit reconstructions")
     panel.add_argument("--quiet", action="store_true", help="no progress bar")
 
     compare = commands.add_parser(
@@ -239,11 +242,6 @@ def build_parser() -> argparse.ArgumentParser:
             action.default = DEFAULT_STUDY_LAMBDAS
             action.help = (f"comma-separated MID weights, each {_range('lambda')} (default: "
                            f"{_numbers(DEFAULT_STUDY_LAMBDAS)})")
-        elif action.dest == "view":  # the shipped default study's attacker, as it was registered
-            action.default = DEFAULT_STUDY_VIEW
-            action.help = ("the attacker's view of a MID model: sample (the deployed answer, a fresh z per query), "
-                           "mean (of K samples), or mu (a white-box attacker who strips MID's noise) (default: "
-                           f"{DEFAULT_STUDY_VIEW}, as the shipped default study was registered)")
     study.add_argument("--attack", choices=ATTACKS, default="miface",
                        help="inversion attack for every regime (default: miface; the factor 'attack' varies it)")
     study.add_argument("--factor", choices=tuple(STUDY_FACTORS),
@@ -304,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "and reconstructions, compactly, to assets/zoo for the dashboard.")
     add_common(zoo)
     zoo.add_argument("--out", help=f"folder for the sweep's results JSON (default: ${RESULTS_ENV}, else ./results)")
+    zoo.add_argument("--fresh", action="store_true",
+                     help="export every sweep anew from the store, also those the zoo already ships intact (kept "
+                          "as they are by default: the store may no longer hold the full-precision models)")
 
     prior = commands.add_parser("prior", help="train (or reuse) the GAN prior and ship it in assets/store",
                                 description="Trains the attacker's GAN on LFW's public faces (about 12 minutes on 2 "
@@ -316,9 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     judge = commands.add_parser("judge", help="train (or reuse) a dataset's default judge and ship it in assets/store",
                                 description="Trains the default evaluation classifier of a private dataset (LFW's: "
                                             "about 30 minutes on 2 CPU cores), or reuses it from the store, and "
-                                            "copies it to assets/store, where every user's engine finds it.")
+                                            "copies it in half precision (checked: the share of the photos it "
+                                            "still names alike is recorded) to assets/store, where every user's "
+                                            "engine finds it.")
     add_common(judge)
     judge.add_argument("--dataset", choices=("orl", "lfw"), default="lfw", help="the private dataset (default: lfw)")
+    judge.add_argument("--panel", action="store_true",
+                       help="ship the whole judge panel: the residual net and PCA + LDA besides the default judge")
 
     fetch = commands.add_parser(
         "fetch", help="download a dataset from its public source, verify it and lay it out as MID Lab reads it",
@@ -402,8 +407,15 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def command_panel(args: argparse.Namespace) -> int:
-    from core.panel import add_panel_to_file, format_panel
+    from core.gallery import MANIFEST, ZOO_DIR
+    from core.panel import add_panel_to_file, add_panel_to_zoo, format_panel
 
+    if args.zoo:
+        for results in add_panel_to_zoo(engine_for(args))["sweeps"]:
+            print(f"{results['data']['dataset']} {results['config']['attack']['attack']} ({results['config_hash']}):")
+            print(format_panel(results))
+        print(f"panel figures added to {ZOO_DIR / MANIFEST}")
+        return 0
     path = Path(args.results)
     results = add_panel_to_file(path, engine_for(args))
     print(format_panel(results))
@@ -507,7 +519,7 @@ def command_zoo(args: argparse.Namespace) -> int:
     from core.zoo import build_zoo
 
     engine = engine_for(args)
-    manifest = build_zoo(engine, results_root(args.out))
+    manifest = build_zoo(engine, results_root(args.out), fresh=args.fresh)
     size = sum((ZOO_DIR / name).stat().st_size for name in manifest["zoo"]["files"])
     runs = [run for sweep in manifest["sweeps"] for run in sweep["runs"]]
     agreement = min(run["half_precision_agreement"] for run in runs)
@@ -518,13 +530,14 @@ def command_zoo(args: argparse.Namespace) -> int:
 
 
 def command_prior(args: argparse.Namespace) -> int:
+    from core.metrics import half_precision
     from core.shipped import SHIPPED
     from core.stored_config import config_hash
 
     engine = engine_for(args)
     config = framed_for(args.dataset, AttackConfig()).prior
     gan, record, reused = engine.prior(config)
-    half = {k: (v.half() if v.is_floating_point() else v) for k, v in gan.state_dict().items()}
+    half = half_precision(gan.state_dict())
     folder = SHIPPED.save("priors", config_hash(config), half, {**record, "weights_dtype": "float16"})
     print(f"prior {config_hash(config)} ({'reused' if reused else 'trained'}; {record['timings']['train_s']:.0f}s "
           f"of training on {record['images']} public faces) -> {folder} ({folder_mib(folder):.1f} MiB)")
@@ -537,17 +550,32 @@ def folder_mib(folder: Path) -> float:
 
 
 def command_judge(args: argparse.Namespace) -> int:
+    from core.config import panel_judges
     from core.data import PreparedData
+    from core.metrics import half_precision, half_precision_agreement
+    from core.models import judge_net
     from core.shipped import SHIPPED
     from core.stored_config import config_hash
 
     engine = engine_for(args)
-    config = sweep_defaults(args.dataset).evaluator
-    judge, record, reused = engine.evaluator(config, PreparedData.load(config.data, engine.data_root))
-    folder = SHIPPED.save("evaluators", config_hash(config), judge.state_dict(), record)
-    seconds = sum(record["timings"].values())
-    print(f"judge {config_hash(config)} ({'reused' if reused else 'trained'}; {seconds:.0f}s of training; held-out "
-          f"accuracy {record['heldout_accuracy']['value']:.3f}) -> {folder} ({folder_mib(folder):.1f} MiB)")
+    default = sweep_defaults(args.dataset).evaluator
+    data = PreparedData.load(default.data, engine.data_root)
+    for config in panel_judges(default) if args.panel else (default,):
+        key = config_hash(config)
+        shipped = SHIPPED.record("evaluators", key)
+        if shipped is not None and "half_precision_agreement" in shipped:
+            print(f"judge {config.arch} {key} already ships in half precision (held-out accuracy "
+                  f"{shipped['heldout_accuracy']['value']:.3f})")
+            continue
+        judge, record, reused = engine.evaluator(config, data)
+        half = half_precision(judge.state_dict())
+        agreement = half_precision_agreement(judge, half, judge_net(data.images.num_classes, config),
+                                             data.images.tensors()[0], engine.device)
+        folder = SHIPPED.save("evaluators", key, half, {**record, "half_precision_agreement": agreement})
+        seconds = sum(record["timings"].values())
+        print(f"judge {config.arch} {key} ({'reused' if reused else 'trained'}; {seconds:.0f}s of training; "
+              f"held-out accuracy {record['heldout_accuracy']['value']:.3f}; half precision names "
+              f"{agreement:.1%} of the photos as it did) -> {folder} ({folder_mib(folder):.1f} MiB)")
     return 0
 
 

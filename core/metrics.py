@@ -35,6 +35,20 @@ def log_probs(model: nn.Module, x: torch.Tensor, device: torch.device, batch_siz
     return torch.cat(outputs)
 
 
+def half_precision(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A model's weights as they ship: floating-point tensors in half precision, others as they are."""
+    return {name: (value.half() if value.is_floating_point() else value) for name, value in state.items()}
+
+
+def half_precision_agreement(model: nn.Module, half: dict[str, torch.Tensor], unfitted: nn.Module, x: torch.Tensor,
+                             device: torch.device, **forward_kwargs: object) -> float:
+    """The fraction of images `x` on which `unfitted` filled with the half-precision weights `half` predicts the
+    same label as `model`: half precision is checked, not assumed."""
+    full = log_probs(model, x, device, **forward_kwargs).argmax(1)
+    unfitted.load_state_dict(half, strict=True)  # cast back to the model's own precision
+    return float((log_probs(unfitted.to(device), x, device, **forward_kwargs).argmax(1) == full).float().mean())
+
+
 def prediction_metrics(log_p: torch.Tensor, labels: torch.Tensor) -> dict[str, object]:
     """Test accuracy (with interval), balanced accuracy (the mean of per-identity recalls, with a t-interval
     over identities: what accuracy means when one person has 500 photos and another 20), and the spread of

@@ -8,6 +8,7 @@ without re-running any attack: `python -m core panel --results FILE` adds the pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.attacks.base import from_uint8
 from core.config import EvaluatorConfig, panel_judges
 from core.data import PreparedData
 from core.engine import Engine
 from core.errors import ReportError, SchemaError, StoreError
-from core.files import write_json_atomic
+from core.files import json_content, write_json_atomic
+from core.gallery import MANIFEST, ZOO_DIR, read_zoo
 from core.metrics import panel_scores
 from core.results import read_results
 from core.stored_config import sweep_from_dict
@@ -62,21 +65,44 @@ def summarise_panel(runs: list[dict[str, Any]], lambdas: tuple[float, ...]) -> l
     return rows
 
 
-def add_panel(results: dict[str, Any], engine: Engine) -> dict[str, Any]:
-    """A sweep's results with the panel's figures for every run (`panel`) and per lambda (`panel_summary`),
-    the reconstructions read from the store: no attack runs again."""
-    config = sweep_from_dict(results["config"])
-    data = PreparedData.load(config.target.data, engine.data_root)
-    judges = panel_for(engine, config.evaluator, data)
-    runs = []
-    for run in results["runs"]:
+def stored_reconstructions(engine: Engine) -> Callable[[dict[str, Any]], torch.Tensor]:
+    """A run's reconstructions as `engine`'s store holds them (an error saying where to look when it does not)."""
+    def images(run: dict[str, Any]) -> torch.Tensor:
         loaded = engine.store.load("attacks", run["attack_key"])
         if loaded is None:
             raise StoreError(f"the store {engine.store.root} does not hold the reconstructions of attack "
                              f"{run['attack_key']} (lambda {run['lambda']:g}, seed {run['seed']}): point --store at "
                              "the store the sweep ran with, or run the sweep again")
-        runs.append({**run, "panel": score_with_panel(judges, loaded[0]["images"], data, engine.device)})
+        return loaded[0]["images"]
+    return images
+
+
+def add_panel(results: dict[str, Any], engine: Engine,
+              reconstructions: Callable[[dict[str, Any]], torch.Tensor] | None = None) -> dict[str, Any]:
+    """A sweep's results with the panel's figures for every run (`panel`) and per lambda (`panel_summary`), each
+    run's reconstructions read by `reconstructions` (default: from the store): no attack runs again."""
+    config = sweep_from_dict(results["config"])
+    data = PreparedData.load(config.target.data, engine.data_root)
+    judges = panel_for(engine, config.evaluator, data)
+    images = reconstructions or stored_reconstructions(engine)
+    runs = [{**run, "panel": score_with_panel(judges, images(run), data, engine.device)} for run in results["runs"]]
     return {**results, "runs": runs, **panel_fields(runs, config.lambdas, judges)}
+
+
+def add_panel_to_zoo(engine: Engine, folder: Path = ZOO_DIR) -> dict[str, Any]:
+    """Rescore every sweep of the shipped zoo with the panel, from its shipped 8-bit reconstructions (what a fresh
+    clone's judges see), and rewrite its manifest atomically; nothing else in it changes."""
+    path = folder / MANIFEST
+    manifest = json_content(path)
+    shipped = {sweep.key: sweep for sweep in read_zoo(folder)}  # checks the manifest and, per file, its SHA-256
+    sweeps = []
+    for results in manifest["sweeps"]:
+        sweep = shipped[results["config_hash"]]
+        sweeps.append(add_panel(results, engine, lambda run, sweep=sweep: from_uint8(
+            torch.from_numpy(sweep.shipped(run["reconstructions_file"])["images"]))))
+    manifest = {**manifest, "sweeps": sweeps}
+    write_json_atomic(path, manifest, compact=True)
+    return manifest
 
 
 def panel_fields(runs: list[dict[str, Any]], lambdas: tuple[float, ...], judges: Judges) -> dict[str, Any]:

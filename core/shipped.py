@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from core.attack_config import AttackConfig
-from core.attacks.base import reconstructions_png
+from core.attacks.base import from_uint8, reconstructions_png
 from core.config import TargetConfig
 from core.data import PreparedData
 from core.entries import new_record
@@ -100,7 +100,7 @@ class Shipped:
             return None
         shipped, _, run = found
         trajectory = full_trajectory({name: value.numpy() for name, value in shipped.items()})
-        tensors = {"images": shipped["images"].unsqueeze(1).float() / 255,  # (C, 1, H, W)
+        tensors = {"images": from_uint8(shipped["images"]),
                    "trajectory": torch.from_numpy(trajectory).unsqueeze(2), "steps": shipped["steps"],
                    "target_confidence": shipped["target_confidence"]}
         record = new_record("attack", attack, key, expected, {}, self.device, target_key=target_key,

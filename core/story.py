@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from core.figures import ATTACK_NAMES
+from core.panel_claims import EFFECT_WORDS, judges_text, panel_effect, panel_row
 from core.result_types import ComparisonResults, Estimate, StudyResults, SweepResults, SweepRow, SweepRun
 from core.results import attacker_label
 from core.stats import difference_interval, mean_interval, paired_difference, within_noise
@@ -196,8 +197,20 @@ def step_recovers(results: SweepResults, sweeps: list[SweepResults], comparisons
         f"{_attack_name(results)} against the model without MID (lambda = {base.lambda_:g}): an independent judge "
         f"(right on {judge.value:.2f} of real held-out photos) names **{named} of the "
         f"{results.data.identities} people** from their reconstructions, {_rate(base.attack_top1)}; "
-        f"{base.attack_top5.value:.2f} among its five best guesses. Right: the first {DEFAULT_PEOPLE} by name.",
+        f"{base.attack_top5.value:.2f} among its five best guesses.{_panel_line(results, base.lambda_)} Right: the "
+        f"first {DEFAULT_PEOPLE} by name.",
         "attack", [base.lambda_], _lfw_missing(results, sweeps, comparisons))
+
+
+def _panel_line(results: SweepResults, mid_lambda: float) -> str:
+    """One sentence on what the judge panel (core/panel.py) says at `mid_lambda`; empty without a panel."""
+    row = panel_row(results, mid_lambda)
+    if row is None:
+        return ""
+    flagged = f"; the sink rule flags {', '.join(row.flagged)}" if row.flagged else ""
+    return (f" A panel of {len(row.top1)} judges of different families ({judges_text(results, row, '')}{flagged}) "
+            f"names a median "
+            f"{row.median:.2f}; every one of them names {row.identified_by_all:g} people.")
 
 
 def step_inside(results: SweepResults) -> Step:
@@ -230,9 +243,11 @@ def attack_effect(results: SweepResults, mid_lambda: float) -> tuple[str, str, s
     base, row = results.summary[0], summary_row(results, mid_lambda)
     change = lambda_changes(results, mid_lambda)["attack_top1"]
     effect = "noise" if within_noise(change) else "lowers" if change["value"] < 0 else "raises"
-    meaning = {"noise": "within the noise", "lowers": "MID lowers it", "raises": "the attack gains"}[effect]
+    panel = panel_effect(results, mid_lambda)
+    by_panel = "" if panel is None else f"; by the judge panel, {panel.text()}"
     return effect, _attack_name(results), (f"**{_attack_name(results)}**: {base.attack_top1.value:.2f} -> "
-                                           f"{row.attack_top1.value:.2f} ({interval_text(change)}), {meaning}")
+                                           f"{row.attack_top1.value:.2f} ({interval_text(change)}), "
+                                           f"{EFFECT_WORDS[effect]}{by_panel}")
 
 
 def _holds(results: SweepResults, mid_lambda: float) -> bool:
@@ -286,7 +301,13 @@ def step_takeaway(results: SweepResults, siblings: list[SweepResults], studies: 
     mid_lambda = default_lambda(results)
     judge, data = results.evaluator.heldout_accuracy, results.data
     seeds = len(results.config["seeds"])
+    panels = [(_attack_name(s), panel_effect(s, mid_lambda)) for s in [results, *siblings] if _holds(s, mid_lambda)]
+    verdicts = "; ".join(f"{name}: " + (f"{EFFECT_WORDS[p.verdict]} for all {len(p.judges)} judges"
+                                        if p.verdict != "split" else "the judges disagree")
+                         for name, p in panels if p is not None)
     lines = [f"- **At lambda = {mid_lambda:g}**, on the same people: {_effects(results, siblings, mid_lambda)}.",
+             *([f"- **By the judge panel** (judges of different families; a claim holds when it holds for every "
+                f"judge): {verdicts}."] if verdicts else []),
              f"- **The judge** is a classifier too (held-out accuracy {_rate(judge)}); it errs both ways: look at "
              "the faces.",
              f"- **The regime**: {_dataset_name(results)}, {data.identities} people, about "

@@ -10,9 +10,21 @@ import plotly.graph_objects as go
 
 from core.errors import ConfigError
 from core.figures import ATTACK_NAMES, add_defense, tradeoff_layout
-from core.result_types import ComparisonResults, Estimate, Level, Regime, Run, StudyPoint, StudyResults, StudyRow
+from core.panel_claims import PanelEffect, panel_effect
+from core.result_types import (
+    ComparisonResults,
+    Estimate,
+    Level,
+    Regime,
+    Run,
+    StudyPoint,
+    StudyResults,
+    StudyRow,
+    SweepResults,
+)
 from core.results import accuracy_axis
 from core.stored_config import from_dict
+from core.story import default_lambda
 from core.study_command import STUDY_COMMAND, level_text
 from core.study_command import study_command as command_of
 from core.study_design import StudyConfig
@@ -98,9 +110,22 @@ def _mid_rows(regime: Regime) -> list[StudyRow]:
     return sorted((row for row in regime.rows if row.defense == "mid"), key=lambda row: row.lambda_)
 
 
-def claims(studies: list[StudyResults], comparisons: list[ComparisonResults]) -> list[dict[str, str]]:
-    """The paper's claims (paraphrased, Wang, Zhang & Jia, AAAI 2021) beside what the stored studies and
-    comparisons measured; 'not measured yet' with the command that would measure it."""
+# How the judge panel reads MID's effect on one sweep (core.panel_claims), in a few words for the claims table.
+PANEL_VERDICTS = {"lowers": "lowered for every judge", "noise": "within the noise for every judge",
+                  "split": "the judges disagree", "raises": "raised for every judge"}
+
+
+def panel_effects(sweeps: list[SweepResults]) -> list[tuple[SweepResults, PanelEffect]]:
+    """Every sweep the judge panel scored, with the panel's reading of MID at the sweep's default lambda (the
+    strongest within 0.1 of lambda = 0's test accuracy, core.story.default_lambda) against lambda = 0."""
+    found = [(results, panel_effect(results, default_lambda(results))) for results in sweeps]
+    return [(results, effect) for results, effect in found if effect is not None]
+
+
+def claims(studies: list[StudyResults], comparisons: list[ComparisonResults],
+           sweeps: list[SweepResults] = ()) -> list[dict[str, str]]:
+    """The paper's claims (paraphrased, Wang, Zhang & Jia, AAAI 2021) beside what the stored studies, comparisons
+    and (by the judge panel) sweeps measured; 'not measured yet' with the command that would measure it."""
     # A regime shared by several studies (each study's level equal to their common base) counts once.
     distinct = {r.sweep_hash or f"{s.config_hash}/{i}": r for s in studies for i, r in enumerate(s.regimes)}
     regimes = list(distinct.values())
@@ -116,6 +141,12 @@ def claims(studies: list[StudyResults], comparisons: list[ComparisonResults]) ->
               if with_reference else " Against the MID lambda=0 reference: not computed in any stored study.")
     attack = (f"{where}: against the undefended model, " + ", ".join(f"{word} in {n}" for word, n in counts.items()) +
               " (each regime's verdict, by the rule below)." + second) if regimes else todo
+    effects = panel_effects(list(sweeps))
+    if effects:
+        verdicts = [effect.verdict for _, effect in effects]
+        attack += (f" By the judge panel, on {len(effects)} stored sweep(s) at the strongest lambda within 0.1 of "
+                   "lambda = 0's test accuracy: " + ", ".join(f"{word} in {verdicts.count(verdict)}" for verdict, word
+                                                              in PANEL_VERDICTS.items()) + " (table below).")
 
     trend = [_mid_rows(r) for r in regimes if len(_mid_rows(r)) >= 2]
     lower = sum(mids[-1].attack_top1.value < mids[0].attack_top1.value for mids in trend)

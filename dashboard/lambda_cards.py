@@ -7,7 +7,8 @@ from typing import Any
 import streamlit as st
 
 from core.gallery import Sweep, metric_delta
-from core.result_types import Estimate
+from core.panel_claims import judges_text, panel_effect, panel_row
+from core.result_types import Estimate, SweepResults
 from core.stats import within_noise
 from core.story import interval_text, lambda_changes, lambda_sentence
 from dashboard.state import lambda_text
@@ -46,6 +47,28 @@ def comparable(sweep: Sweep, mid_lambda: float) -> bool:
     return sweep.row(mid_lambda).other_judge == sweep.row(sweep.lambdas[0]).other_judge
 
 
+# The panel's verdict on the change from lambda = 0 (core.panel_claims) as a card colour: gray unless every judge
+# sees the change outside the noise, the same way.
+PANEL_COLOURS = {"lowers": "green", "raises": "red", "noise": "gray", "split": "gray"}
+
+
+def panel_card(results: SweepResults, mid_lambda: float) -> dict[str, Any] | None:
+    """The judge panel's card at one lambda: the median top-1 of its judges, its change from lambda = 0 coloured
+    by what every judge says, each judge's figure in the help; None when the sweep was not scored by the panel."""
+    row, base = panel_row(results, mid_lambda), panel_row(results, results.summary[0].lambda_)
+    if row is None or base is None:
+        return None
+    judges = judges_text(results, row, " (UNRELIABLE: the sink rule flags it)")
+    effect = panel_effect(results, mid_lambda) if row is not base else None
+    return {"label": "Judge panel top-1", "value": f"{row.median:.2f}",
+            "delta": None if effect is None else f"{row.median - base.median:+.2f} vs λ=0",
+            "colour": None if effect is None else PANEL_COLOURS[effect.verdict],
+            "help": (f"The median top-1 of {len(row.top1)} judges of different families: {judges}; range "
+                     f"[{row.range[0]:.2f}, {row.range[1]:.2f}]; every judge names {row.identified_by_all:g} of "
+                     f"{row.n} people. A claim holds when it holds for every judge."
+                     + ("" if effect is None else f" From λ=0, on the same people: {effect.text()}."))}
+
+
 def lambda_panel(sweep: Sweep, mid_lambda: float) -> dict[str, Any]:
     """The cards (label, value, delta or None, colour, help) and the sentence (None where the attack's figures are
     not compared with lambda = 0's) that Explore shows at one lambda."""
@@ -67,7 +90,9 @@ def lambda_panel(sweep: Sweep, mid_lambda: float) -> dict[str, Any]:
             "help": (f"{help_text.format(real=judge.real_image_distance.value)} "
                      f"{interval(figure, digits)}.{change}"),
         })
-    return {"cards": cards, "sentence": lambda_sentence(sweep.typed, mid_lambda) if same_judge else None}
+    panel = panel_card(sweep.typed, mid_lambda) if same_judge else None
+    return {"cards": [*cards, *([panel] if panel else [])],
+            "sentence": lambda_sentence(sweep.typed, mid_lambda) if same_judge else None}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

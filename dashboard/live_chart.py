@@ -187,14 +187,18 @@ function showPanel(root, panel) {
   let box = root.querySelector('div.midlab-panel');
   if (!box) {
     box = element('div', 'midlab-panel', root);
-    const row = element('div', 'midlab-cards', box);
+    element('div', 'midlab-cards', box);
+    element('p', 'midlab-sentence', box);
+  }
+  const row = box.querySelector('.midlab-cards');
+  if (row.children.length !== panel.cards.length) {  // a lambda another judge scored has no panel card
+    row.replaceChildren();
     panel.cards.forEach(() => {
       const card = element('div', 'midlab-card', row);
       ['midlab-card-label', 'midlab-card-value', 'midlab-card-delta'].forEach((name) => element('div', name, card));
     });
-    element('p', 'midlab-sentence', box);
   }
-  box.querySelectorAll('.midlab-card').forEach((card, i) => {
+  row.querySelectorAll('.midlab-card').forEach((card, i) => {
     const shown = panel.cards[i];
     card.title = shown.help;
     card.querySelector('.midlab-card-label').textContent = shown.label;
@@ -251,7 +255,7 @@ export default function (component) {
 """
 
 _FACES_CSS = """
-.midlab-cards { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 1rem; }
+.midlab-cards { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(0, 1fr); gap: 1rem; }
 .midlab-card { border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem; padding: 0.75rem 1rem;
   cursor: help; min-width: 0; }
 .midlab-card-label { font-size: 0.875rem; }

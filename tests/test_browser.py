@@ -310,7 +310,7 @@ def test_the_slider_swaps_faces_cards_and_sentence_without_the_server(server, fr
     before = reconstruction_sources(page)
     captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
     cards, sentence = panel_texts(page)
-    assert len(cards) == 4 and f"lambda = {before_value} " in sentence
+    assert len(cards) == 5 and f"lambda = {before_value} " in sentence  # the judge panel's card last
     page.locator(SLIDER).focus()
     page.evaluate("() => { window.__blockSend = true; window.__sent = 0; }")
     page.keyboard.press("ArrowRight")

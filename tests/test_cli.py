@@ -111,6 +111,8 @@ def test_each_dataset_gets_its_defaults_and_options_override_them():
             for a in ZOO_ATTACKS] == [config_hash(c) for c in default_zoo_sweeps()]
     assert config_hash(_config("--attack", "gmi", "--gmi-recipe", "paper", "--lambdas", "0,0.01,0.03,0.1")) == \
         config_hash(paper_recipe_sweep())
+    assert config_hash(_config("--dataset", "lfw", "--attack", "gmi", "--gmi-recipe", "paper", "--lambdas", "0,0.01")) \
+        == config_hash(paper_recipe_sweep("lfw"))
     orl, lfw = _config("--attack", "gmi"), _config("--dataset", "lfw", "--attack", "gmi")
     assert orl.attack.prior.crop == 190 and lfw.attack.prior.crop == 126
     assert (lfw.target.data.max_per_identity, lfw.target.train.epochs, lfw.evaluator.width) == (60, 30, 48)

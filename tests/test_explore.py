@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.figures import ATTACK_NAMES
 from core.gallery import attack_siblings, load_zoo
+from core.panel_claims import panel_effect, panel_row
 from core.stats import within_noise
 from core.story import default_lambda, featured_index, lambda_changes, lambda_sentence
 
@@ -59,7 +60,8 @@ def test_first_screen_shows_faces_metrics_and_plots(explore):
     app = explore.run()
     assert not app.exception
     assert len(app.image) == 8 * 3  # original, lambda = 0 and chosen lambda for 8 people
-    assert len(metric_values(app)) == 4 and not app.get("plotly_chart") and len(app.get("bidi_component")) == 3
+    # four cards by the sweep's judge, a fifth by the judge panel that scored the zoo
+    assert len(metric_values(app)) == 5 and not app.get("plotly_chart") and len(app.get("bidi_component")) == 3
     assert any("precomputed" in m.value for m in app.expander[0].markdown)  # hashes in the details, not up top
     assert app.query_params["attack"] in ("gmi", ["gmi"]) and app.query_params["data"] in ("lfw", ["lfw"])
     assert app.multiselect[0].value == featured().names[:8]  # the first eight by name (labels in natural order)
@@ -128,7 +130,7 @@ def test_without_the_dataset_the_reconstructions_still_show(tmp_path, monkeypatc
     warning = shown(app.warning[0].value)  # the error is shown as plain text: Markdown-escaped
     assert "lfw_gray" in warning and "MIDLAB_DATA" in warning
     assert "`python -m core fetch lfw`" in warning  # the data folder is the default: no --data
-    assert len(app.image) == 8 * 2 and len(metric_values(app)) == 4
+    assert len(app.image) == 8 * 2 and len(metric_values(app)) == 5
 
 
 def test_presenter_mode_hides_the_sidebar(explore):
@@ -200,7 +202,7 @@ def test_the_sentence_and_the_card_colours_follow_the_interval_rule(explore):
     for value in (app.select_slider[0].value, zoo.lambdas[-1]):
         app.select_slider[0].set_value(value).run()
         changes = lambda_changes(zoo.typed, value)
-        colours = [card["colour"] for card in panel(app)["cards"]]
+        colours = [card["colour"] for card in panel(app)["cards"][:len(cards)]]  # the panel's card: below
         assert [colour == "gray" for colour in colours] == [within_noise(changes[name]) for name in cards]
         sentence = lambda_sentence(zoo.typed, value)
         noise = within_noise(changes["test_accuracy"]) or within_noise(changes["attack_top1"])
@@ -240,6 +242,7 @@ def test_the_cards_and_sentence_of_every_lambda_are_sent_with_the_page(explore):
     colours = set()
     for value in zoo.lambdas:
         row, base, shown = zoo.row(value), zoo.row(zoo.lambdas[0]), panels[f"{value:g}"]
+        shown = {**shown, "cards": shown["cards"][:len(cards)]}  # the judge panel's card: its own test
         assert [card["value"] for card in shown["cards"]] == [f"{getattr(row, name).value:.{digits}f}"
                                                               for name, digits, _ in cards]
         assert shown["sentence"] == lambda_sentence(zoo.typed, value)
@@ -257,6 +260,30 @@ def test_the_cards_and_sentence_of_every_lambda_are_sent_with_the_page(explore):
     assert colours == {"inside", "outside"}  # the sweep exercises both sides of the rule
     app.select_slider[0].set_value(zoo.lambdas[-1]).run()
     assert live_faces(app)["panels"] == panels
+
+
+def test_the_judge_panels_card_gives_its_median_and_every_judges_reading(explore):
+    """The fifth card is the judge panel's: the median of its judges' top-1 at each lambda, its change from
+    lambda = 0 coloured only when every judge sees a change outside its paired 95% interval the same way, and
+    each judge's figure (the sink rule's flag included) in its help."""
+    app = explore.run()
+    zoo = featured()
+    panels = live_faces(app)["panels"]
+    verdicts = set()
+    for value in zoo.lambdas:
+        card = panels[f"{value:g}"]["cards"][-1]
+        row, base = panel_row(zoo.typed, value), panel_row(zoo.typed, zoo.lambdas[0])
+        assert card["label"] == "Judge panel top-1" and card["value"] == f"{row.median:.2f}"
+        assert all(f"{name} {top1:.2f}" in card["help"] for name, top1 in row.top1.items())
+        assert all(f"{name} {row.top1[name]:.2f} (UNRELIABLE" in card["help"] for name in row.flagged)
+        if value == zoo.lambdas[0]:
+            assert card["delta"] is None and card["colour"] is None
+            continue
+        effect = panel_effect(zoo.typed, value)
+        assert card["delta"] == f"{row.median - base.median:+.2f} vs λ=0" and effect.text() in card["help"]
+        assert card["colour"] == {"lowers": "green", "raises": "red"}.get(effect.verdict, "gray")
+        verdicts.add(effect.verdict)
+    assert {"noise", "lowers"} <= verdicts  # LFW under GMI: within the noise until lambda = 0.1, then lower
 
 
 def test_a_card_inside_its_interval_is_no_alarm():

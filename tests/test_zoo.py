@@ -8,14 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import EvaluatorConfig
+from core.config import EvaluatorConfig, panel_judges
 from core.entries import NAMED_BY
 from core.gallery import MANIFEST, ZOO_DIR, GalleryError, attack_siblings, load_zoo
 from core.models import judge_net
 from core.shipped import SHIPPED
 from core.store import FINGERPRINT, Expected
 from core.stored_config import config_hash, from_dict
-from core.zoo import ZOO_ATTACKS, ZOO_DATASETS, default_zoo_sweeps, paper_recipe_sweep, zoo_sweeps
+from core.zoo import (
+    PAPER_RECIPE_LAMBDAS,
+    ZOO_ATTACKS,
+    ZOO_DATASETS,
+    default_zoo_sweeps,
+    paper_recipe_sweep,
+    zoo_sweeps,
+)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ASSETS_BUDGET = 50 * 2**20  # the whole of assets/, as `du -s --apparent-size assets` counts it
@@ -42,11 +49,15 @@ def test_shipped_zoo_matches_the_default_sweeps():
     for sweep in defaults:  # the same models under the other attacks: the default sweeps of its dataset
         same_data = [s.key for s in defaults if s.results["data"] == sweep.results["data"] and s.key != sweep.key]
         assert [s.key for s in attack_siblings(sweep, zoo)] == same_data and len(same_data) == len(ZOO_ATTACKS) - 1
-    paper = zoo[-1]  # the paper recipe attacked ORL's default GMI models: the same targets, keys and all
-    orl_gmi = zoo[ZOO_DATASETS.index("orl") * len(ZOO_ATTACKS) + ZOO_ATTACKS.index("gmi")]
-    fast = {run["lambda"]: run["target_key"] for run in orl_gmi.results["runs"]}
-    assert paper.results["config"]["attack"]["gmi"]["recipe"] == "paper" == paper_recipe_sweep().attack.gmi.recipe
-    assert all(run["target_key"] == fast[run["lambda"]] for run in paper.results["runs"])
+    papers = zoo[len(defaults):]
+    assert [paper.results["data"]["dataset"] for paper in papers] == list(PAPER_RECIPE_LAMBDAS)
+    for paper in papers:  # the paper recipe attacked its dataset's default GMI models: the same targets, keys and all
+        dataset = paper.results["data"]["dataset"]
+        gmi = zoo[ZOO_DATASETS.index(dataset) * len(ZOO_ATTACKS) + ZOO_ATTACKS.index("gmi")]
+        fast = {run["lambda"]: run["target_key"] for run in gmi.results["runs"]}
+        assert paper.results["config"]["attack"]["gmi"]["recipe"] == "paper"
+        assert paper.key == config_hash(paper_recipe_sweep(dataset))
+        assert all(run["target_key"] == fast[run["lambda"]] for run in paper.results["runs"])
 
 
 def test_shipped_zoo_files_are_intact_and_small():
@@ -94,6 +105,44 @@ def test_the_judges_that_scored_the_zoo_ship_and_give_its_verdicts_per_person():
             assert (gaps < ROUNDING_TIE_NATS).all(), f"{sweep.label} lambda {run['lambda']:g}: {gaps.max():.3f}"
             people, ties = people + len(recorded), ties + int((log_p.argmax(1) != recorded).sum())
     assert ties <= people // 100, f"{ties} of {people} verdicts differ"
+
+
+# The panel scored the zoo's shipped 8-bit images with the shipped judges: only the order of floating-point sums
+# (the thread count) can differ on another machine, far below this.
+SUMMATION_NATS = 1e-3
+
+
+def test_the_judge_panel_that_scored_the_zoo_ships_and_gives_its_verdicts_per_person():
+    """Every sweep of the zoo is scored by the judge panel (`python -m core panel --zoo`), whose judges are the
+    ones core.config.panel_judges makes of the sweep's judge config; each ships in half precision (checked: it names
+    the private photos as the full-precision judge did) and gives, person by person, the panel's recorded answers
+    on the shipped reconstructions."""
+    judges: dict[str, torch.nn.Module] = {}
+    for sweep in load_zoo():
+        results = sweep.typed
+        assert results.panel_judges, f"{sweep.label} is not scored by the panel: run `python -m core panel --zoo`"
+        configs = panel_judges(from_dict(EvaluatorConfig, results.config["evaluator"]))
+        assert [(judge.name, judge.key) for judge in results.panel_judges] == [
+            (config.arch, config_hash(config)) for config in configs]
+        assert [row.lambda_ for row in results.panel_summary] == sweep.lambdas
+        for config, judged in zip(configs, results.panel_judges, strict=True):
+            if judged.key not in judges:
+                judge = judge_net(results.data.identities, config)
+                expected = Expected(NAMED_BY["evaluators"], {"private": results.data_fingerprint})
+                record = SHIPPED.load_model("evaluators", judged.key, judge, expected)
+                assert record is not None, f"the panel's {judged.name} judge {judged.key} is not shipped"
+                held_out = judged.heldout_accuracy.model_dump(by_alias=True, exclude_unset=True)
+                assert record["heldout_accuracy"] == held_out
+                assert record["half_precision_agreement"] >= 0.98
+                judges[judged.key] = judge.eval()
+        for run in results.runs:
+            images = torch.from_numpy(sweep.reconstructions(run.lambda_)).float().div(255).unsqueeze(1)
+            for scored in run.panel.judges:
+                with torch.no_grad():
+                    log_p = torch.log_softmax(judges[scored.key](images), 1)
+                recorded = torch.tensor(scored.predicted)
+                gaps = log_p.max(1).values - log_p.gather(1, recorded.view(-1, 1)).squeeze(1)
+                assert (gaps < SUMMATION_NATS).all(), f"{sweep.label} {scored.name} lambda {run.lambda_:g}"
 
 
 @pytest.mark.slow

@@ -78,6 +78,11 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return (images.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
 
 
+def from_uint8(pixels: torch.Tensor) -> torch.Tensor:
+    """8-bit images (N, H, W), as the zoo ships them, back in [0, 1] as (N, 1, H, W): exactly what was scored."""
+    return pixels.unsqueeze(1).float() / 255
+
+
 def reconstructions_png(images: torch.Tensor) -> bytes:
     """Reconstructions (N, 1, H, W) in [0, 1] as the PNG grid stored beside them."""
     return png_grid(to_uint8(images).squeeze(1).numpy())

@@ -80,7 +80,7 @@ data = results.data
 st.caption(f"**{data.dataset}**: {data.identities} identities, {data.train_images} training / "
            f"{data.test_images} test images; every model attacked by the same attacks and scored by one judge "
            f"(held-out accuracy {results.evaluator.heldout_accuracy.value:.2f}); the attacker of a MID "
-           f"model: {attacker_label(results.config['sweep']['attack']['view'])}.")
+           f"model: {attacker_label(results.settings.sweep.attack.view)}.")
 
 controls, explanation = st.columns([3, 2])
 with controls:

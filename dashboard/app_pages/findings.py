@@ -5,13 +5,15 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.figures import ATTACK_NAMES
 from core.paths import results_root
 from core.recipes import compare_recipes, recipe_pairs
-from core.result_types import StudyPoint, StudyResults, StudyRow
+from core.result_types import StudyPoint, StudyResults, StudyRow, SweepResults
 from core.results import attacker_label, format_estimate
 from core.stats import within_noise
-from core.story import interval_text
+from core.story import attack_of, interval_text, summary_row
 from core.study_figures import (
+    PANEL_VERDICTS,
     STATUS,
     STUDY_COMMAND,
     claims,
@@ -19,6 +21,7 @@ from core.study_figures import (
     level_text,
     machine,
     mid_reference_line,
+    panel_effects,
     regime_accuracy,
     status,
     study_command,
@@ -164,6 +167,31 @@ def show_recipes(fast, paper, compared: dict) -> None:
     recipe_faces(fast, paper, compared["lambdas"], results.config_hash)
 
 
+def show_panel_effects(sweeps: list[SweepResults]) -> None:
+    """What MID does to each attack in every sweep the judge panel scored, judge by judge, at the sweep's default
+    lambda against lambda = 0, on the same people."""
+    effects = panel_effects(sweeps)
+    if not effects:
+        return
+    st.subheader("What MID does to each attack, by the judge panel")
+    st.caption("Each sweep scored by a panel of judges of different families (core/panel.py), at the strongest "
+               "lambda whose test accuracy stays within 0.1 of lambda = 0's, against lambda = 0 on the same people "
+               "(paired 95% intervals). A claim holds when it holds for every judge; ! marks a judge the sink rule "
+               "flags on these reconstructions (its figure is unreliable).")
+    table = ["| Data | Attack (attacker's view) | lambda (test accuracy) | Each judge's top-1, from lambda = 0 | "
+             "Every judge says |", "| --- | --- | --- | --- | --- |"]
+    for results, effect in effects:
+        base, row = results.summary[0], summary_row(results, effect.mid_lambda)
+        judges = "; ".join(f"{judge.name}{'!' if judge.unreliable else ''} {judge.before:.2f} -> {judge.after:.2f} "
+                           f"({interval_text(judge.change)})" for judge in effect.judges)
+        recipe = ", paper recipe" if results.config["attack"].get("gmi", {}).get("recipe") == "paper" else ""
+        table.append(f"| {plain(results.data.dataset.upper())} | {ATTACK_NAMES[attack_of(results)]}{recipe} "
+                     f"({plain(results.config['attack']['view'])} view) | {effect.mid_lambda:g} "
+                     f"({base.test_accuracy.value:.2f} -> {row.test_accuracy.value:.2f}) | {judges} | "
+                     f"**{PANEL_VERDICTS[effect.verdict]}** |")
+    st.markdown("\n".join(table))
+
+
 st.title("Findings")
 found = loaders.studies()
 st.subheader("The paper's claims beside what MID Lab measured")
@@ -171,11 +199,14 @@ st.caption(f"The claims are paraphrased from {PAPER}; the measurements are this 
            "and the newest defense comparison. A claim that holds in one regime may fail in another: read each "
            "regime below.")
 table = ["| The paper's claim (paraphrased) | Measured here |", "| --- | --- |"]
+sweeps = loaders.sweeps()
 table += [f"| {row['claim']} | {row['measured']} |"
-          for row in claims([results for _, results in found], [results for _, results in loaders.comparisons()])]
+          for row in claims([results for _, results in found], [results for _, results in loaders.comparisons()],
+                            [sweep.typed for sweep in sweeps])]
 st.markdown("\n".join(table))
+show_panel_effects([sweep.typed for sweep in sweeps])
 
-recipes = recipe_comparisons(loaders.sweeps())
+recipes = recipe_comparisons(sweeps)
 if found or recipes:
     st.subheader("Every regime at a glance")
     st.caption("One row per regime of every stored study and attack-recipe comparison, in the order below; each is "
