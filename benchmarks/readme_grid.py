@@ -39,7 +39,8 @@ def main() -> None:
     originals, names, _ = original_faces(sweeps[0][0].typed.settings.target.data, data_root(args.data))
     rows = [originals[: args.identities]] + [sweep.reconstructions(value)[: args.identities] for sweep, value in sweeps]
     grid = tile(np.concatenate(rows), columns=args.identities)
-    Image.fromarray(grid).resize((grid.shape[1] * args.scale, grid.shape[0] * args.scale), Image.NEAREST).save(args.out)
+    size = (grid.shape[1] * args.scale, grid.shape[0] * args.scale)
+    Image.fromarray(grid).resize(size, Image.NEAREST).save(args.out, optimize=True)
     print(f"wrote {args.out}: {', '.join(names[: args.identities])}")
     for sweep, value in sweeps:
         print(f"  {sweep.results['config']['attack']['attack']} at lambda {value:g}: attack top-1 over all "

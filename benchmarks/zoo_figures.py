@@ -1,7 +1,8 @@
 """The shipped zoo's figures, read from assets/zoo/manifest.json (no torch, no data): per sweep, its table as
 `python -m core sweep` prints it, the judge panel's figures per lambda (as `python -m core panel` prints them) and
 its reading of MID's effect at the sweep's default lambda, and how far half-precision weights agree with full
-precision. The README's findings that quote the zoo are copied from this output.
+precision; then GMI's paper recipe against the fast one on the same models. The README's findings that quote the
+zoo are copied from this output.
 
     .venv/bin/python benchmarks/zoo_figures.py
 """
@@ -15,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 from core.gallery import attack_siblings, load_zoo
 from core.panel import format_panel
 from core.panel_claims import panel_differences, panel_effect
+from core.recipes import compare_recipes, recipe_pairs
+from core.result_types import SweepResults
 from core.results import format_estimate
 from core.stats import paired_difference
 from core.story import default_lambda
@@ -45,7 +48,26 @@ def main() -> None:
             print(f"top-1 {attacks[0]} minus {attacks[1]} at lambda {sweep.lambdas[0]:g}, paired on the same "
                   f"people: {format_estimate(paired_difference(*hits))}" + (f"; by the panel: {by_judge}"
                                                                             if by_judge else ""))
+    for fast, paper in recipe_pairs([sweep.typed for sweep in zoo]):
+        print_recipes(fast, paper)
     print(f"\nbuilt {zoo[0].results['zoo']['built']}")
+
+
+def print_recipes(fast: SweepResults, paper: SweepResults) -> None:
+    """GMI's paper recipe against the fast one on the same models, per lambda (as the Findings page pairs them)."""
+    comparison = compare_recipes(fast, paper)
+    print(f"\n{paper.settings.target.data.dataset.upper()} GMI, paper recipe minus fast, paired on the same people")
+    for row in comparison["per_lambda"]:
+        difference = row["paper_minus_fast"]
+        by_judge = "; ".join(f"{name} {format_estimate(change)}"
+                             for name, change in panel_differences(paper, fast, row["lambda"]))
+        print(f"lambda {row['lambda']:g} (test acc {format_estimate(row['test_accuracy'])}): fast "
+              f"{format_estimate(row['fast_top1'])}, paper {format_estimate(row['paper_top1'])}, any of its restarts "
+              f"{format_estimate(row['paper_any_restart'])}; paper - fast {format_estimate(difference)} (only paper "
+              f"{difference['only_a']} / only fast {difference['only_b']}; McNemar p {difference['p_value']:.3f})"
+              + (f"; by the panel: {by_judge}" if by_judge else ""))
+    for regime in comparison["regimes"]:
+        print(f"{regime['recipe']} recipe: {regime['finding']}")
 
 
 if __name__ == "__main__":

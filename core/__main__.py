@@ -470,8 +470,8 @@ def command_study(args: argparse.Namespace) -> int:
     out = results_root(args.out)
     for config in configs:
         results = run_study(config, engine, out, executor=executor)
-        print(format_study(results))
         typed = typed_results(results)
+        print(format_study(typed))
         points = [point for regime in typed.regimes for point in regime.points]
         reused = sum(point.reused.target for point in points)
         print(f"{len(points)} points ({reused} models reused) in {results['wall_s']:.1f}s; "

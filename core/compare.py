@@ -223,6 +223,6 @@ def ship(results: dict[str, Any], folder: Path) -> Path:
             attacks[name] = {**scores, "grid_path": ship_grid(scores["grid_path"], folder, key, scores["attack_key"])}
         points.append({k: v for k, v in point.items() if k != "model_path"} | {"attacks": attacks})
     path = comparison_path(folder, key)
-    write_json_atomic(path, {**results, "points": points})
+    write_json_atomic(path, {**results, "points": points}, compact=True)
     prune_grids(folder, key, {scores["grid_path"] for point in points for scores in point["attacks"].values()})
     return path

@@ -39,16 +39,21 @@ class PanelEffect:
         effects = {judge.effect for judge in self.judges}
         return effects.pop() if len(effects) == 1 else "split"
 
+    def reading(self) -> str:
+        """The panel's reading in a few words: the verdict every judge shares, or that the judges disagree."""
+        if self.verdict == "split":
+            return "the judges disagree"
+        return f"{EFFECT_WORDS[self.verdict]} for all {len(self.judges)} judges"
+
     def text(self) -> str:
-        """The panel's reading in one clause, each judge with its change ('!': flagged by the sink rule)."""
+        """The panel's reading in one clause, how the judges split, each judge with its change ('!': flagged by
+        the sink rule)."""
         each = ", ".join(f"{j.name}{'!' if j.unreliable else ''} {j.before:.2f} -> {j.after:.2f}"
                          for j in self.judges)
-        if self.verdict == "split":
-            counts = {word: sum(j.effect == effect for j in self.judges) for effect, word in EFFECT_WORDS.items()}
-            reading = "the judges disagree (" + ", ".join(f"{word}: {n}" for word, n in counts.items() if n) + ")"
-        else:
-            reading = f"{EFFECT_WORDS[self.verdict]} for all {len(self.judges)} judges"
-        return f"{reading}: {each}"
+        counts = {word: sum(j.effect == effect for j in self.judges) for effect, word in EFFECT_WORDS.items()}
+        split = (" (" + ", ".join(f"{word}: {n}" for word, n in counts.items() if n) + ")"
+                 if self.verdict == "split" else "")
+        return f"{self.reading()}{split}: {each}"
 
 
 def panel_row(results: SweepResults, mid_lambda: float) -> PanelRow | None:
@@ -79,7 +84,10 @@ def panel_differences(first: SweepResults, second: SweepResults, mid_lambda: flo
 
 def panel_effect(results: SweepResults, mid_lambda: float) -> PanelEffect | None:
     """Each panel judge's paired change in top-1 from the sweep's first lambda to `mid_lambda` (first seed of
-    each); None when the sweep was not scored by the panel at both."""
+    each); None when the sweep was not scored by the panel at both, or `mid_lambda` is that first lambda (no
+    lambda of the sweep keeps its test accuracy within reach)."""
+    if mid_lambda == results.summary[0].lambda_:
+        return None
     runs = {run.lambda_: run for run in reversed(results.runs)}  # the first seed's run at each lambda
     before, after = runs.get(results.summary[0].lambda_), runs.get(mid_lambda)
     if before is None or after is None or before.panel is None or after.panel is None:

@@ -244,7 +244,7 @@ def attack_effect(results: SweepResults, mid_lambda: float) -> tuple[str, str, s
     change = lambda_changes(results, mid_lambda)["attack_top1"]
     effect = "noise" if within_noise(change) else "lowers" if change["value"] < 0 else "raises"
     panel = panel_effect(results, mid_lambda)
-    by_panel = "" if panel is None else f"; by the judge panel, {panel.text()}"
+    by_panel = "" if panel is None else f"; judge panel: {panel.reading()}"  # each judge's figure: Explore's card
     return effect, _attack_name(results), (f"**{_attack_name(results)}**: {base.attack_top1.value:.2f} -> "
                                            f"{row.attack_top1.value:.2f} ({interval_text(change)}), "
                                            f"{EFFECT_WORDS[effect]}{by_panel}")
@@ -270,9 +270,8 @@ def step_helps(results: SweepResults, siblings: list[SweepResults]) -> Step:
                                    "zoo under every attack.")
     return Step(
         "6. Where MID helps, and where it does not",
-        f"At lambda = {mid_lambda:g} (test accuracy {row.test_accuracy.value:.2f}, {change_text(test)}), the "
-        "share of people each attack names, from lambda = 0, on the same people (paired 95% interval):\n\n"
-        + "\n".join(lines) + f"\n\nIn short: {_effects(results, siblings, mid_lambda)}.",
+        f"At lambda = {mid_lambda:g} (test accuracy {row.test_accuracy.value:.2f}, {change_text(test)}), each "
+        "attack's top-1 against lambda = 0's, on the same people (paired 95% interval):\n\n" + "\n".join(lines),
         "attacks", [mid_lambda], missing)
 
 
@@ -302,9 +301,7 @@ def step_takeaway(results: SweepResults, siblings: list[SweepResults], studies: 
     judge, data = results.evaluator.heldout_accuracy, results.data
     seeds = len(results.config["seeds"])
     panels = [(_attack_name(s), panel_effect(s, mid_lambda)) for s in [results, *siblings] if _holds(s, mid_lambda)]
-    verdicts = "; ".join(f"{name}: " + (f"{EFFECT_WORDS[p.verdict]} for all {len(p.judges)} judges"
-                                        if p.verdict != "split" else "the judges disagree")
-                         for name, p in panels if p is not None)
+    verdicts = "; ".join(f"{name}: {p.reading()}" for name, p in panels if p is not None)
     lines = [f"- **At lambda = {mid_lambda:g}**, on the same people: {_effects(results, siblings, mid_lambda)}.",
              *([f"- **By the judge panel** (judges of different families; a claim holds when it holds for every "
                 f"judge): {verdicts}."] if verdicts else []),

@@ -33,7 +33,7 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
-from core.result_types import Regime
+from core.result_types import StudyResults
 from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.stored_config import config_hash, to_dict
@@ -159,7 +159,7 @@ def ship(results: dict[str, Any], folder: Path) -> Path:
             points.append(kept)
         regimes.append({**regime, "points": points})
     path = study_path(folder, key)
-    write_json_atomic(path, {**results, "regimes": regimes})
+    write_json_atomic(path, {**results, "regimes": regimes}, compact=True)
     prune_grids(folder, key, {point["grid_path"] for regime in regimes for point in regime["points"]
                               if "grid_path" in point})
     return path
@@ -189,20 +189,19 @@ def _xy(rows: list[dict[str, Any]]) -> list[tuple[float, float]]:
     return [(r["test_accuracy"]["value"], r["attack_top1"]["value"]) for r in rows]
 
 
-def format_study(results: dict[str, Any]) -> str:
+def format_study(results: StudyResults) -> str:
     """Per regime a plain-text table (value [95% interval]) with MID's frontier marked, then its finding."""
     header = ["setting", "seeds", "test acc", "attack top-1", "attack top-5", "frontier"]
-    render = [f"study of {results['factor']} ({len(results['seeds'])} seeds per point): {results['rule']}"]
-    for regime in results["regimes"]:
-        lines = [[row["label"], str(row["seeds"]), format_estimate(row["test_accuracy"], sep=","),
-                  format_estimate(row["attack_top1"], sep=","), format_estimate(row["attack_top5"], sep=","),
-                  "*" if row["label"] in regime["frontier"] else ""] for row in regime["rows"]]
-        render += ["", f"== {results['factor']} = {regime['level']} ==", *text_table(header, lines),
-                   f"verdict: {regime['verdict']['verdict']}. {regime['finding']}",
-                   mid_reference_line(Regime.model_validate(regime, strict=False))]
+    render = [f"study of {results.factor} ({len(results.seeds)} seeds per point): {results.rule}"]
+    for regime in results.regimes:
+        lines = [[row.label, str(row.seeds), format_estimate(row.test_accuracy, sep=","),
+                  format_estimate(row.attack_top1, sep=","), format_estimate(row.attack_top5, sep=","),
+                  "*" if row.label in regime.frontier else ""] for row in regime.rows]
+        render += ["", f"== {results.factor} = {regime.level} ==", *text_table(header, lines),
+                   f"verdict: {regime.verdict.verdict}. {regime.finding}", mid_reference_line(regime)]
     render += ["", "verdicts against the undefended model: "
-               + ", ".join(f"{v['level']}: {v['verdict']}" for v in results["verdicts"]),
+               + ", ".join(f"{regime.level}: {regime.verdict.verdict}" for regime in results.regimes),
                "verdicts against the MID lambda=0 reference: "
-               + ", ".join(f"{v['level']}: {v.get('verdict_mid_reference', 'not computed')}"
-                           for v in results["verdicts"])]
+               + ", ".join(f"{regime.level}: " + (regime.verdict_mid_reference.verdict if regime.verdict_mid_reference
+                                                  else "not computed") for regime in results.regimes)]
     return "\n".join(render)

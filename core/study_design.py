@@ -104,7 +104,10 @@ class StudyConfig:
         elif self.factor == "label_smoothing":
             train = replace(train, label_smoothing=level)
         else:  # predict_from_mu: how the deployed MID model answers; trained the same either way
-            model = replace(model, predict_mode="mu" if level else "sample")
+            mode = "mu" if level else "sample"
+            if attack.view == model.predict_mode:  # an attacker of the deployed model queries what it deploys
+                attack = replace(attack, view=mode)
+            model = replace(model, predict_mode=mode)
         return replace(base, target=TargetConfig(data=data, model=model, train=train), attack=attack,
                        evaluator=replace(base.evaluator, data=data))
 

@@ -102,13 +102,15 @@ def tradeoff_figure(rows: list[SweepRow], chosen: float | None = None, added: li
             text=[f"λ={chosen:g}"], textposition="top right", textfont={"color": "red", "size": 13},
             hoverinfo="skip", showlegend=False, name="chosen",
             marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "red"}}))
+    # The accuracy's name on a second line: on one it outgrows a short plot (the Story's, on a projector).
+    which = accuracy_axis(config).removeprefix("test accuracy").strip() if config else ""
     figure.update_layout(
         xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
-        yaxis={"title": f"{accuracy_axis(config) if config else 'test accuracy'} → more useful",
-               "range": [-0.02, 1.05]},
+        yaxis={"title": "test accuracy → more useful" + (f"<br>{which}" if which else ""), "range": [-0.02, 1.05]},
         margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=420, showlegend=bool(added or others or foreign),
-        legend={"orientation": "h", "y": -0.2},
-        title={"text": "Privacy-utility tradeoff, one point per lambda (bars: 95% intervals)", "font": {"size": 14}},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.28},  # below the x-axis title
+        title={"text": "Tradeoff per lambda (bars: 95% intervals)", "font": {"size": 13},
+               "x": 0, "xref": "paper"},  # above the plot, clear of the y-axis title
     )
     return figure
 

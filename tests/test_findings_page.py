@@ -25,7 +25,7 @@ APP = str(ROOT / "dashboard" / "app.py")
 TIMEOUT = 30  # the page imports no torch, but a cold start on a busy 2-core machine can take seconds
 ARGV = ["study", "--factor", "bottleneck", "--levels", "8,64", "--lambdas", "0.01,0.1"]
 COMMAND = ("python -m core study --dataset orl --factor bottleneck --levels 8,64 --lambdas 0.01,0.1 --seeds 0,1,2 "
-           "--attack miface --view mu")
+           "--attack miface --view sample")
 FINDINGS = {8: "bottleneck=8: yes, hand-written finding of the small bottleneck.",
             64: "bottleneck=64: inconclusive, hand-written finding of the large bottleneck."}
 # label, defense, lambda, test accuracy, attack top-1, entropy
@@ -266,12 +266,12 @@ def test_the_shipped_default_study_renders(tmp_path, monkeypatch):
     assert not app.exception and not app.warning
     regimes = sum(len(study.levels) for study in default_studies())
     assert len(app.get("plotly_chart")) == regimes and len(app.info) == regimes
-    # Registered with a white-box attacker: the page says so, and which accuracy each plot's axis shows.
-    assert sum("attacker: white-box, MID's noise stripped (mu view)" in c.value for c in app.caption) == len(
+    # Registered with an attacker of the deployed model: the page says so, and which accuracy each plot's axis shows.
+    assert sum("attacker: the deployed answers (sample view)" in c.value for c in app.caption) == len(
         default_studies())
     axes = [json.loads(chart.proto.spec)["layout"]["yaxis"]["title"]["text"] for chart in app.get("plotly_chart")]
-    # Every regime's models deploy sampled answers but one: predict_from_mu = true, deployed as attacked.
-    assert sum("(sample; the attacker queried mu)" in axis for axis in axes) == regimes - 1
+    # Every regime's attacker queries what its models deploy: sampled answers, but mu where predict_from_mu = true.
+    assert sum("(deployed model, sample: as attacked)" in axis for axis in axes) == regimes - 1
     assert sum("(deployed model, mu: as attacked)" in axis for axis in axes) == 1
     assert len(app.code) == len(default_studies()) and len(app.image) >= 2 * len(default_studies())
     glance = next(m.value for m in app.markdown if m.value.startswith("| Study | Regime |"))

@@ -52,6 +52,8 @@ def test_the_panel_says_mid_lowers_an_attack_only_when_every_judge_does():
 
     steady = scored_sweep({"vgg": 20, "resnet": 20}, {"vgg": 21, "resnet": 19})
     assert panel_effect(steady, 0.03).verdict == "noise"
+    # No lambda kept the test accuracy within reach (the default lambda is then 0): nothing to compare with.
+    assert panel_effect(steady, 0.0) is None
 
 
 def test_a_sweep_without_the_panel_has_no_panel_reading():

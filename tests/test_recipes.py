@@ -114,24 +114,30 @@ def test_the_findings_page_judges_a_real_tiny_pair_of_recipes_and_shows_their_fa
     assert captions.count("fast recipe") == captions.count("paper recipe") >= 1
 
 
-def test_the_findings_page_judges_the_shipped_pair_of_recipes(results_dir):
-    """The zoo ships ORL's default GMI sweep and the paper recipe on the same models: Findings pairs them, per
-    lambda of the paper sweep, and judges each recipe by the study's rule; every figure is the zoo's."""
+def test_the_findings_page_judges_the_shipped_pairs_of_recipes(results_dir):
+    """The zoo ships ORL's and LFW's default GMI sweeps and the paper recipe on the same models: Findings pairs
+    them, per lambda of each paper sweep, and judges each recipe by the study's rule; every figure is the zoo's."""
     from streamlit.testing.v1 import AppTest
 
     sweeps = [sweep.typed for sweep in gallery.load_zoo()]
-    [(fast, paper)] = recipe_pairs(sweeps)
-    compared = compare_recipes(fast, paper)
+    pairs = recipe_pairs(sweeps)
+    assert [paper.settings.target.data.dataset for _, paper in pairs] == ["orl", "lfw"]
     app = AppTest.from_file(FINDINGS, default_timeout=60).run()
     assert not app.exception and not app.warning
-    assert f"Attack recipe: fast vs paper (ORL, {paper.config['attack']['view']} view)" in [h.value for h in app.header]
-    table = next(m.value for m in app.markdown if m.value.startswith("| lambda | test accuracy | fast top-1"))
-    rows = [line.split(" | ") for line in table.splitlines()[2:]]
-    assert [row[0].strip("| ") for row in rows] == [f"{v:g}" for v in paper.config["lambdas"]] == [
-        f"{v:g}" for v in compared["lambdas"]]
-    for row, run in zip(rows, sorted(paper.runs, key=lambda r: r.lambda_), strict=True):
-        assert row[3].startswith(f"{run.attack.top1.value:.2f}")  # the paper recipe's top-1, as stored
+    tables = [m.value for m in app.markdown if m.value.startswith("| lambda | test accuracy | fast top-1")]
     findings = [i.value for i in app.info if "attack recipe=" in i.value]
-    assert [r["finding"] for r in compared["regimes"]] == [f.split(" · ", 1)[1] for f in findings]
+    assert len(tables) == len(pairs) and len(findings) == 2 * len(pairs)
+    judged_pairs = zip(findings[::2], findings[1::2], strict=True)  # each pair's fast then paper finding
+    for (fast, paper), table, judged in zip(pairs, tables, judged_pairs, strict=True):
+        compared = compare_recipes(fast, paper)
+        dataset = paper.settings.target.data.dataset.upper()
+        assert f"Attack recipe: fast vs paper ({dataset}, {paper.settings.attack.view} view)" in [
+            h.value for h in app.header]
+        rows = [line.split(" | ") for line in table.splitlines()[2:]]
+        assert [row[0].strip("| ") for row in rows] == [f"{v:g}" for v in paper.config["lambdas"]] == [
+            f"{v:g}" for v in compared["lambdas"]]
+        for row, run in zip(rows, sorted(paper.runs, key=lambda r: r.lambda_), strict=True):
+            assert row[3].startswith(f"{run.attack.top1.value:.2f}")  # the paper recipe's top-1, as stored
+        assert [r["finding"] for r in compared["regimes"]] == [f.split(" · ", 1)[1] for f in judged]
     captions = [caption for image in app.image for caption in image.captions]
-    assert captions.count("fast recipe") == captions.count("paper recipe") >= 1
+    assert captions.count("fast recipe") == captions.count("paper recipe") >= len(pairs)

@@ -19,6 +19,7 @@ from core.engine import Engine
 from core.errors import ConfigError
 from core.models import TargetNet
 from core.presets import default_studies, sweep_defaults
+from core.results import typed_results
 from core.store import Store
 from core.stored_config import config_hash, from_dict, hash_view
 from core.study import format_study, run_study, ship, study_path
@@ -184,6 +185,11 @@ def test_study_config_regimes_change_only_their_factor() -> None:
     assert smoothing.undefended(regimes[-0.1], 0)[0].train.label_smoothing == -0.1
     mu = dict(StudyConfig(base=base, factor="predict_from_mu", levels=(False, True)).regimes())
     assert mu[True].target.model.predict_mode == "mu" and mu[False].target.model.predict_mode == "sample"
+    # An attacker of the deployed model queries what each regime deploys; a white-box attacker keeps mu.
+    assert (mu[True].attack.view, mu[False].attack.view) == ("mu", "sample")
+    white_box = dataclasses.replace(base, attack=dataclasses.replace(base.attack, view="mu"))
+    stripped = dict(StudyConfig(base=white_box, factor="predict_from_mu", levels=(False, True)).regimes())
+    assert stripped[True].attack.view == stripped[False].attack.view == "mu"
     people = dict(StudyConfig(base=base, factor="identities", levels=(10, 20)).regimes())
     assert people[10].evaluator.data == people[10].target.data and people[10].target.data.identities == 10
     assert parse_levels("predict_from_mu", "false, true") == (False, True)
@@ -274,7 +280,7 @@ def test_tiny_study_on_real_orl_runs_end_to_end_and_reuses_everything(data_dir: 
     none_keys = [[p["target_key"] for p in r["points"] if p["defense"] == "none"] for r in results["regimes"]]
     assert none_keys[0] == none_keys[1]  # the undefended model does not depend on k: trained once
     assert results["environment"]["torch"] and results["peak_memory_mb"] > 0 and results["rule"]
-    text = format_study(results)
+    text = format_study(typed_results(results))
     assert "== bottleneck = 2 ==" in text and "verdicts against the undefended model: 2: " in text
     assert "verdicts against the MID lambda=0 reference: 2: " in text
     # A model stored by an older version lacks balanced accuracy: it is completed on load, not retrained.

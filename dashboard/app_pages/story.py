@@ -95,7 +95,7 @@ def picture(step, sweep, siblings) -> None:
         others = [(ATTACK_NAMES[attack_of(s.typed)], s.typed.summary) for s in siblings]
         figure = tradeoff_figure(sweep.typed.summary, step.lambdas[0], name=ATTACK_NAMES[attack_of(sweep.typed)],
                                  others=others, config=sweep.typed.settings)
-        st.plotly_chart(figure.update_layout(height=340), width="stretch", key="story_attacks")
+        st.plotly_chart(figure.update_layout(height=400), width="stretch", key="story_attacks")
 
 
 sweeps = loaders.require_sweeps()
