@@ -91,6 +91,13 @@ def _numbers(values: Sequence[float]) -> str:
     return ",".join(f"{v:g}" for v in values)
 
 
+def add_panel_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--panel", action="store_true",
+                        help="score every attack with the judge panel too: a residual net and PCA + LDA besides the "
+                             "judge, trained once per dataset (shipped for ORL's and LFW's default judges; "
+                             "`python -m core panel` adds the panel to a stored results file later)")
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
     parser.add_argument("--store", help=f"folder of trained models and attacks (default: ${STORE_ENV}, else ./store)")
@@ -183,21 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="inversion attack: miface (pixel gradients), gmi (a GAN prior's latent space, "
                             "white-box), inversion (a decoder from prediction vectors, black-box) "
                             "(default: miface)")
-    sweep.add_argument("--panel", action="store_true",
-                       help="score every attack with the judge panel too: a residual net and PCA + LDA besides the "
-                            "sweep's own judge, trained once per dataset (the residual net takes minutes; "
-                            "`python -m core panel` adds the panel to a stored sweep later)")
+    add_panel_option(sweep)
 
     panel = commands.add_parser(
-        "panel", help="add the judge panel's figures to a stored sweep's results file, without re-running attacks",
-        description="Scores every reconstruction of a sweep's results file (or of the shipped zoo) with the judge "
-                    "panel (the sweep's judge, a residual net and PCA + LDA, each trained or fitted once and "
+        "panel", help="add the judge panel's figures to a stored sweep's, comparison's or study's results file, "
+                      "without re-running attacks",
+        description="Scores every reconstruction of a results file (a sweep, comparison or study; or the shipped "
+                    "zoo) with the judge "
+                    "panel (the file's own judge, a residual net and PCA + LDA, each trained or fitted once and "
                     "stored, or shipped), reading the reconstructions from the store (or the zoo's files), and "
                     "writes each judge's top-1, its sink check, the panel's median and range and how many people "
                     "all judges name back into the file.")
     add_common(panel)
     scored = panel.add_mutually_exclusive_group(required=True)
-    scored.add_argument("--results", metavar="FILE", help="a sweep_<hash>.json results file")
+    scored.add_argument("--results", metavar="FILE",
+                        help="a sweep_<hash>.json, comparison_<hash>.json or study_<hash>.json results file")
     scored.add_argument("--zoo", action="store_true",
                         help="every sweep of the shipped zoo (assets/zoo), from its shipped 8-bit reconstructions")
     panel.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -218,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--clip", type=_bounded("clip"), default=PrivacyConfig().max_grad_norm,
                          help=f"DP-SGD per-example clipping norm ({_range('clip')}; default: "
                               f"{PrivacyConfig().max_grad_norm:g})")
+    add_panel_option(compare)
     compare.add_argument("--ship", action="store_true",
                          help="also copy the comparison and its reconstructions to assets/comparisons, where "
                               "the dashboard shows it to every user")
@@ -231,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "by non-overlapping 95% intervals at matched accuracy; see core/study.py). Writes "
                     "study_<hash>.json. Without --factor it runs the default study, one study per factor: "
                     + "; ".join(f"{factor} {levels}" for factor, levels in DEFAULT_STUDY_SUITE)
-                    + " (about 41 minutes on 2 CPU cores from an empty store).")
+                    + " (its cost from an empty store: docs/benchmarks.md).")
     add_sweep_options(study)
     for action in study._actions:  # a study's points need at least three seeds; few lambdas keep it affordable
         if action.dest == "seeds":
@@ -251,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "miface,gmi for attack, false,true for predict_from_mu; a negative first level needs "
                             "'=': --levels=-0.1,0,0.1. Each number within its setting's range: "
                             + ", ".join(f"{factor} {LIMITS[limit]}" for factor, limit in STUDY_LIMITS.items()))
+    add_panel_option(study)
     study.add_argument("--ship", action="store_true",
                        help="also copy each study and its first seed's reconstructions to assets/studies, where "
                             "the dashboard's Findings page shows it to every user")
@@ -416,9 +425,15 @@ def command_panel(args: argparse.Namespace) -> int:
             print(format_panel(results))
         print(f"panel figures added to {ZOO_DIR / MANIFEST}")
         return 0
+    from core.compare import format_comparison
+    from core.results import typed_results
+    from core.study import format_study
+
     path = Path(args.results)
     results = add_panel_to_file(path, engine_for(args))
-    print(format_panel(results))
+    text = {"sweep": lambda: format_panel(results), "comparison": lambda: format_comparison(typed_results(results)),
+            "study": lambda: format_study(typed_results(results))}
+    print(text[results["kind"]]())
     print(f"panel figures added to {path}")
     return 0
 
@@ -434,7 +449,7 @@ def command_compare(args: argparse.Namespace) -> int:
     executor = executor_for(args)
     engine = engine_for(args)
     out = results_root(args.out)
-    results = run_comparison(config, engine, out, executor=executor)
+    results = run_comparison(config, engine, out, executor=executor, panel=args.panel)
     typed = typed_results(results)
     print(format_comparison(typed))
     print(f"{len(typed.points)} points in {results['wall_s']:.1f}s; results: {comparison_path(out, typed.config_hash)}")
@@ -469,7 +484,7 @@ def command_study(args: argparse.Namespace) -> int:
     engine = engine_for(args)
     out = results_root(args.out)
     for config in configs:
-        results = run_study(config, engine, out, executor=executor)
+        results = run_study(config, engine, out, executor=executor, panel=args.panel)
         typed = typed_results(results)
         print(format_study(typed))
         points = [point for regime in typed.regimes for point in regime.points]

@@ -33,10 +33,13 @@ from core.executor import (
 )
 from core.files import write_json_atomic
 from core.metrics import prediction_spread
+from core.panel import add_panel_to_comparison
+from core.panel_claims import PANEL_CELL_LEGEND, judges_line, panel_cell
 from core.result_types import ComparisonResults
-from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
+from core.results import attack_sink, format_estimate, prune_grids, ship_grid, shipped_figures, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.stored_config import config_hash, to_dict
+from core.study_figures import panel_frontier_text
 from core.summaries import (
     ATTACK_ESTIMATES,
     DEFENSE_NAMES,
@@ -54,10 +57,11 @@ def comparison_path(out_dir: Path, comparison_hash: str) -> Path:
 
 def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
                    on_point: Callable[[dict[str, Any]], None] | None = None,
-                   executor: Executor | None = None) -> dict[str, Any]:
+                   executor: Executor | None = None, panel: bool = False) -> dict[str, Any]:
     """Train (or load) every defended target, attack each with every attack, score them with one judge, here
     or on a cluster (`executor`; default: in this process), and write the comparison file atomically;
-    `on_point` sees each model's point as soon as it is scored."""
+    `on_point` sees each model's point as soon as it is scored. With `panel`, every attack is also scored by the
+    judge panel (core.panel, here, from the stored reconstructions)."""
     executor = executor or LocalExecutor()
     timings = Timings()
     start = time.perf_counter()
@@ -125,6 +129,8 @@ def run_comparison(config: ComparisonConfig, engine: Engine, out_dir: Path,
         "timings": dict(timings),
         "wall_s": round(time.perf_counter() - start, 3), "peak_memory_mb": peak_memory_mb(),
     }
+    if panel:
+        results = add_panel_to_comparison(results, engine)
     write_json_atomic(comparison_path(out_dir, results["config_hash"]), results)
     return results
 
@@ -199,30 +205,43 @@ def _frontier_verdict(comparison: dict[str, Any], rows_a: list[dict[str, Any]], 
 
 
 def format_comparison(results: ComparisonResults) -> str:
-    """The comparison as a plain-text table (value [95% interval]) followed by each attack's frontier sentence."""
-    header = ["setting", "epsilon", "test acc", *(f"{a} top-1" for a in results.attacks)]
+    """The comparison as a plain-text table (value [95% interval]; with the judge panel, its median and range per
+    attack) followed by each attack's frontier sentence."""
+    panel = bool(results.panel_judges)
+    header = ["setting", "epsilon", "test acc"]
+    for attack in results.attacks:
+        header += [f"{attack} top-1", *([f"{attack} panel"] if panel else [])]
     lines = []
     for row in results.summary:
-        attacks = [format_estimate(row.attacks[a].top1, sep=",") if a in row.attacks else "-"
-                   for a in results.attacks]
+        cells = []
+        for attack in results.attacks:
+            scores = row.attacks.get(attack)
+            cells.append(format_estimate(scores.top1, sep=",") if scores else "-")
+            if panel:
+                cells.append(panel_cell(scores.panel if scores else None))
         epsilon = f"{row.epsilon:.3g}" if row.epsilon is not None else "-"
-        lines.append([row.label, epsilon, format_estimate(row.test_accuracy, sep=","), *attacks])
+        lines.append([row.label, epsilon, format_estimate(row.test_accuracy, sep=","), *cells])
     render = text_table(header, lines)
-    render += [f"{attack}: {report.sentence} {report.control}".rstrip() for attack, report in results.frontiers.items()]
+    if panel:
+        render += [PANEL_CELL_LEGEND, judges_line(results.panel_judges)]
+    render += [f"{attack}: {report.sentence} {report.control} {panel_frontier_text(report)}".rstrip()
+               for attack, report in results.frontiers.items()]
     return "\n".join(render)
 
 
 def ship(results: dict[str, Any], folder: Path) -> Path:
     """Copy a comparison into `folder` (assets/comparisons) with its reconstruction grids beside it, paths made
-    relative and machine-specific store paths dropped, so the dashboard shows it on any machine."""
+    relative and machine-specific store paths dropped, so the dashboard shows it on any machine. The judge panel
+    ships pooled per setting (the summary's); each point's answers, judge by judge, stay in the results file."""
     key = results["config_hash"]
     points = []
     for point in results["points"]:
         attacks = {}
         for name, scores in point["attacks"].items():
-            attacks[name] = {**scores, "grid_path": ship_grid(scores["grid_path"], folder, key, scores["attack_key"])}
+            attacks[name] = {**{k: v for k, v in scores.items() if k != "panel"},
+                             "grid_path": ship_grid(scores["grid_path"], folder, key, scores["attack_key"])}
         points.append({k: v for k, v in point.items() if k != "model_path"} | {"attacks": attacks})
     path = comparison_path(folder, key)
-    write_json_atomic(path, {**results, "points": points}, compact=True)
+    write_json_atomic(path, shipped_figures({**results, "points": points}), compact=True)
     prune_grids(folder, key, {scores["grid_path"] for point in points for scores in point["attacks"].values()})
     return path

@@ -92,6 +92,13 @@ def add_defense(figure: go.Figure, rows: list[Plotted | StudyRow], defense: str,
                                     "frontier", line={"color": colour, "dash": "dash", "width": 2}))
 
 
+def accuracy_title(accuracy: str) -> str:
+    """The up axis's title: 'test accuracy → more useful', and below it, smaller, which accuracy (its
+    qualifier, core.results.accuracy_axis), so that a long qualifier is not cut off on a projector."""
+    qualifier = accuracy.removeprefix("test accuracy").strip()
+    return "test accuracy → more useful" + (f"<br><sup>{qualifier}</sup>" if qualifier else "")
+
+
 def tradeoff_layout(figure: go.Figure, identities: int | None, title: str, height: int = 460,
                     accuracy: str = "test accuracy") -> go.Figure:
     """Axes of a tradeoff plot (attack accuracy across, the test accuracy `accuracy` names up: see
@@ -101,7 +108,7 @@ def tradeoff_layout(figure: go.Figure, identities: int | None, title: str, heigh
                          annotation_position="bottom right")
     figure.update_layout(
         xaxis={"title": "attack accuracy (top-1, judged) → less private", "range": [-0.02, 1.02]},
-        yaxis={"title": f"{accuracy} → more useful", "range": [-0.02, 1.05]},
+        yaxis={"title": accuracy_title(accuracy), "range": [-0.02, 1.05]},
         margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=height, legend={"orientation": "h", "y": -0.18},
         title={"text": title, "font": {"size": 14}},
     )

@@ -2,8 +2,9 @@
 (a "sink" class it gives most reconstructions to) decides a figure.
 
 The panel (core.config.panel_judges) is the sweep's own judge, a residual net trained the same way, and
-Fisherfaces (PCA + LDA on the pixels). Reconstructions are stored as tensors, so a stored sweep is rescored
-without re-running any attack: `python -m core panel --results FILE` adds the panel's figures to the file.
+Fisherfaces (PCA + LDA on the pixels). Reconstructions are stored as tensors, so a stored sweep, comparison or
+study is rescored without re-running any attack: `python -m core panel --results FILE` adds the panel's figures
+to the file.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from core.errors import ReportError, SchemaError, StoreError
 from core.files import json_content, write_json_atomic
 from core.gallery import MANIFEST, ZOO_DIR, read_zoo
 from core.metrics import panel_scores
-from core.results import read_results
+from core.results import read_results, typed_results
 from core.stored_config import sweep_from_dict
+from core.summaries import compare_frontiers, setting, summarise_group
+from core.verdicts import reference_verdicts
 
 Judges = list[tuple[str, str, nn.Module, dict[str, float]]]
 
@@ -48,31 +51,36 @@ def score_with_panel(judges: Judges, reconstructions: torch.Tensor, data: Prepar
 
 
 def summarise_panel(runs: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[dict[str, Any]]:
-    """Per lambda: each judge's top-1 averaged over seeds, the panel's median and range of those, how many
-    people every judge names (averaged over seeds), and the judges the sink rule flags in any seed."""
+    """Per lambda that the panel scored: its scores over the seeds pooled (pool_panel)."""
     rows = []
     for mid_lambda in lambdas:
         group = [run["panel"] for run in runs if run["lambda"] == mid_lambda and "panel" in run]
-        if not group:
-            continue
-        names = [judge["name"] for judge in group[0]["judges"]]
-        top1 = {name: float(np.mean([p["judges"][i]["top1"]["value"] for p in group])) for i, name in enumerate(names)}
-        values = list(top1.values())
-        rows.append({"lambda": mid_lambda, "seeds": len(group), "top1": top1, "median": float(np.median(values)),
-                     "range": [min(values), max(values)],
-                     "identified_by_all": float(np.mean([p["identified_by_all"] for p in group])),
-                     "n": group[0]["n"], "flagged": sorted({name for p in group for name in p["flagged"]})})
+        if group:
+            rows.append({"lambda": mid_lambda, **pool_panel(group)})
     return rows
 
 
-def stored_reconstructions(engine: Engine) -> Callable[[dict[str, Any]], torch.Tensor]:
-    """A run's reconstructions as `engine`'s store holds them (an error saying where to look when it does not)."""
-    def images(run: dict[str, Any]) -> torch.Tensor:
-        loaded = engine.store.load("attacks", run["attack_key"])
+def pool_panel(group: list[dict[str, Any]]) -> dict[str, Any]:
+    """The panel's scores of one setting's seeds: each judge's top-1 averaged over seeds, the panel's median and
+    range of those, how many people every judge names (averaged over seeds), and the judges the sink rule flags in
+    any seed."""
+    names = [judge["name"] for judge in group[0]["judges"]]
+    top1 = {name: float(np.mean([p["judges"][i]["top1"]["value"] for p in group])) for i, name in enumerate(names)}
+    values = list(top1.values())
+    return {"seeds": len(group), "top1": top1, "median": float(np.median(values)), "range": [min(values), max(values)],
+            "identified_by_all": float(np.mean([p["identified_by_all"] for p in group])), "n": group[0]["n"],
+            "flagged": sorted({name for p in group for name in p["flagged"]})}
+
+
+def stored_reconstructions(engine: Engine) -> Callable[[str, str], torch.Tensor]:
+    """An attack's reconstructions, by its key, as `engine`'s store holds them (an error naming the attack, as
+    `what` describes it, and saying where to look when the store does not hold them)."""
+    def images(attack_key: str, what: str) -> torch.Tensor:
+        loaded = engine.store.load("attacks", attack_key)
         if loaded is None:
             raise StoreError(f"the store {engine.store.root} does not hold the reconstructions of attack "
-                             f"{run['attack_key']} (lambda {run['lambda']:g}, seed {run['seed']}): point --store at "
-                             "the store the sweep ran with, or run the sweep again")
+                             f"{attack_key} ({what}): point --store at the store the results were made with, or "
+                             "run them again")
         return loaded[0]["images"]
     return images
 
@@ -84,8 +92,13 @@ def add_panel(results: dict[str, Any], engine: Engine,
     config = sweep_from_dict(results["config"])
     data = PreparedData.load(config.target.data, engine.data_root)
     judges = panel_for(engine, config.evaluator, data)
-    images = reconstructions or stored_reconstructions(engine)
-    runs = [{**run, "panel": score_with_panel(judges, images(run), data, engine.device)} for run in results["runs"]]
+    if reconstructions is None:
+        stored = stored_reconstructions(engine)
+
+        def reconstructions(run: dict[str, Any]) -> torch.Tensor:
+            return stored(run["attack_key"], f"lambda {run['lambda']:g}, seed {run['seed']}")
+    runs = [{**run, "panel": score_with_panel(judges, reconstructions(run), data, engine.device)}
+            for run in results["runs"]]
     return {**results, "runs": runs, **panel_fields(runs, config.lambdas, judges)}
 
 
@@ -108,18 +121,86 @@ def add_panel_to_zoo(engine: Engine, folder: Path = ZOO_DIR) -> dict[str, Any]:
 def panel_fields(runs: list[dict[str, Any]], lambdas: tuple[float, ...], judges: Judges) -> dict[str, Any]:
     """What a sweep's results file holds about its panel besides each run's `panel`: the summary per lambda and
     the judges with their held-out accuracy."""
-    return {"panel_summary": summarise_panel(runs, lambdas),
-            "panel_judges": [{"name": name, "key": key, "heldout_accuracy": heldout}
-                             for name, key, _, heldout in judges]}
+    return {"panel_summary": summarise_panel(runs, lambdas), "panel_judges": judges_held_out(judges)}
+
+
+def judges_held_out(judges: Judges) -> list[dict[str, Any]]:
+    return [{"name": name, "key": key, "heldout_accuracy": heldout} for name, key, _, heldout in judges]
+
+
+def add_panel_to_comparison(results: dict[str, Any], engine: Engine) -> dict[str, Any]:
+    """A comparison's results with the panel's figures for every attack of every point (`panel` beside its
+    figures), pooled per defense setting in the summary, and the judges (`panel_judges`); reconstructions are read
+    from the store, so no attack runs again."""
+    sweep = typed_results(results).settings.sweep
+    data = PreparedData.load(sweep.target.data, engine.data_root)
+    judges = panel_for(engine, sweep.evaluator, data)
+    images = stored_reconstructions(engine)
+    points = [{**point, "attacks": {name: {**scores, "panel": score_with_panel(
+        judges, images(scores["attack_key"], f"{name} on {point['label']}, seed {point['seed']}"), data,
+        engine.device)} for name, scores in point["attacks"].items()}} for point in results["points"]]
+    summary = [{**row, "attacks": {name: {**scores, "panel": pool_panel(
+        [p["attacks"][name]["panel"] for p in points if setting(p) == setting(row)])}
+        for name, scores in row["attacks"].items()}} for row in results["summary"]]
+    frontiers = {attack: {**report, "panel": panel_frontiers(summary, attack, [name for name, *_ in judges])}
+                 for attack, report in results["frontiers"].items()}
+    return {**results, "points": points, "summary": summary, "frontiers": frontiers,
+            "panel_judges": judges_held_out(judges)}
+
+
+def panel_frontiers(summary: list[dict[str, Any]], attack: str, names: list[str]) -> dict[str, str]:
+    """Per panel judge, the frontier comparison of MID and DP-SGD against `attack` (core.compare.frontier_report's
+    verdict: 'a' MID dominates, 'b' DP-SGD dominates, 'mixed', 'tie', 'no overlap') with that judge's top-1."""
+    def xy(defense: str, name: str) -> list[tuple[float, float]]:
+        return [(row["test_accuracy"]["value"], row["attacks"][attack]["panel"]["top1"][name])
+                for row in summary if row["defense"] == defense and attack in row["attacks"]]
+
+    return {name: compare_frontiers(xy("mid", name), xy("dpsgd", name))["verdict"] for name in names}
+
+
+def add_panel_to_study(results: dict[str, Any], engine: Engine) -> dict[str, Any]:
+    """A study's results with the panel's figures for every point's attack (`panel` beside its figures), pooled
+    per row of each regime, and each regime's judges (`panel_judges`): its own judge is the panel's first."""
+    images = stored_reconstructions(engine)
+    regimes = []
+    for regime, (_, config) in zip(results["regimes"], typed_results(results).settings.regimes(), strict=True):
+        data = PreparedData.load(config.target.data, engine.data_root)
+        judges = panel_for(engine, config.evaluator, data)
+        points = [{**point, "attack": {**point["attack"], "panel": score_with_panel(
+            judges, images(point["attack_key"], f"{point['label']}, seed {point['seed']}"), data, engine.device)}}
+            for point in regime["points"]]
+        of_row = {(row["defense"], row["lambda"]): [p for p in points if (p["defense"], p["lambda"]) ==
+                                                     (row["defense"], row["lambda"])] for row in regime["rows"]}
+        rows = [{**row, "panel": pool_panel([p["attack"]["panel"] for p in of_row[row["defense"], row["lambda"]]])}
+                for row in regime["rows"]]
+        regimes.append({**regime, "points": points, "rows": rows, "panel_judges": judges_held_out(judges),
+                        "panel_verdicts": [judge_verdicts(name, index, rows, of_row)
+                                           for index, (name, *_) in enumerate(judges)]})
+    return {**results, "regimes": regimes}
+
+
+def judge_verdicts(name: str, index: int, rows: list[dict[str, Any]],
+                   of_row: dict[tuple[str, float | None], list[dict[str, Any]]]) -> dict[str, Any]:
+    """The study's rule applied with one panel judge's top-1 (the `index`-th, pooled over seeds as the study's
+    own figure is) in place of the regime judge's: its verdicts against both references."""
+    path = ("attack", "panel", "judges", index, "top1")
+    judged = [{**row, "attack_top1": summarise_group(of_row[row["defense"], row["lambda"]],
+                                                     {"attack_top1": path})["attack_top1"]} for row in rows]
+    against_none, against_mid = reference_verdicts(judged)
+    return {"name": name, "verdict": against_none["verdict"], "verdict_mid_reference": against_mid["verdict"]}
+
+
+ADD_PANEL = {"sweep": add_panel, "comparison": add_panel_to_comparison, "study": add_panel_to_study}
 
 
 def add_panel_to_file(path: Path, engine: Engine) -> dict[str, Any]:
-    """Rescore a sweep's results file with the panel and rewrite it atomically (its hash is unchanged)."""
+    """Rescore a sweep's, comparison's or study's results file with the panel and rewrite it atomically (its hash
+    is unchanged)."""
     try:
-        results = read_results(path)
+        results = read_results(path, tuple(ADD_PANEL))
     except SchemaError as error:
         raise ReportError(str(error)) from None
-    results = add_panel(results, engine)
+    results = ADD_PANEL[results["kind"]](results, engine)
     write_json_atomic(path, results)
     return results
 

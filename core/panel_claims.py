@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.result_types import PanelJudgeScore, PanelRow, SweepResults
+from core.result_types import PanelJudge, PanelJudgeScore, PanelPool, PanelRow, SweepResults
 from core.stats import paired_difference, within_noise
 
 # What one judge's paired change says, and the panel's word when every judge says the same.
@@ -65,6 +65,25 @@ def judges_text(results: SweepResults, row: PanelRow, unreliable: str = "!") -> 
     """Each judge's top-1 at a panel row, in the panel's order, `unreliable` after a judge the sink rule flags."""
     names = [judge.name for judge in results.panel_judges] or list(row.top1)
     return ", ".join(f"{name} {row.top1[name]:.2f}{unreliable if name in row.flagged else ''}" for name in names)
+
+
+# What a panel cell shows, for a table's legend.
+PANEL_CELL_LEGEND = ("panel: the median of the judges' top-1 and, in brackets, their range (lowest to highest); "
+                     "'!': the sink rule flags a judge there (docs/method.md), so its figure is unreliable")
+
+
+def panel_cell(pool: PanelPool | None) -> str:
+    """A setting's panel figures in one table cell: the median top-1 [lowest, highest judge], '!' when the sink
+    rule flags any judge; '-' where the panel did not score it."""
+    if pool is None:
+        return "-"
+    return f"{pool.median:.2f} [{pool.range[0]:.2f}, {pool.range[1]:.2f}]{'!' if pool.flagged else ''}"
+
+
+def judges_line(judges: list[PanelJudge]) -> str:
+    """The panel's judges with their held-out accuracy, for a table's legend ('' without a panel)."""
+    return ("panel judges (held-out accuracy): " + ", ".join(f"{judge.name} {judge.heldout_accuracy.value:.3f}"
+                                                             for judge in judges)) if judges else ""
 
 
 def _hits(judge: PanelJudgeScore) -> list[bool]:

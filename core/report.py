@@ -13,9 +13,19 @@ from plotly.offline import get_plotlyjs
 
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, spread_figure
 from core.files import write_atomic
-from core.result_types import ComparisonResults, StudyResults
+from core.panel_claims import PANEL_CELL_LEGEND, judges_line, panel_cell
+from core.result_types import ComparisonResults, PanelJudge, PanelPool, StudyResults
 from core.results import ESTIMATE_LABELS, flat_estimates, format_estimate
-from core.study_figures import level_text, machine, regime_accuracy, status, study_command, study_figure
+from core.study_figures import (
+    level_text,
+    machine,
+    panel_frontier_text,
+    panel_verdict_line,
+    regime_accuracy,
+    status,
+    study_command,
+    study_figure,
+)
 from core.summaries import DEFENSE_NAMES
 
 
@@ -28,9 +38,10 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def table_rows(results: ComparisonResults) -> list[dict[str, Any]]:
+def table_rows(results: ComparisonResults, panel: bool = True) -> list[dict[str, Any]]:
     """One flat row per defense setting: test accuracy, epsilon, spread and each attack's top-1 / top-5,
-    each value with its 95% interval bounds; for CSV, Markdown and the dashboard's table."""
+    each value with its 95% interval bounds, and with `panel`, where the judge panel scored it, its columns
+    (panel_columns); for CSV and the dashboard's table."""
     rows = []
     for row in results.summary:
         flat: dict[str, Any] = {"defense": DEFENSE_NAMES[row.defense], "setting": row.label, "seeds": row.seeds,
@@ -40,6 +51,8 @@ def table_rows(results: ComparisonResults) -> list[dict[str, Any]]:
             figures.update({f"{attack} top-1": scores.top1, f"{attack} top-5": scores.top5})
         for name, figure in figures.items():
             flat.update({name: figure.value, f"{name} low": figure.low, f"{name} high": figure.high})
+        for attack, scores in row.attacks.items():
+            flat.update(panel_columns(scores.panel, f"{attack} ") if panel else {})
         rows.append(flat)
     return rows
 
@@ -47,23 +60,31 @@ def table_rows(results: ComparisonResults) -> list[dict[str, Any]]:
 def markdown(results: ComparisonResults) -> str:
     """The comparison as Markdown: setting, epsilon, test accuracy and each attack's top-1 (95% intervals),
     then the frontier sentences and what was measured on what."""
-    attacks = results.attacks
+    attacks, panel = results.attacks, bool(results.panel_judges)
+    names = [name for a in attacks for name in (f"{ATTACK_NAMES[a]} top-1", *([f"{ATTACK_NAMES[a]} panel"] if panel
+                                                                                else []))]
     lines = [f"# Defenses compared on {results.data.dataset} (comparison `{results.config_hash}`)", "",
-             "| defense | setting | epsilon | test accuracy | " + " | ".join(f"{ATTACK_NAMES[a]} top-1"
-                                                                         for a in attacks) + " |",
-             "|" + "---|" * (4 + len(attacks))]
+             "| defense | setting | epsilon | test accuracy | " + " | ".join(names) + " |",
+             "|" + "---|" * (4 + len(names))]
     for row in results.summary:
-        cells = [format_estimate(row.attacks[a].top1) if a in row.attacks else "-" for a in attacks]
+        cells = [cell for a in attacks for cell in (
+            format_estimate(row.attacks[a].top1) if a in row.attacks else "-",
+            *([panel_cell(row.attacks[a].panel if a in row.attacks else None)] if panel else []))]
         epsilon = f"{row.epsilon:.3g}" if row.epsilon is not None else "-"
         lines.append(f"| {DEFENSE_NAMES[row.defense]} | {row.label} | {epsilon} | "
                      f"{format_estimate(row.test_accuracy)} | " + " | ".join(cells) + " |")
     lines += ["", "## Frontiers", ""]
-    lines += [f"- **{ATTACK_NAMES[a]}**: {results.frontiers[a].sentence} {results.frontiers[a].control}".rstrip()
-              for a in attacks]
+    lines += [f"- **{ATTACK_NAMES[a]}**: {results.frontiers[a].sentence} {results.frontiers[a].control} "
+              f"{panel_frontier_text(results.frontiers[a])}".rstrip() for a in attacks]
     data, judge = results.data, results.evaluator.heldout_accuracy
     lines += ["", f"{data.identities} identities, {data.train_images} training and {data.test_images} test "
               f"images; attack accuracy judged by an independently trained classifier (held-out accuracy "
               f"{format_estimate(judge)}). Brackets: 95% intervals. Epsilon at delta = 1e-5 (Opacus, RDP accountant).",
+              *(["", f"{PANEL_CELL_LEGEND}; {judges_line(results.panel_judges)}."] if panel else []),
+              *[line for a in (attacks if panel else ()) for line in (
+                  "", f"### Judge panel: {ATTACK_NAMES[a]}", "", *panel_markdown(
+                      [(row.label, row.attacks[a].panel) for row in results.summary if a in row.attacks],
+                      results.panel_judges))],
               "", *(f"![{ATTACK_NAMES[a]}](tradeoff_{a}.png)" for a in attacks), "",
               "![top-1 confidence](spread_confidence.png)", ""]
     return "\n".join(lines)
@@ -74,9 +95,33 @@ def study_rows(results: StudyResults) -> list[dict[str, Any]]:
     verdict and whether the setting is on MID's frontier."""
     labels = {"balanced_accuracy": "balanced accuracy", **ESTIMATE_LABELS}
     return [{results.factor: level_text(regime.level), "setting": row.label, "seeds": row.seeds,
-             **flat_estimates(row, labels), "on MID's frontier": row.label in regime.frontier,
-             "verdict": regime.verdict.verdict}
+             **flat_estimates(row, labels), **panel_columns(row.panel),
+             "on MID's frontier": row.label in regime.frontier, "verdict": regime.verdict.verdict}
             for regime in results.regimes for row in regime.rows]
+
+
+def panel_markdown(rows: list[tuple[str, PanelPool | None]], judges: list[PanelJudge]) -> list[str]:
+    """The judge panel's figures per setting as a Markdown table: each judge's top-1 (mean over seeds), the
+    median and range, how many people every judge names, and the judges the sink rule flags."""
+    names = [judge.name for judge in judges]
+    lines = ["| setting | " + " | ".join(f"{name} top-1" for name in names)
+             + " | median | range | named by every judge | sink rule flags |", "|" + "---|" * (len(names) + 5)]
+    lines += [f"| {label} | " + " | ".join(f"{pool.top1[name]:.2f}" for name in names)
+              + f" | {pool.median:.2f} | {pool.range[0]:.2f} to {pool.range[1]:.2f} | "
+              f"{pool.identified_by_all:.3g} of {pool.n} | {', '.join(pool.flagged) or '-'} |"
+              for label, pool in rows if pool is not None]
+    return lines
+
+
+def panel_columns(pool: PanelPool | None, prefix: str = "") -> dict[str, Any]:
+    """The judge panel's figures as flat columns: each judge's top-1, the median, the range and the judges the
+    sink rule flags (none without a panel)."""
+    if pool is None:
+        return {}
+    return {**{f"{prefix}{name} top-1": value for name, value in pool.top1.items()},
+            f"{prefix}panel median": pool.median, f"{prefix}panel lowest": pool.range[0],
+            f"{prefix}panel highest": pool.range[1], f"{prefix}named by every judge": pool.identified_by_all,
+            f"{prefix}panel unreliable judges": ", ".join(pool.flagged)}
 
 
 def study_markdown(results: StudyResults) -> str:
@@ -91,12 +136,19 @@ def study_markdown(results: StudyResults) -> str:
              f"`{command}`", ""]
     for regime in results.regimes:
         level = level_text(regime.level)
+        panel = bool(regime.panel_judges)
+        columns = ["setting", "seeds", "test accuracy", "attack top-1", "attack top-5",
+                   *(["panel top-1"] if panel else []), "frontier"]
         lines += [f"## {factor} = {level}: {status(regime)}", "", regime.finding, "",
-                  "| setting | seeds | test accuracy | attack top-1 | attack top-5 | frontier |",
-                  "|---|---|---|---|---|---|"]
+                  "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += [f"| {row.label} | {row.seeds} | {format_estimate(row.test_accuracy)} | "
                   f"{format_estimate(row.attack_top1)} | {format_estimate(row.attack_top5)} | "
-                  f"{'*' if row.label in regime.frontier else ''} |" for row in regime.rows]
+                  + (f"{panel_cell(row.panel)} | " if panel else "")
+                  + f"{'*' if row.label in regime.frontier else ''} |" for row in regime.rows]
+        if panel:
+            lines += ["", f"{PANEL_CELL_LEGEND}; {judges_line(regime.panel_judges)}.", "",
+                      *panel_markdown([(row.label, row.panel) for row in regime.rows], regime.panel_judges), "",
+                      panel_verdict_line(regime)]
         lines += ["", f"![{factor} = {level}](regime_{level}.png)", ""]
     lines += ["Brackets: 95% t-intervals of the mean over training seeds. Attack accuracy is judged by an "
               "independently trained classifier; look at the faces on the dashboard's Findings page too.", ""]

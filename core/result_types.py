@@ -13,7 +13,7 @@ A results file's config is kept as stored (`config`, what its writers extend) an
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 import pydantic
 from pydantic import Field
@@ -23,6 +23,7 @@ from core.study_design import StudyConfig
 from core.sweep_config import ComparisonConfig, SweepConfig
 
 Number = float | None  # JSON has no NaN: core.files writes it as null
+Span = Annotated[list[float], Field(min_length=2, max_length=2)]  # (lowest, highest)
 Level = bool | int | float | str  # a study factor's level: an attack's name, a bottleneck width, a flag
 
 
@@ -124,30 +125,43 @@ class PanelJudgeScore(Stored):
 class PanelScores(Stored):
     judges: list[PanelJudgeScore]
     median: Number
-    range: list[Number]
+    range: Span
     identified_by_all: int
     identified_by_any: int
     n: int
     flagged: list[str]
 
 
-class PanelRow(Stored):
-    """The panel per lambda (core.panel.summarise_panel)."""
+class PanelPool(Stored):
+    """The panel's scores of one setting pooled over its seeds (core.panel.pool_panel)."""
 
-    lambda_: float = Field(alias="lambda")
     seeds: int
     top1: dict[str, Number]
     median: Number
-    range: list[Number]
+    range: Span
     identified_by_all: Number
     n: int
     flagged: list[str]
+
+
+class PanelRow(PanelPool):
+    """The panel per lambda of a sweep (core.panel.summarise_panel)."""
+
+    lambda_: float = Field(alias="lambda")
 
 
 class PanelJudge(Stored):
     name: str
     key: str
     heldout_accuracy: Estimate
+
+
+class PanelVerdict(Stored):
+    """A study regime's verdicts by the study's rule with one panel judge's top-1."""
+
+    name: str
+    verdict: str
+    verdict_mid_reference: str
 
 
 class Reused(Stored):
@@ -264,6 +278,7 @@ class PointAttack(AttackScores):
     attack_key: str
     grid_path: str
     reused: bool = False
+    panel: PanelScores | None = None  # the judge panel's figures (core.panel.add_panel_to_comparison)
 
 
 class ComparisonPoint(Stored):
@@ -289,6 +304,7 @@ class AttackEstimates(Stored):
     top1: Estimate
     top5: Estimate
     feature_distance: Estimate
+    panel: PanelPool | None = None
 
 
 class ComparisonRow(Stored):
@@ -310,6 +326,7 @@ class FrontierReport(Stored):
     verdict: str
     sentence: str
     control: str = ""
+    panel: dict[str, str] = {}  # each panel judge's verdict on the same frontiers (core.panel.panel_frontiers)
 
 
 class ComparisonResults(Run[ComparisonConfig]):
@@ -322,6 +339,11 @@ class ComparisonResults(Run[ComparisonConfig]):
     points: list[ComparisonPoint]
     summary: list[ComparisonRow]
     frontiers: dict[str, FrontierReport]
+    panel_judges: list[PanelJudge] = []
+
+
+class StudyAttack(AttackScores):
+    panel: PanelScores | None = None  # the judge panel's figures (core.panel.add_panel_to_study)
 
 
 class StudyPoint(Stored):
@@ -335,7 +357,7 @@ class StudyPoint(Stored):
     target_key: str
     attack_key: str
     test: TestScores
-    attack: AttackScores
+    attack: StudyAttack
     grid_path: str | None = None
     final_kl: Number = None
     compute_s: dict[str, Number] = {}
@@ -347,6 +369,7 @@ class StudyRow(SweepRow):
     label: str
     lambda_: float | None = Field(alias="lambda")
     balanced_accuracy: Estimate | None = None
+    panel: PanelPool | None = None
 
 
 class StudyVerdict(Stored):
@@ -374,6 +397,8 @@ class Regime(Stored):
     timings: dict[str, Number] = {}
     verdict_mid_reference: StudyVerdict | None = None  # against MID at lambda = 0 (files from before it lack it)
     finding_mid_reference: str | None = None
+    panel_judges: list[PanelJudge] = []
+    panel_verdicts: list[PanelVerdict] = []  # the rule with each panel judge's top-1 (core.panel.judge_verdicts)
 
 
 class StudyResults(Run[StudyConfig]):

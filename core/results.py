@@ -88,6 +88,19 @@ def ship_grid(grid_path: str, folder: Path, results_key: str, attack_key: str) -
     return relative
 
 
+def shipped_figures(results: dict[str, Any], digits: int = 6) -> dict[str, Any]:
+    """A results file as it ships: every float but the config's rounded to `digits` significant digits (pages and
+    reports show two or three), so assets/ stays within its budget; the config, and so its hash, is untouched."""
+    def rounded(value: Any) -> Any:
+        if isinstance(value, float):
+            return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+        if isinstance(value, dict):
+            return {key: rounded(item) for key, item in value.items()}
+        return [rounded(item) for item in value] if isinstance(value, list) else value
+
+    return {key: value if key == "config" else rounded(value) for key, value in results.items()}
+
+
 def prune_grids(folder: Path, results_key: str, kept: set[str]) -> None:
     """Delete the grids beside a shipped results file that it no longer names: an attack run again under a new
     key (a changed default) would otherwise leave its old grid in assets for good."""

@@ -33,15 +33,17 @@ from core.executor import (
     units_done,
 )
 from core.files import write_json_atomic
+from core.panel import add_panel_to_study
+from core.panel_claims import PANEL_CELL_LEGEND, judges_line, panel_cell
 from core.result_types import StudyResults
-from core.results import attack_sink, format_estimate, prune_grids, ship_grid, text_table
+from core.results import attack_sink, format_estimate, prune_grids, ship_grid, shipped_figures, text_table
 from core.runtime import Timings, environment, peak_memory_mb, timestamp
 from core.stored_config import config_hash, to_dict
 from core.study_design import StudyConfig
-from core.study_figures import mid_reference_line
+from core.study_figures import mid_reference_line, panel_verdict_line
 from core.summaries import ATTACK_ESTIMATES, compare_frontiers, frontier, summarise_rows
 from core.sweep_config import SweepConfig
-from core.verdicts import MID_REFERENCE, REFERENCE_NAMES, RULE, finding, row_label, verdict
+from core.verdicts import MID_REFERENCE, REFERENCE_NAMES, RULE, finding, reference_verdicts, row_label
 
 
 def study_path(out_dir: Path, study_hash: str) -> Path:
@@ -50,10 +52,11 @@ def study_path(out_dir: Path, study_hash: str) -> Path:
 
 def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
               on_point: Callable[[dict[str, Any]], None] | None = None,
-              executor: Executor | None = None) -> dict[str, Any]:
+              executor: Executor | None = None, panel: bool = False) -> dict[str, Any]:
     """Train (or load) and attack every model of every regime, here or on a cluster (`executor`; default: in
     this process), judge each regime and write the study file atomically; `on_point` sees each (regime, model,
-    seed) point as soon as it is scored."""
+    seed) point as soon as it is scored. With `panel`, every attack is also scored by the judge panel (core.panel,
+    here, from the stored reconstructions)."""
     executor = executor or LocalExecutor()
     timings = Timings()
     start = time.perf_counter()
@@ -125,6 +128,8 @@ def run_study(config: StudyConfig, engine: Engine, out_dir: Path,
         "wall_s": round(time.perf_counter() - start, 3), "peak_memory_mb": peak_memory_mb(),
         "compute_s": compute_seconds(regimes),
     }
+    if panel:
+        results = add_panel_to_study(results, engine)
     write_json_atomic(study_path(out_dir, results["config_hash"]), results)
     return results
 
@@ -146,7 +151,8 @@ def compute_seconds(regimes: list[dict[str, Any]]) -> float:
 def ship(results: dict[str, Any], folder: Path) -> Path:
     """Copy a study into `folder` (assets/studies) with the reconstruction grids the Findings page shows (each
     row's first seed; the other seeds' figures stay, their grids do not ship), paths made relative and
-    machine-specific store paths dropped, so the dashboard shows it on any machine."""
+    machine-specific store paths dropped, so the dashboard shows it on any machine. The judge panel ships pooled
+    per row with its verdicts; each point's answers, judge by judge, stay in the results file."""
     key = results["config_hash"]
     first_seed = min(results["seeds"])
     regimes = []
@@ -154,12 +160,13 @@ def ship(results: dict[str, Any], folder: Path) -> Path:
         points = []
         for point in regime["points"]:
             kept = {k: v for k, v in point.items() if k not in ("model_path", "grid_path")}
+            kept["attack"] = {k: v for k, v in point["attack"].items() if k != "panel"}
             if point["seed"] == first_seed:
                 kept["grid_path"] = ship_grid(point["grid_path"], folder, key, point["attack_key"])
             points.append(kept)
         regimes.append({**regime, "points": points})
     path = study_path(folder, key)
-    write_json_atomic(path, {**results, "regimes": regimes}, compact=True)
+    write_json_atomic(path, shipped_figures({**results, "regimes": regimes}), compact=True)
     prune_grids(folder, key, {point["grid_path"] for regime in regimes for point in regime["points"]
                               if "grid_path" in point})
     return path
@@ -169,11 +176,8 @@ def judge_regime(factor: str, level: Any, regime: SweepConfig, points: list[dict
     """A regime's rows, MID's frontier against the undefended model, the verdict and its finding in words."""
     rows = summarise_rows(points)
     mid_rows = [r for r in rows if r["defense"] == "mid"]
-    none_rows = [r for r in rows if r["defense"] == "none"]
-    mid_xy, none_xy = _xy(mid_rows), _xy(none_rows)
-    judged = verdict(mid_rows, none_rows)
-    # Against the MID reference, a MID row at lambda = 0 (if swept) is the reference itself: left out.
-    against_mid = verdict([r for r in mid_rows if r["lambda"] != 0], [r for r in rows if r["defense"] == MID_REFERENCE])
+    mid_xy, none_xy = _xy(mid_rows), _xy([r for r in rows if r["defense"] == "none"])
+    judged, against_mid = reference_verdicts(rows)
     comparison = compare_frontiers(mid_xy, none_xy)
     return {
         "level": level, "sweep_hash": config_hash(regime), "points": points, "rows": rows,
@@ -190,15 +194,21 @@ def _xy(rows: list[dict[str, Any]]) -> list[tuple[float, float]]:
 
 
 def format_study(results: StudyResults) -> str:
-    """Per regime a plain-text table (value [95% interval]) with MID's frontier marked, then its finding."""
-    header = ["setting", "seeds", "test acc", "attack top-1", "attack top-5", "frontier"]
+    """Per regime a plain-text table (value [95% interval]; with the judge panel, its median and range) with MID's
+    frontier marked, then its finding."""
     render = [f"study of {results.factor} ({len(results.seeds)} seeds per point): {results.rule}"]
     for regime in results.regimes:
+        panel = bool(regime.panel_judges)
+        header = ["setting", "seeds", "test acc", "attack top-1", "attack top-5", *(["panel top-1"] if panel else []),
+                  "frontier"]
         lines = [[row.label, str(row.seeds), format_estimate(row.test_accuracy, sep=","),
                   format_estimate(row.attack_top1, sep=","), format_estimate(row.attack_top5, sep=","),
-                  "*" if row.label in regime.frontier else ""] for row in regime.rows]
+                  *([panel_cell(row.panel)] if panel else []), "*" if row.label in regime.frontier else ""]
+                 for row in regime.rows]
         render += ["", f"== {results.factor} = {regime.level} ==", *text_table(header, lines),
-                   f"verdict: {regime.verdict.verdict}. {regime.finding}", mid_reference_line(regime)]
+                   *([PANEL_CELL_LEGEND, judges_line(regime.panel_judges)] if panel else []),
+                   f"verdict: {regime.verdict.verdict}. {regime.finding}", mid_reference_line(regime),
+                   *([panel_verdict_line(regime)] if regime.panel_verdicts else [])]
     render += ["", "verdicts against the undefended model: "
                + ", ".join(f"{regime.level}: {regime.verdict.verdict}" for regime in results.regimes),
                "verdicts against the MID lambda=0 reference: "

@@ -14,6 +14,7 @@ from core.panel_claims import PanelEffect, panel_effect
 from core.result_types import (
     ComparisonResults,
     Estimate,
+    FrontierReport,
     Level,
     Regime,
     Run,
@@ -35,6 +36,18 @@ STATUS = {"yes": "reproduced", "no": "not reproduced", "inconclusive": "inconclu
 COMPARE_COMMAND = "python -m core compare"
 FRONTIER_WORDS = {"a": "MID dominates DP-SGD", "b": "DP-SGD dominates MID", "mixed": "neither dominates",
                   "tie": "a tie", "no overlap": "cannot be compared"}
+
+
+def panel_frontier_text(report: FrontierReport) -> str:
+    """Each panel judge's reading of the MID / DP-SGD frontiers, in a sentence ('' without a panel): a claim
+    holds when every judge makes it."""
+    if not report.panel:
+        return ""
+    words = {name: FRONTIER_WORDS.get(verdict, verdict) for name, verdict in report.panel.items()}
+    if len(set(words.values())) == 1:
+        return f"By the judge panel: {next(iter(words.values()))} for every judge ({', '.join(words)})."
+    return ("By the judge panel: the judges disagree (" + "; ".join(f"{name}: {word}" for name, word in words.items())
+            + ").")
 
 
 def status(regime: Regime) -> str:
@@ -78,6 +91,22 @@ def mid_reference_line(regime: Regime) -> str:
     if judged is None:
         return "against the MID lambda=0 reference: not computed (a file from before it; rerun the study to add it)"
     return f"against the MID lambda=0 reference: {judged.verdict}. {regime.finding_mid_reference}"
+
+
+def panel_verdict_line(regime: Regime) -> str:
+    """The regime's verdicts by the same rule with each panel judge's top-1, and whether the judges agree (a
+    claim holds when it holds for every judge); '' when the panel did not score the study."""
+    verdicts = regime.panel_verdicts
+    if not verdicts:
+        return ""
+
+    def agreed(words: list[str]) -> str:
+        return f"every judge says {words[0]}" if len(set(words)) == 1 else "the judges disagree"
+
+    each = ", ".join(f"{v.name} {v.verdict} / {v.verdict_mid_reference}" for v in verdicts)
+    return (f"judge panel, against the undefended model / the MID lambda=0 reference: {each}. Against the "
+            f"undefended model {agreed([v.verdict for v in verdicts])}; against the MID reference "
+            f"{agreed([v.verdict_mid_reference for v in verdicts])}.")
 
 
 def regime_accuracy(results: StudyResults, level: Level) -> str:
@@ -141,6 +170,11 @@ def claims(studies: list[StudyResults], comparisons: list[ComparisonResults],
               if with_reference else " Against the MID lambda=0 reference: not computed in any stored study.")
     attack = (f"{where}: against the undefended model, " + ", ".join(f"{word} in {n}" for word, n in counts.items()) +
               " (each regime's verdict, by the rule below)." + second) if regimes else todo
+    panelled = [r for r in regimes if r.panel_verdicts]
+    if panelled:
+        agree = sum({v.verdict for v in r.panel_verdicts} == {r.verdict.verdict} for r in panelled)
+        attack += (f" By the judge panel (the same rule with each judge's top-1) in {len(panelled)} regime(s): every "
+                   f"judge gives the regime's verdict in {agree}, not every judge in {len(panelled) - agree}.")
     effects = panel_effects(list(sweeps))
     if effects:
         verdicts = [effect.verdict for _, effect in effects]
@@ -170,6 +204,7 @@ def claims(studies: list[StudyResults], comparisons: list[ComparisonResults],
     if comparisons:
         newest = comparisons[0]
         verdicts = "; ".join(f"{ATTACK_NAMES.get(a, a)}: {FRONTIER_WORDS.get(f.verdict, f.verdict)}"
+                             + (f" ({panel_frontier_text(f).removesuffix('.')})" if f.panel else "")
                              for a, f in newest.frontiers.items())
         dp = (f"comparison {newest.config_hash} ({newest.data.dataset}): {verdicts} "
               "(frontiers of attack top-1 against test accuracy; see Compare defenses).")

@@ -60,6 +60,15 @@ def verdict(mid_rows: list[dict[str, Any]], none_rows: list[dict[str, Any]]) -> 
     return {**judged[0], "verdict": "inconclusive", "reason": "disagree"}
 
 
+def reference_verdicts(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A regime's verdicts (its seed-pooled rows) against both references: the undefended model, and the MID
+    lambda=0 reference, against which a MID row at lambda = 0 (if swept) is the reference itself: left out."""
+    mid_rows = [r for r in rows if r["defense"] == "mid"]
+    against_none = verdict(mid_rows, [r for r in rows if r["defense"] == "none"])
+    against_mid = verdict([r for r in mid_rows if r["lambda"] != 0], [r for r in rows if r["defense"] == MID_REFERENCE])
+    return against_none, against_mid
+
+
 def _against(mid_rows: list[dict[str, Any]], reference: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"reference": reference["label"], "none_test": reference["test_accuracy"],
                            "none_attack": reference["attack_top1"], "matched": [], "best": None}

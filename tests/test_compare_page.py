@@ -85,8 +85,8 @@ def test_the_page_shows_sentence_plots_faces_and_table(results_dir):
     assert len(app.get("plotly_chart")) == 2
     assert "white-box, MID's noise stripped (mu view)" in app.caption[0].value
     tradeoff = json.loads(app.get("plotly_chart")[0].proto.spec)
-    assert tradeoff["layout"]["yaxis"]["title"]["text"].startswith(
-        "test accuracy of the deployed model (sample; the attacker queried mu)")
+    assert tradeoff["layout"]["yaxis"]["title"]["text"] == (
+        "test accuracy → more useful<br><sup>of the deployed model (sample; the attacker queried mu)</sup>")
     assert app.selectbox[1].value == "MID lambda=0.01"
     captions = [image.captions[0] for image in app.image]  # no defense beside the chosen setting (a relative path)
     assert len(captions) == 2 and captions[0].startswith("no defense: test accuracy 0.95 [0.90, 1.00]")
@@ -96,6 +96,39 @@ def test_the_page_shows_sentence_plots_faces_and_table(results_dir):
     assert list(table["epsilon"]) == ["-", "-", "-", "47.3", "3.1", "-"]
     assert table["miface top-1"].iloc[-1] == "-" and table["inversion top-1"].iloc[-1] == "0.20 [0.15, 0.25]"
     assert len(app.get("download_button")) == 2  # the plot as PNG, the table as CSV
+
+
+def test_the_judge_panel_takes_a_column_per_attack_and_is_explained(results_dir):
+    path = write_comparison(results_dir)
+    results = json.loads(path.read_text())
+    for row in results["summary"]:
+        for name, scores in row["attacks"].items():
+            value = scores["top1"]["value"]
+            scores["panel"] = {"seeds": 2, "top1": {"vgg": value, "resnet": value / 2, "pca_lda": 0.05},
+                               "median": value / 2, "range": [min(0.05, value / 2), max(0.05, value)],
+                               "identified_by_all": 1, "n": 40, "flagged": ["pca_lda"] if name == "miface" else []}
+    results["panel_judges"] = [{"name": name, "key": name, "heldout_accuracy": figure(held)}
+                               for name, held in (("vgg", 0.97), ("resnet", 0.9), ("pca_lda", 0.95))]
+    results["frontiers"]["miface"]["panel"] = {"vgg": "a", "resnet": "a", "pca_lda": "b"}
+    results["frontiers"]["inversion"]["panel"] = {"vgg": "b", "resnet": "b", "pca_lda": "b"}
+    path.write_text(json.dumps(results))
+    app = page().run()
+    assert not app.exception
+    assert app.info[0].value == (f"**MI-Face.** {SENTENCES['miface']} By the judge panel: the judges disagree (vgg: "
+                                 "MID dominates DP-SGD; resnet: MID dominates DP-SGD; pca_lda: DP-SGD dominates MID).")
+    app.radio[0].set_value("inversion").run()
+    assert app.info[0].value.endswith("By the judge panel: DP-SGD dominates MID for every judge (vgg, resnet, "
+                                      "pca_lda).")
+    table = app.dataframe[0].value
+    assert list(table["inversion panel"]) == ["0.30 [0.05, 0.60]", "0.20 [0.05, 0.40]", "0.15 [0.05, 0.30]",
+                                              "0.10 [0.05, 0.20]", "0.05 [0.05, 0.10]", "0.10 [0.05, 0.20]"]
+    assert table["miface panel"].iloc[0] == "0.45 [0.05, 0.90]!" and table["miface panel"].iloc[-1] == "-"
+    assert not any(name.startswith(("miface vgg", "miface panel median")) for name in table.columns)
+    legend = next(c.value for c in app.caption if "panel judges (held-out accuracy)" in c.value)
+    assert "the median of the judges' top-1" in legend and "vgg 0.970, resnet 0.900, pca_lda 0.950" in legend
+    captions = [image.captions[0] for image in app.image]
+    # Inversion's, where no judge is flagged.
+    assert "judge panel top-1 0.20 [0.05, 0.40], every judge names 1 of 40 (" in captions[1]
 
 
 def test_switching_the_attack_changes_the_sentence_the_url_and_the_settings(results_dir):

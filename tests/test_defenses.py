@@ -173,14 +173,33 @@ def test_tiny_comparison_on_real_orl_runs_end_to_end_and_writes_a_report(data_di
     assert set(results["frontiers"]) == {"miface", "inversion"}
     assert all(r["sentence"] for r in results["frontiers"].values())
     assert "DP-SGD noise=0.5 (eps=" in format_comparison(typed_results(results))
-    # Everything is stored: a second run trains and attacks nothing.
-    again = run_comparison(config, engine, tmp_path / "results")
+    # Everything is stored: a second run trains and attacks nothing; with the judge panel it scores every attack
+    # again from the stored reconstructions.
+    again = run_comparison(config, engine, tmp_path / "results", panel=True)
     assert all(p["reused"] and all(a["reused"] for a in p["attacks"].values()) for p in again["points"])
+    assert [judge["name"] for judge in again["panel_judges"]] == ["vgg", "resnet", "pca_lda"]
+    for point in again["points"]:
+        for scores in point["attacks"].values():
+            # The comparison's own judge is the panel's first: the same images give it the same figure.
+            assert scores["panel"]["judges"][0]["top1"] == scores["top1"]
+            assert scores["panel"]["n"] == results["data"]["identities"]
+    for row in again["summary"]:
+        for name, scores in row["attacks"].items():
+            seeds = [p["attacks"][name]["panel"] for p in again["points"] if p["label"] == row["label"]]
+            assert scores["panel"]["seeds"] == len(seeds) == 1
+            assert scores["panel"]["top1"]["pca_lda"] == seeds[0]["judges"][2]["top1"]["value"]
+    # The comparison's own judge, first in the panel, reads the frontiers as the comparison does.
+    assert all(report["panel"]["vgg"] == report["verdict"] and set(report["panel"]) == {"vgg", "resnet", "pca_lda"}
+               for report in again["frontiers"].values())
+    text = format_comparison(typed_results(again))
+    assert "miface panel" in text and "panel judges (held-out accuracy): vgg " in text and "By the judge panel" in text
     stored = read_typed(tmp_path / "results" / f"comparison_{results['config_hash']}.json", "comparison")
     written = {p.name for p in write_report(stored, tmp_path / "report", png=False)}
     assert {"comparison.csv", "comparison.md", "tradeoff_miface.html", "spread_entropy.html"} <= written
     markdown = (tmp_path / "report" / "comparison.md").read_text()
     assert "| DP-SGD | DP-SGD noise=2 (eps=" in markdown and results["frontiers"]["miface"]["sentence"] in markdown
+    assert "### Judge panel: MI-Face" in markdown
+    assert "| setting | vgg top-1 | resnet top-1 | pca_lda top-1 |" in markdown
 
 
 def test_figures_are_drawn_as_png_on_the_server() -> None:

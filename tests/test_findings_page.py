@@ -274,6 +274,9 @@ def test_the_shipped_default_study_renders(tmp_path, monkeypatch):
     assert sum("(deployed model, sample: as attacked)" in axis for axis in axes) == regimes - 1
     assert sum("(deployed model, mu: as attacked)" in axis for axis in axes) == 1
     assert len(app.code) == len(default_studies()) and len(app.image) >= 2 * len(default_studies())
+    # Each regime's verdicts by every judge of the panel, and its figures in the panel's terms.
+    panel = [c.value for c in app.caption if c.value.startswith("Judge panel · ")]
+    assert len(panel) == regimes and all("pca_lda" in line and "Attack top-1 by the panel" in line for line in panel)
     glance = next(m.value for m in app.markdown if m.value.startswith("| Study | Regime |"))
     assert glance.count("\n") == regimes + 1
     # In the default study's order whatever the files' times; its shared base regime is counted once.

@@ -18,12 +18,15 @@ from core.data import DataError, load_dataset
 from core.engine import Engine
 from core.errors import ConfigError
 from core.models import TargetNet
+from core.panel import judge_verdicts
 from core.presets import default_studies, sweep_defaults
+from core.result_types import Regime
 from core.results import typed_results
 from core.store import Store
 from core.stored_config import config_hash, from_dict, hash_view
 from core.study import format_study, run_study, ship, study_path
 from core.study_design import StudyConfig, parse_levels
+from core.study_figures import panel_verdict_line
 from core.sweep_config import SweepConfig
 from core.train import mid_objective, smoothed_cross_entropy
 from core.verdicts import finding, verdict
@@ -77,6 +80,33 @@ def test_verdict_inconclusive_when_the_intervals_overlap() -> None:
     # One matched model clearly above and one overlapping: not every matched model is worse, so not 'no'.
     mixed = [row("MID lambda=0.001", (0.92, 0.90, 0.94), (0.97, 0.94, 1.00)), mid[0]]
     assert verdict(mixed, UNDEFENDED)["reason"] == "overlap"
+
+
+def test_each_panel_judge_is_held_to_the_same_rule_and_a_split_is_said() -> None:
+    """One judge names MID's reconstructions far less often than the references' (yes against both); the other
+    gives seeds so spread that the intervals overlap (inconclusive): the regime's panel line says they disagree."""
+    rows = [{"defense": "none", "lambda": None, "label": "no defense"},
+            {"defense": "mid_reference", "lambda": 0.0, "label": "MID lambda=0 (reference)"},
+            {"defense": "mid", "lambda": 0.01, "label": "MID lambda=0.01"}]
+    rows = [{**r, "seeds": 3, "test_accuracy": figure(0.9, 0.85, 0.95), "attack_top1": figure(0.5, 0.4, 0.6)}
+            for r in rows]
+    seeds = {"no defense": ([0.50, 0.52, 0.48], [0.3, 0.5, 0.1]),
+             "MID lambda=0 (reference)": ([0.49, 0.51, 0.50], [0.3, 0.5, 0.1]),
+             "MID lambda=0.01": ([0.10, 0.12, 0.08], [0.2, 0.4, 0.3])}
+    of_row = {(r["defense"], r["lambda"]): [{"attack": {"panel": {"judges": [
+        {"top1": {"value": first[seed]}}, {"top1": {"value": second[seed]}}]}}} for seed in range(3)]
+        for r in rows for first, second in [seeds[r["label"]]]}
+    judged = [judge_verdicts(name, index, rows, of_row) for index, name in enumerate(("vgg", "pca_lda"))]
+    assert judged == [{"name": "vgg", "verdict": "yes", "verdict_mid_reference": "yes"},
+                      {"name": "pca_lda", "verdict": "inconclusive", "verdict_mid_reference": "inconclusive"}]
+    regime = Regime.model_validate({"level": 8, "points": [], "rows": [], "finding": "",
+                                    "verdict": {"verdict": "inconclusive"}, "panel_verdicts": judged})
+    line = panel_verdict_line(regime)
+    assert "vgg yes / yes, pca_lda inconclusive / inconclusive" in line
+    assert line.endswith("Against the undefended model the judges disagree; against the MID reference the judges "
+                         "disagree.")
+    agreed = regime.model_copy(update={"panel_verdicts": regime.panel_verdicts[:1]})
+    assert "Against the undefended model every judge says yes" in panel_verdict_line(agreed)
 
 
 def test_verdict_inconclusive_when_no_mid_model_matches_the_accuracy() -> None:
@@ -289,12 +319,22 @@ def test_tiny_study_on_real_orl_runs_end_to_end_and_reuses_everything(data_dir: 
     for figures in [record["test"]["deployed"], *record["test"]["by_mode"].values()]:
         del figures["balanced_accuracy"]
     record_file.write_text(json.dumps(record))
-    # Everything is stored: a second run trains and attacks nothing, and judges the same.
-    again = run_study(config, engine, tmp_path / "results")
+    # Everything is stored: a second run trains and attacks nothing, and judges the same; with the judge panel
+    # it scores every attack again from the stored reconstructions.
+    again = run_study(config, engine, tmp_path / "results", panel=True)
     points = [p for r in again["regimes"] for p in r["points"]]
     assert all(p["reused"] == {"target": True, "attack": True} for p in points)
     assert again["verdicts"] == results["verdicts"]
-    assert [r["rows"] for r in again["regimes"]] == [r["rows"] for r in results["regimes"]]
+    assert [[{k: v for k, v in row.items() if k != "panel"} for row in r["rows"]] for r in again["regimes"]] == \
+        [r["rows"] for r in results["regimes"]]
+    assert all(p["attack"]["panel"]["judges"][0]["top1"] == p["attack"]["top1"] for p in points)
+    for regime in again["regimes"]:
+        assert [judge["name"] for judge in regime["panel_judges"]] == ["vgg", "resnet", "pca_lda"]
+        for row in regime["rows"]:
+            seeds = [p["attack"]["panel"] for p in regime["points"] if p["label"] == row["label"]]
+            assert row["panel"]["seeds"] == len(seeds) == 3
+            assert row["panel"]["top1"]["vgg"] == pytest.approx(row["attack_top1"]["value"])
+    assert "panel top-1" in format_study(typed_results(again))
     # The cost of computing it all once (shared models counted once) is kept, however fast the rerun was.
     assert again["compute_s"] == results["compute_s"] > 0
     assert sum(again["timings"].values()) < results["compute_s"]
@@ -302,7 +342,7 @@ def test_tiny_study_on_real_orl_runs_end_to_end_and_reuses_everything(data_dir: 
     stale = tmp_path / "assets" / results["config_hash"] / "0123456789abcdef.png"  # an earlier run's grid
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"png")
-    shipped = ship(results, tmp_path / "assets")
+    shipped = ship(again, tmp_path / "assets")
     assert not stale.exists()
     text = shipped.read_text()
     assert shipped == study_path(tmp_path / "assets", results["config_hash"]) and str(tmp_path / "store") not in text
@@ -313,6 +353,15 @@ def test_tiny_study_on_real_orl_runs_end_to_end_and_reuses_everything(data_dir: 
     assert len(grids) == 6 and all(not Path(g).is_absolute() and (tmp_path / "assets" / g).is_file() for g in grids)
     assert all("grid_path" not in p for p in points if p["seed"] != 0)
     assert copy["verdicts"] == results["verdicts"]
+    # Figures ship to 6 significant digits (assets/ has a budget); the config, and so the hash, exactly.
+    assert copy["config"] == again["config"] and config_hash(from_dict(StudyConfig, copy["config"])) == \
+        again["config_hash"]
+    low = again["regimes"][0]["rows"][1]["test_accuracy"]["low"]
+    assert copy["regimes"][0]["rows"][1]["test_accuracy"]["low"] == float(f"{low:.6g}") == pytest.approx(low, rel=1e-5)
+    # The panel ships pooled per row, with its verdicts; each point's answers judge by judge stay at home.
+    assert all("panel" not in p["attack"] for p in points)
+    assert [r["panel_verdicts"] for r in copy["regimes"]] == [r["panel_verdicts"] for r in again["regimes"]]
+    assert all(row["panel"]["seeds"] == 3 for r in copy["regimes"] for row in r["rows"])
 
 
 def test_the_shipped_studies_are_the_default_study_and_complete() -> None:
@@ -330,3 +379,7 @@ def test_the_shipped_studies_are_the_default_study_and_complete() -> None:
         grids = [p["grid_path"] for p in points if "grid_path" in p]
         assert grids and all((STUDIES_DIR / grid).is_file() for grid in grids)
         assert results["compute_s"] > 0 and results["environment"]["device"] == "cpu"
+        # Scored by the judge panel: each regime's verdicts by every judge, and each row pooled over its seeds.
+        for regime in results["regimes"]:
+            assert [v["name"] for v in regime["panel_verdicts"]] == ["vgg", "resnet", "pca_lda"]
+            assert all(row["panel"]["seeds"] == len(results["seeds"]) for row in regime["rows"])

@@ -47,6 +47,8 @@ def test_train_a_model_in_the_background(sweep, monkeypatch, data_dir):
     assert list(table["lambda"]) == [0.5] and list(table["seed"]) == [0]
     newest = load_results(list_results(root / "results")[0])
     assert newest["config"]["lambdas"] == [0.5] and newest["config"]["target"]["train"]["epochs"] == 2
+    # The extension is judged by the sweep's own judge (its config comes back whole), not a second one trained.
+    assert newest["evaluator"]["key"] == sweep[1]["evaluator"]["key"]
     assert len(app.get("plotly_chart")) == 1
 
     app.text_input[0].set_value("0.5, nan")
@@ -64,3 +66,4 @@ def test_attack_lab_runs_a_new_attack_with_other_steps(sweep, monkeypatch, data_
     assert list(app.dataframe[0].value["reused"]) == [True]  # the model was stored: only the attack ran
     newest = load_results(list_results(root / "results")[0])
     assert newest["config"]["attack"]["miface"]["steps"] == 20 and newest["runs"][0]["reused"]["target"]
+    assert newest["evaluator"]["key"] == sweep[1]["evaluator"]["key"]

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from core.config import EvaluatorConfig, panel_judges
+from core.data import PreparedData
 from core.entries import NAMED_BY
 from core.gallery import MANIFEST, ZOO_DIR, GalleryError, attack_siblings, load_zoo
 from core.models import judge_net
@@ -160,3 +161,41 @@ def test_export_of_a_short_sweep(sweep, short_config, tmp_path):
     damaged.write_bytes(damaged.read_bytes()[:-10])
     with pytest.raises(GalleryError, match="checksum"):
         zoo.reconstructions(0.0)
+
+
+@pytest.mark.slow  # trains one ORL target (seconds) and runs MI-Face on it
+def test_a_study_model_retrained_on_the_cpu_with_two_threads_gives_the_shipped_figures(data_dir, tmp_path):
+    """docs/reliability.md, What reproduces: on the CPU with two threads and this torch, a model of the shipped
+    default study retrained from its config gives its recorded test figures, and MI-Face on it (scored by the
+    shipped judge) the recorded attack figures: top-1, top-5 and the mean feature distance, which any changed
+    verdict or pixel would move (6 significant digits, as shipped)."""
+    from core import makers
+    from core.engine import Engine
+    from core.results import STUDIES_DIR, read_typed
+    from core.store import Store
+
+    study = next(s for s in map(lambda p: read_typed(p, "study"), sorted(STUDIES_DIR.glob("study_*.json")))
+                 if s.factor == "bottleneck")
+    (level, regime), = [(level, regime) for level, regime in study.settings.regimes() if level == 64]
+    point = next(p for r in study.regimes if r.level == level for p in r.points
+                 if p.label == "MID lambda=0.003" and p.seed == 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        engine = Engine(Store(tmp_path), data_dir, torch.device("cpu"))
+        data = PreparedData.load(regime.target.data, data_dir)
+        target = makers.train_target(engine, regime.target_for(0.003, 1), data)
+        judge, judged, _ = engine.evaluator(regime.evaluator, data)  # the shipped judge
+        attack = makers.run_attack(engine, target.value, point.target_key, regime.attack, judge,
+                                   judged["config_hash"], data, tmp_path / "checkpoint")
+    finally:
+        torch.set_num_threads(threads)
+
+    def shipped(figure: dict) -> dict:
+        return {name: float(f"{value:.6g}") for name, value in figure.items() if isinstance(value, float)}
+
+    test = target.fields["test"]["deployed"]
+    assert shipped(test["accuracy"]) == shipped(point.test.accuracy.model_dump(exclude_none=True))
+    for figure in ("top1", "top5", "feature_distance"):
+        recorded = getattr(point.attack, figure).model_dump(exclude_none=True)
+        assert shipped(attack.fields["scores"][figure]) == shipped(recorded), figure

@@ -5,10 +5,12 @@ from pathlib import Path
 import streamlit as st
 
 from core.figures import ATTACK_NAMES, comparison_figure, figure_png, png_export_available, spread_figure
+from core.panel_claims import PANEL_CELL_LEGEND, judges_line, panel_cell
 from core.paths import results_root
 from core.report import csv_text, table_rows
 from core.result_types import ComparisonPoint, ComparisonResults, ComparisonRow
 from core.results import attacker_label, format_estimate
+from core.study_figures import panel_frontier_text
 from core.summaries import defense_setting
 from dashboard import loaders, state
 from dashboard.text import plain
@@ -40,9 +42,11 @@ def first_point(results: ComparisonResults, row: ComparisonRow, attack: str) -> 
 def caption(row: ComparisonRow, point: ComparisonPoint, attack: str) -> str:
     scores = row.attacks[attack]
     epsilon = f" · epsilon {row.epsilon:.3g}" if row.epsilon is not None else ""
+    panel = (f" · judge panel top-1 {panel_cell(scores.panel)}, every judge names "
+             f"{scores.panel.identified_by_all:.3g} of {scores.panel.n}" if scores.panel is not None else "")
     return (f"{row.label}: test accuracy {format_estimate(row.test_accuracy)} · attack top-1 "
-            f"{format_estimate(scores.top1)} · top-5 {format_estimate(scores.top5)}{epsilon} (95% intervals over "
-            f"{row.seeds} seed(s); faces of seed {point.seed})")
+            f"{format_estimate(scores.top1)} · top-5 {format_estimate(scores.top5)}{epsilon}{panel} (95% intervals "
+            f"over {row.seeds} seed(s); the panel's range of judges; faces of seed {point.seed})")
 
 
 def formatted(row: dict) -> dict:
@@ -92,7 +96,7 @@ with controls:
     to_url("attack", attack)
     report = results.frontiers[attack]
     # One neutral colour whichever defense wins: the sentence says who, the page takes no side.
-    st.info(f"**{ATTACK_NAMES.get(attack, attack)}.** {report.sentence}")
+    st.info(f"**{ATTACK_NAMES.get(attack, attack)}.** {report.sentence} {panel_frontier_text(report)}".rstrip())
     if report.control:
         st.info(f"**Control.** {report.control}")
     tradeoff = comparison_figure(results, attack)
@@ -158,8 +162,14 @@ st.plotly_chart(spread_figure(results, measure), width="stretch")
 
 st.subheader("Every setting")
 flat = table_rows(results)
-columns = list(dict.fromkeys(name for row in flat for name in formatted(row)))
-st.dataframe([{name: formatted(row).get(name, "-") for name in columns} for row in flat], hide_index=True,
+# The judge panel's figures take one column per attack here (median [range]); the CSV has every judge's.
+shown_rows = [formatted(row) | {f"{attack} panel": panel_cell(summary.attacks[attack].panel)
+                                for attack in summary.attacks if results.panel_judges}
+              for row, summary in zip(table_rows(results, panel=False), results.summary, strict=True)]
+columns = list(dict.fromkeys(name for row in shown_rows for name in row))
+st.dataframe([{name: row.get(name, "-") for name in columns} for row in shown_rows], hide_index=True,
              width="stretch")
+if results.panel_judges:
+    st.caption(f"{PANEL_CELL_LEGEND}. {judges_line(results.panel_judges)}.")
 st.download_button("Download the table (CSV)", csv_text(flat), file_name=f"comparison_{results.config_hash}.csv",
                    mime="text/csv", help="Every figure with its 95% interval bounds, one row per defense setting.")

@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.figures import ATTACK_NAMES
+from core.panel_claims import PANEL_CELL_LEGEND, judges_line, panel_cell
 from core.paths import results_root
 from core.recipes import compare_recipes, recipe_pairs
 from core.result_types import StudyPoint, StudyResults, StudyRow, SweepResults
@@ -22,6 +23,7 @@ from core.study_figures import (
     machine,
     mid_reference_line,
     panel_effects,
+    panel_verdict_line,
     regime_accuracy,
     status,
     study_command,
@@ -40,9 +42,11 @@ def caption(row: StudyRow, point: StudyPoint) -> str:
     sink = point.attack.sink
     unreliable = (f" · the judge's figure on these faces is UNRELIABLE: it gives {sink.count} of {sink.n} to "
                   "one person (the sink rule)" if sink and sink.flagged else "")
+    panel = (f" · judge panel top-1 {panel_cell(row.panel)}, every judge names {row.panel.identified_by_all:.3g} "
+             f"of {row.panel.n}" if row.panel is not None else "")
     return (f"{row.label}: test accuracy {format_estimate(row.test_accuracy)} · attack top-1 "
-            f"{format_estimate(row.attack_top1)} (95% intervals over {row.seeds} seeds; faces of seed "
-            f"{point.seed}){unreliable}")
+            f"{format_estimate(row.attack_top1)}{panel} (95% intervals over {row.seeds} seeds; the panel's range "
+            f"of judges; faces of seed {point.seed}){unreliable}")
 
 
 def faces(results: StudyResults, folder: Path) -> None:
@@ -103,6 +107,10 @@ def show_study(path: Path, results: StudyResults) -> None:
         # One neutral style for every outcome: the page takes no side.
         st.info(f"**{status(regime)}** · {regime.finding}")
         st.caption(f"Second reference · {mid_reference_line(regime)}")
+        if regime.panel_verdicts:
+            cells = " · ".join(f"{row.label} {panel_cell(row.panel)}" for row in regime.rows)
+            st.caption(f"Judge panel · {panel_verdict_line(regime)} Attack top-1 by the panel: {cells} "
+                       f"({PANEL_CELL_LEGEND}; {judges_line(regime.panel_judges)}).")
         st.plotly_chart(study_figure(regime, factor, regime_accuracy(results, regime.level)), width="stretch",
                         key=f"study_{key}_{index}")
         data, judge = regime.data, regime.evaluator
