@@ -172,9 +172,15 @@ def claims(studies: list[StudyResults], comparisons: list[ComparisonResults],
               " (each regime's verdict, by the rule below)." + second) if regimes else todo
     panelled = [r for r in regimes if r.panel_verdicts]
     if panelled:
-        agree = sum({v.verdict for v in r.panel_verdicts} == {r.verdict.verdict} for r in panelled)
+        def unanimous(regime: Regime) -> bool:
+            second = regime.verdict_mid_reference
+            return {v.verdict for v in regime.panel_verdicts} == {regime.verdict.verdict} and (
+                second is None or {v.verdict_mid_reference for v in regime.panel_verdicts} == {second.verdict})
+
+        agree = sum(map(unanimous, panelled))
         attack += (f" By the judge panel (the same rule with each judge's top-1) in {len(panelled)} regime(s): every "
-                   f"judge gives the regime's verdict in {agree}, not every judge in {len(panelled) - agree}.")
+                   f"judge gives the regime's verdicts against both references in {agree}, not every judge in "
+                   f"{len(panelled) - agree}.")
     effects = panel_effects(list(sweeps))
     if effects:
         verdicts = [effect.verdict for _, effect in effects]

@@ -283,3 +283,6 @@ def test_the_shipped_default_study_renders(tmp_path, monkeypatch):
     assert [h.value.split(":")[0] for h in app.header] == [f"Study of {s.factor}" for s in default_studies()]
     distinct = len({config_hash(regime) for study in default_studies() for _, regime in study.regimes()})
     assert f"{distinct} distinct regime(s) of 4 studies" in claims_table(app) and distinct == regimes - 3
+    # One judge (PCA + LDA) dissents in one regime, against the MID reference, on the inversion network.
+    assert (f"every judge gives the regime's verdicts against both references in {distinct - 1}, not every judge "
+            "in 1") in claims_table(app)

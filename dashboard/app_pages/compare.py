@@ -81,10 +81,13 @@ path, results = by_hash[st.selectbox("Comparison", list(by_hash), key="compare_f
                                      help="The shipped comparisons first, then your results folder's, newest first.")]
 to_url("comparison", results.config_hash)
 data = results.data
+held_out = ", ".join(f"{judge.name} {judge.heldout_accuracy.value:.2f}" for judge in results.panel_judges)
+judged = (f"scored by a panel of {len(results.panel_judges)} judges (held-out accuracy {held_out}); the plots and "
+          "top-1 columns are the first judge's" if results.panel_judges else
+          f"scored by one judge (held-out accuracy {results.evaluator.heldout_accuracy.value:.2f})")
 st.caption(f"**{data.dataset}**: {data.identities} identities, {data.train_images} training / "
-           f"{data.test_images} test images; every model attacked by the same attacks and scored by one judge "
-           f"(held-out accuracy {results.evaluator.heldout_accuracy.value:.2f}); the attacker of a MID "
-           f"model: {attacker_label(results.settings.sweep.attack.view)}.")
+           f"{data.test_images} test images; every model attacked by the same attacks and {judged}; the attacker "
+           f"of a MID model: {attacker_label(results.settings.sweep.attack.view)}.")
 
 controls, explanation = st.columns([3, 2])
 with controls:
