@@ -26,7 +26,7 @@ from core.files import json_content, write_json_atomic
 from core.gallery import MANIFEST, ZOO_DIR, read_zoo
 from core.metrics import panel_scores
 from core.results import read_results, typed_results
-from core.stored_config import sweep_from_dict
+from core.stored_config import config_hash, sweep_from_dict
 from core.summaries import compare_frontiers, setting, summarise_group
 from core.verdicts import reference_verdicts
 
@@ -163,9 +163,16 @@ def add_panel_to_study(results: dict[str, Any], engine: Engine) -> dict[str, Any
     per row of each regime, and each regime's judges (`panel_judges`): its own judge is the panel's first."""
     images = stored_reconstructions(engine)
     regimes = []
+    loaded: dict[str, PreparedData] = {}
+    panels: dict[str, Judges] = {}  # regimes mostly share their data and judge: each loaded once
     for regime, (_, config) in zip(results["regimes"], typed_results(results).settings.regimes(), strict=True):
-        data = PreparedData.load(config.target.data, engine.data_root)
-        judges = panel_for(engine, config.evaluator, data)
+        data_hash, judge_hash = config_hash(config.target.data), config_hash(config.evaluator)
+        if data_hash not in loaded:
+            loaded[data_hash] = PreparedData.load(config.target.data, engine.data_root)
+        data = loaded[data_hash]
+        if judge_hash not in panels:
+            panels[judge_hash] = panel_for(engine, config.evaluator, data)
+        judges = panels[judge_hash]
         points = [{**point, "attack": {**point["attack"], "panel": score_with_panel(
             judges, images(point["attack_key"], f"{point['label']}, seed {point['seed']}"), data, engine.device)}}
             for point in regime["points"]]
